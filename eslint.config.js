@@ -20,7 +20,7 @@ export default tseslint.config(
     },
     plugins: { "import-x": importX },
     settings: {
-      "import-x/resolver-next": [createTypeScriptImportResolver({ alwaysTryTypes: true, project: ["apps/*/tsconfig.json", "packages/*/tsconfig.json", "bench/tsconfig.json"] })],
+      "import-x/resolver-next": [createTypeScriptImportResolver({ alwaysTryTypes: true, project: ["apps/*/tsconfig.json", "packages/*/tsconfig.json", "bench/tsconfig.json"], noWarnOnMultipleProjects: true })],
     },
     rules: {
       "import-x/no-cycle": ["error", { ignoreExternal: true }],

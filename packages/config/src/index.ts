@@ -1,0 +1,15 @@
+export { parseDuration } from "./duration";
+export { ConfigError, loadConfig, redactConfig, redactUrl } from "./load-config";
+export {
+  apiEnv,
+  commonEnv,
+  databaseEnv,
+  edgeEnv,
+  jwtEnv,
+  workerEnv,
+  type ApiConfig,
+  type CommonConfig,
+  type EdgeConfig,
+  type JwtConfig,
+  type WorkerConfig,
+} from "./schemas";

@@ -1,0 +1,102 @@
+import { z } from "zod";
+import { boolean, duration, integer, list, logLevel, port, url } from "./fields";
+
+const postgresUrl = url(["postgres:", "postgresql:"], "must be a postgres:// URL");
+const redisUrl = url(["redis:", "rediss:"], "must be a redis:// or rediss:// URL");
+const httpUrl = url(["http:", "https:"], "must be an http:// or https:// URL");
+
+/** Variables every node reads. */
+export const commonEnv = z.object({
+  NODE_ENV: z.enum(["development", "test", "production"]).default("development"),
+  LOG_LEVEL: logLevel,
+  /** Identifies this node in metrics, logs, `/v1/stats` and cross-node messages; defaults to a random id. */
+  NODE_ID: z.string().regex(/^[\w.-]{1,64}$/, "must be 1-64 letters, digits, '.', '_' or '-'").optional(),
+  /** Prefixes every Redis key and channel, so several deployments (or test files) can share one Redis. */
+  REDIS_KEY_PREFIX: z.string().regex(/^[\w:.-]{0,64}$/, "must be at most 64 letters, digits, ':', '.', '_' or '-'").default("parley:"),
+  REDIS_URL: redisUrl.default("redis://127.0.0.1:6379"),
+});
+
+export const databaseEnv = z.object({
+  DATABASE_URL: postgresUrl.default("postgres://postgres@127.0.0.1:5432/parley"),
+  DATABASE_POOL_SIZE: integer(10, 1, 200),
+});
+
+const jwtFields = z.object({
+  JWT_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
+  JWT_PUBLIC_KEY: z.string().includes("BEGIN PUBLIC KEY", { message: "must be a PEM public key (SPKI)" }).optional(),
+  JWT_PRIVATE_KEY: z.string().includes("BEGIN PRIVATE KEY", { message: "must be a PEM private key (PKCS#8)" }).optional(),
+  JWKS_URL: httpUrl.optional(),
+  JWT_ALGORITHMS: list().pipe(z.array(z.enum(["HS256", "RS256", "ES256"], { message: "algorithms must be HS256, RS256 or ES256" }))),
+  JWT_ISSUER: z.string().min(1).optional(),
+  JWT_AUDIENCE: z.string().min(1).optional(),
+  JWT_CLOCK_TOLERANCE: duration("30s"),
+  ACCESS_TOKEN_TTL: duration("12h"),
+});
+
+/** Verification needs exactly one key source: a shared secret, a public key, or a JWKS URL. */
+function requireOneKeySource(env: { JWT_SECRET?: string | undefined; JWT_PUBLIC_KEY?: string | undefined; JWKS_URL?: string | undefined }, ctx: z.RefinementCtx) {
+  const sources = [env.JWT_SECRET, env.JWT_PUBLIC_KEY, env.JWKS_URL].filter((value) => value !== undefined);
+  if (sources.length !== 1) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["JWT_SECRET"],
+      message: "set exactly one of JWT_SECRET, JWT_PUBLIC_KEY or JWKS_URL",
+    });
+  }
+}
+
+export const jwtEnv = jwtFields.superRefine(requireOneKeySource);
+
+export const apiEnv = z
+  .object({
+    ...commonEnv.shape,
+    ...databaseEnv.shape,
+    ...jwtFields.shape,
+    PORT: port(3000),
+    PARLEY_POLICY: z.string().min(1).default("open"),
+    MESSAGE_RATE_LIMIT: integer(100, 1),
+    MAX_MESSAGE_LENGTH: integer(4000, 1, 1_000_000),
+    MAX_BODY_BYTES: integer(256 * 1024, 1024),
+    EMAIL_DELAY: duration("2m"),
+    PUBLIC_APP_URL: httpUrl.default("http://localhost:3000"),
+    TRUST_PROXY: boolean(false),
+  })
+  .superRefine(requireOneKeySource);
+
+export const edgeEnv = z
+  .object({
+    ...commonEnv.shape,
+    ...jwtFields.shape,
+    PORT: port(3001),
+    API_URL: httpUrl.default("http://127.0.0.1:3000"),
+    ALLOWED_ORIGINS: list(),
+    MAX_CONNECTIONS_PER_USER: integer(5, 1),
+    MESSAGE_RATE_LIMIT: integer(100, 1),
+    MAX_PAYLOAD_BYTES: integer(64 * 1024, 256),
+    HEARTBEAT_MS: duration("30s"),
+    AUTH_TIMEOUT_MS: duration("5s"),
+    DRAIN_SPREAD_MS: duration("10s"),
+    SLOW_CONSUMER_BYTES: integer(1024 * 1024, 1024),
+  })
+  .superRefine(requireOneKeySource);
+
+export const workerEnv = z.object({
+  ...commonEnv.shape,
+  ...databaseEnv.shape,
+  PORT: port(3100),
+  SMTP_URL: url(["smtp:", "smtps:"], "must be an smtp:// or smtps:// URL").default("smtp://127.0.0.1:1025"),
+  EMAIL_FROM: z.string().min(3).default("Parley <no-reply@parley.local>"),
+  PUBLIC_APP_URL: httpUrl.default("http://localhost:3000"),
+  EMAIL_DELAY: duration("2m"),
+  ARCHIVE_AFTER: duration("90d"),
+  ARCHIVE_CRON: z
+    .string()
+    .regex(/^\S+(\s+\S+){4,5}$/, "must be a cron pattern of 5 or 6 fields")
+    .default("0 3 * * *"),
+});
+
+export type CommonConfig = z.infer<typeof commonEnv>;
+export type ApiConfig = z.infer<typeof apiEnv>;
+export type EdgeConfig = z.infer<typeof edgeEnv>;
+export type WorkerConfig = z.infer<typeof workerEnv>;
+export type JwtConfig = z.infer<typeof jwtFields>;

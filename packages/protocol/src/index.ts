@@ -1,0 +1,5 @@
+export * from "./common";
+export * from "./errors";
+export * from "./events";
+export * from "./frames";
+export * from "./rest";

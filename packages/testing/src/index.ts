@@ -1,0 +1,4 @@
+export { createTestDatabase, databaseUrl, type TestDatabase, type TestDatabaseOptions } from "./databases";
+export { createTestRedis, type TestRedis } from "./redis";
+export { dockerAnswers, resolveServices, type TestServices } from "./services";
+export { waitFor, type WaitOptions } from "./wait-for";
