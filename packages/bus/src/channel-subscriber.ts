@@ -1,0 +1,77 @@
+import type { Redis } from "ioredis";
+
+type Handler = (message: string, channel: string) => void;
+
+interface ChannelState {
+  readonly handlers: Set<Handler>;
+  /** The SUBSCRIBE/UNSUBSCRIBE calls for this channel, in order, so a quick leave-and-rejoin stays subscribed. */
+  pending: Promise<void>;
+}
+
+/**
+ * One Redis subscriber connection per node, shared by every socket: a channel is SUBSCRIBEd when its
+ * first handler arrives and UNSUBSCRIBEd after its last handler leaves (ref-counted).
+ */
+export class ChannelSubscriber {
+  private readonly channels = new Map<string, ChannelState>();
+  private closed = false;
+
+  constructor(private readonly redis: Redis) {
+    redis.on("message", (channel: string, message: string) => {
+      const state = this.channels.get(channel);
+      if (!state) return;
+      for (const handler of state.handlers) handler(message, channel);
+    });
+  }
+
+  /** Adds a handler; resolves once Redis confirmed the subscription. Returns the function that removes it. */
+  async subscribe(channel: string, handler: Handler): Promise<() => Promise<void>> {
+    if (this.closed) throw new Error("subscriber is closed");
+    let state = this.channels.get(channel);
+    if (!state) {
+      state = { handlers: new Set(), pending: Promise.resolve() };
+      this.channels.set(channel, state);
+    }
+    const first = state.handlers.size === 0;
+    state.handlers.add(handler);
+    if (first) state.pending = this.after(state.pending, () => this.redis.subscribe(channel));
+    await state.pending;
+    let removed = false;
+    return async () => {
+      if (removed) return;
+      removed = true;
+      await this.remove(channel, handler);
+    };
+  }
+
+  /** How many channels this node is subscribed to (a metric). */
+  get channelCount(): number {
+    return this.channels.size;
+  }
+
+  private async remove(channel: string, handler: Handler): Promise<void> {
+    const state = this.channels.get(channel);
+    if (!state?.handlers.delete(handler) || state.handlers.size > 0) return;
+    state.pending = this.after(state.pending, async () => {
+      // Someone may have rejoined while the previous call was in flight.
+      if (state.handlers.size > 0 || this.closed) return;
+      await this.redis.unsubscribe(channel);
+      if (state.handlers.size === 0) this.channels.delete(channel);
+      else await this.redis.subscribe(channel);
+    });
+    await state.pending;
+  }
+
+  private after(previous: Promise<void>, next: () => Promise<unknown>): Promise<void> {
+    return previous.catch(() => undefined).then(async () => {
+      await next();
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.channels.clear();
+    if (this.redis.status !== "end") await this.redis.quit().catch(() => undefined);
+  }
+}

@@ -1,0 +1,48 @@
+import type { ConversationEvent } from "@parley/protocol";
+import type { Redis } from "ioredis";
+import { comparePos, parseStoredEvent } from "./envelope";
+import { busKeys } from "./keys";
+
+export type ReplayResult =
+  | { ok: true; events: { pos: string; event: ConversationEvent }[]; more: boolean }
+  | { ok: false; reason: "too_old" };
+
+/**
+ * Reads a user's stream after `since` (exclusive), oldest first. Answers too_old when entries after
+ * `since` were trimmed away, so the client must refetch over REST.
+ */
+export async function readUserStream(redis: Redis, keyPrefix: string, userId: string, since: string, count = 500): Promise<ReplayResult> {
+  const key = busKeys(keyPrefix).userStream(userId);
+  const exists = await redis.exists(key);
+  if (exists && (await trimmedPast(redis, key, since))) return { ok: false, reason: "too_old" };
+  const entries = exists ? await redis.xrange(key, `(${since}`, "+", "COUNT", count) : [];
+  const events: { pos: string; event: ConversationEvent }[] = [];
+  for (const [pos, fields] of entries) {
+    const json = fields[fields.indexOf("e") + 1];
+    const event = json === undefined ? undefined : parseStoredEvent(json);
+    if (event) events.push({ pos, event });
+  }
+  return { ok: true, events, more: entries.length === count };
+}
+
+/** The newest position of a user's stream ("0-0" when empty): where a fresh client starts. */
+export async function latestPos(redis: Redis, keyPrefix: string, userId: string): Promise<string> {
+  const [last] = await redis.xrevrange(busKeys(keyPrefix).userStream(userId), "+", "-", "COUNT", 1);
+  return last?.[0] ?? "0-0";
+}
+
+async function trimmedPast(redis: Redis, key: string, since: string): Promise<boolean> {
+  const info = (await redis.call("XINFO", "STREAM", key)) as unknown[];
+  const field = (name: string): unknown => {
+    const index = info.indexOf(name);
+    return index >= 0 ? info[index + 1] : undefined;
+  };
+  const length = Number(field("length"));
+  const added = Number(field("entries-added"));
+  if (!(added > length)) return false;
+  // Something was trimmed: everything before the oldest kept entry is gone.
+  const first = field("first-entry");
+  if (Array.isArray(first) && typeof first[0] === "string") return comparePos(since, first[0]) < 0;
+  const lastGenerated = field("last-generated-id");
+  return typeof lastGenerated === "string" && comparePos(since, lastGenerated) < 0;
+}

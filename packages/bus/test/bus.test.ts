@@ -1,0 +1,122 @@
+import { createTestRedis, waitFor, type TestRedis } from "@parley/testing";
+import type { ConversationEvent } from "@parley/protocol";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ChannelSubscriber, EventPublisher, busKeys, comparePos, latestPos, parseEnvelope, readUserStream, type EventEnvelope } from "../src";
+
+const conversationId = "0192f5a4-7c1e-7cc2-9a55-1f1a2b3c4d5e";
+
+function readEvent(upToSeq: number): ConversationEvent {
+  return { type: "messages_read", conversation_id: conversationId, user_id: "reader", up_to_seq: upToSeq };
+}
+
+let testRedis: TestRedis;
+let redis: Redis;
+let subscriber: ChannelSubscriber;
+let publisher: EventPublisher;
+
+beforeAll(async () => {
+  testRedis = await createTestRedis("bus");
+  redis = new Redis(testRedis.url);
+  subscriber = new ChannelSubscriber(new Redis(testRedis.url));
+  publisher = new EventPublisher({ redis, keyPrefix: testRedis.prefix, streamMaxLength: 1000 });
+});
+
+afterAll(async () => {
+  await subscriber.close();
+  await subscriber.close();
+  await testRedis.cleanup();
+  redis.disconnect();
+});
+
+function collect(userId: string): Promise<{ received: EventEnvelope[]; stop: () => Promise<void> }> {
+  const received: EventEnvelope[] = [];
+  return subscriber
+    .subscribe(busKeys(testRedis.prefix).userChannel(userId), (text) => {
+      const envelope = parseEnvelope(text);
+      if (envelope) received.push(envelope);
+    })
+    .then((stop) => ({ received, stop }));
+}
+
+describe("publishing events", () => {
+  it("delivers one envelope per recipient with a pos that resume can replay", async () => {
+    const alice = await collect("alice");
+    const bob = await collect("bob");
+    const result = await publisher.publish([{ id: "1", recipients: ["alice", "bob", "alice"], event: readEvent(1) }]);
+    await waitFor(() => alice.received.length === 1 && bob.received.length === 1);
+    expect(alice.received[0]?.event).toEqual(readEvent(1));
+    expect(alice.received[0]?.pos).toBe(result.get("1")?.get("alice"));
+    const replay = await readUserStream(redis, testRedis.prefix, "alice", "0-0");
+    expect(replay).toEqual({ ok: true, events: [{ pos: alice.received[0]?.pos, event: readEvent(1) }], more: false });
+    await alice.stop();
+    await bob.stop();
+  });
+
+  it("appends an event id once per user even when the relay publishes it again", async () => {
+    const carol = await collect("carol");
+    const first = await publisher.publish([{ id: "42", recipients: ["carol"], event: readEvent(2) }]);
+    const again = await publisher.publish([{ id: "42", recipients: ["carol"], event: readEvent(2) }]);
+    expect(again.get("42")?.get("carol")).toBe(first.get("42")?.get("carol"));
+    await waitFor(() => carol.received.length === 1);
+    const replay = await readUserStream(redis, testRedis.prefix, "carol", "0-0");
+    expect(replay.ok && replay.events.length).toBe(1);
+    await carol.stop();
+  });
+
+  it("keeps the order of a batch in each user's stream", async () => {
+    const batch = Array.from({ length: 20 }, (_, i) => ({ id: `b${i}`, recipients: ["dave"], event: readEvent(i + 1) }));
+    await publisher.publish(batch);
+    const replay = await readUserStream(redis, testRedis.prefix, "dave", "0-0");
+    if (!replay.ok) throw new Error("unexpected too_old");
+    expect(replay.events.map((e) => (e.event.type === "messages_read" ? e.event.up_to_seq : 0))).toEqual(batch.map((_, i) => i + 1));
+    const positions = replay.events.map((e) => e.pos);
+    expect([...positions].sort(comparePos)).toEqual(positions);
+    expect(await latestPos(redis, testRedis.prefix, "dave")).toBe(positions.at(-1));
+    const afterThird = await readUserStream(redis, testRedis.prefix, "dave", positions[2] ?? "0-0");
+    expect(afterThird.ok && afterThird.events.length).toBe(17);
+  });
+
+  it("answers too_old when the stream was trimmed past the position", async () => {
+    const small = new EventPublisher({ redis, keyPrefix: testRedis.prefix, streamMaxLength: 1 });
+    const first = await small.publish([{ id: "t0", recipients: ["erin"], event: readEvent(1) }]);
+    const firstPos = first.get("t0")?.get("erin") ?? "";
+    // Approximate trimming removes whole nodes: exact trimming makes the test deterministic.
+    for (let i = 1; i <= 5; i++) await small.publish([{ id: `t${i}`, recipients: ["erin"], event: readEvent(i + 1) }]);
+    await redis.xtrim(busKeys(testRedis.prefix).userStream("erin"), "MAXLEN", 2);
+    expect(await readUserStream(redis, testRedis.prefix, "erin", firstPos)).toEqual({ ok: false, reason: "too_old" });
+    const newest = await latestPos(redis, testRedis.prefix, "erin");
+    expect(await readUserStream(redis, testRedis.prefix, "erin", newest)).toEqual({ ok: true, events: [], more: false });
+  });
+
+  it("answers an empty replay for a user with no stream yet", async () => {
+    expect(await readUserStream(redis, testRedis.prefix, "nobody", "0-0")).toEqual({ ok: true, events: [], more: false });
+  });
+});
+
+describe("the channel subscriber", () => {
+  it("subscribes once per channel and unsubscribes after the last handler leaves", async () => {
+    const channel = busKeys(testRedis.prefix).userChannel("frank");
+    const numsub = async () => ((await redis.pubsub("NUMSUB", channel)) as [string, number])[1];
+    const a = await subscriber.subscribe(channel, () => undefined);
+    const b = await subscriber.subscribe(channel, () => undefined);
+    expect(await numsub()).toBe(1);
+    await a();
+    await a();
+    expect(await numsub()).toBe(1);
+    await b();
+    await waitFor(async () => (await numsub()) === 0);
+  });
+
+  it("stays subscribed when a handler rejoins while the leave is in flight", async () => {
+    const channel = busKeys(testRedis.prefix).userChannel("gina");
+    const got: string[] = [];
+    const first = await subscriber.subscribe(channel, () => undefined);
+    const leaving = first();
+    const second = await subscriber.subscribe(channel, (m) => got.push(m));
+    await leaving;
+    await redis.publish(channel, "hello");
+    await waitFor(() => got.length === 1);
+    await second();
+  });
+});
