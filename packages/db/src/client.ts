@@ -1,0 +1,55 @@
+import { drizzle, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
+import postgres from "postgres";
+import * as schema from "./schema";
+
+export interface Database {
+  readonly db: PostgresJsDatabase<typeof schema>;
+  readonly sql: postgres.Sql<{ bigint: number }>;
+  /** Ends the pool, letting running queries finish for up to 5 s. Safe to call twice. */
+  close(): Promise<void>;
+  /** Resolves when the database answers a trivial query (readiness checks). */
+  ping(): Promise<void>;
+}
+
+export interface CreateDbOptions {
+  /** Pool size; defaults to 10. */
+  readonly max?: number;
+  /** Receives server notices; they are dropped by default. */
+  readonly onnotice?: (notice: postgres.Notice) => void;
+}
+
+const INT8_OID = 20;
+
+/** int8 (counts, outbox ids) as a plain number; a value past 2^53 fails its query rather than lose digits. */
+const bigintAsNumber: postgres.PostgresType<number> = {
+  to: INT8_OID,
+  from: [INT8_OID],
+  serialize: (value: number) => String(value),
+  parse: (raw: string) => {
+    const value = Number(raw);
+    if (!Number.isSafeInteger(value)) throw new RangeError(`int8 value ${raw} is beyond Number.MAX_SAFE_INTEGER`);
+    return value;
+  },
+};
+
+export function createDb(databaseUrl: string, options: CreateDbOptions = {}): Database {
+  const sql = postgres(databaseUrl, {
+    max: options.max ?? 10,
+    prepare: true,
+    onnotice: options.onnotice ?? (() => undefined),
+    types: { bigint: bigintAsNumber },
+  });
+  const db = drizzle(sql, { schema });
+  let closing: Promise<void> | undefined;
+  return {
+    db,
+    sql,
+    close() {
+      closing ??= sql.end({ timeout: 5 });
+      return closing;
+    },
+    async ping() {
+      await sql`SELECT 1`;
+    },
+  };
+}

@@ -1,0 +1,13 @@
+export * as schema from "./schema";
+export * from "./schema";
+export { createDb, type CreateDbOptions, type Database } from "./client";
+export { ensureDatabase } from "./ensure-database";
+export {
+  migrate,
+  migrationsFingerprint,
+  migrationsFolder,
+  MigrationError,
+  type MigrateLogger,
+  type MigrateOptions,
+  type MigrateResult,
+} from "./migrate";

@@ -1,0 +1,32 @@
+import type { archivedMessages, messages } from "./messages";
+import type { conversations, participants } from "./conversations";
+import type { emailLog } from "./email-log";
+import type { outbox } from "./outbox";
+import type { relationships } from "./relationships";
+import type { users } from "./users";
+
+export { users } from "./users";
+export { relationships } from "./relationships";
+export { conversations, conversationTypes, participants, participantRoles } from "./conversations";
+export { archivedMessages, messages, messageTypes, type MessageAttachment } from "./messages";
+export { outbox } from "./outbox";
+export { emailLog } from "./email-log";
+
+export type User = typeof users.$inferSelect;
+export type NewUser = typeof users.$inferInsert;
+export type Relationship = typeof relationships.$inferSelect;
+export type NewRelationship = typeof relationships.$inferInsert;
+export type Conversation = typeof conversations.$inferSelect;
+export type NewConversation = typeof conversations.$inferInsert;
+export type ConversationType = Conversation["type"];
+export type Participant = typeof participants.$inferSelect;
+export type NewParticipant = typeof participants.$inferInsert;
+export type ParticipantRole = Participant["role"];
+export type Message = typeof messages.$inferSelect;
+export type NewMessage = typeof messages.$inferInsert;
+export type MessageType = Message["type"];
+export type ArchivedMessage = typeof archivedMessages.$inferSelect;
+export type OutboxRow = typeof outbox.$inferSelect;
+export type NewOutboxRow = typeof outbox.$inferInsert;
+export type EmailLogRow = typeof emailLog.$inferSelect;
+export type NewEmailLogRow = typeof emailLog.$inferInsert;

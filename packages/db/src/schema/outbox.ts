@@ -1,0 +1,19 @@
+import { sql } from "drizzle-orm";
+import { bigint, index, integer, jsonb, pgTable, text } from "drizzle-orm/pg-core";
+import { timestamptz } from "./columns";
+
+/** Events committed with the change that caused them, published to Redis afterwards (at least once). */
+export const outbox = pgTable(
+  "outbox",
+  {
+    id: bigint("id", { mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
+    createdAt: timestamptz("created_at").notNull().defaultNow(),
+    publishedAt: timestamptz("published_at"),
+    /** User ids the event is for. */
+    recipients: text("recipients").array().notNull(),
+    /** The event as published, without its stream position (assigned on publish). */
+    event: jsonb("event").$type<Record<string, unknown>>().notNull(),
+    attempts: integer("attempts").notNull().default(0),
+  },
+  (table) => [index("outbox_unpublished_idx").on(table.id).where(sql`${table.publishedAt} IS NULL`)],
+);

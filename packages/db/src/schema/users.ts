@@ -1,0 +1,31 @@
+import { sql } from "drizzle-orm";
+import { boolean, check, index, pgTable, text, uniqueIndex } from "drizzle-orm/pg-core";
+import { timestamptz, userPk } from "./columns";
+
+export const users = pgTable(
+  "users",
+  {
+    id: userPk(),
+    /** Stored lowercased so uniqueness is case-insensitive; `display_name` keeps the user's spelling. */
+    username: text("username").notNull(),
+    displayName: text("display_name").notNull(),
+    /** Null for users provisioned from an external identity provider: they never log in with a password. */
+    passwordHash: text("password_hash"),
+    role: text("role").notNull(),
+    email: text("email"),
+    emailNotifications: boolean("email_notifications").notNull().default(true),
+    external: boolean("external").notNull().default(false),
+    /** What user search matches against, with a trigram index. */
+    searchText: text("search_text").generatedAlwaysAs(sql`lower(username || ' ' || display_name)`),
+    createdAt: timestamptz("created_at").notNull().defaultNow(),
+    updatedAt: timestamptz("updated_at")
+      .notNull()
+      .defaultNow()
+      .$onUpdate(() => new Date()),
+  },
+  (table) => [
+    uniqueIndex("users_username_key").on(table.username),
+    index("users_search_text_trgm_idx").using("gin", table.searchText.op("gin_trgm_ops")),
+    check("users_username_lowercase", sql`${table.username} = lower(${table.username})`),
+  ],
+);
