@@ -1,0 +1,172 @@
+import type { Redis } from "ioredis";
+import { z } from "zod";
+
+/** What the verifier needs: is this token id revoked? */
+export interface RevocationChecker {
+  isRevoked(jti: string): Promise<boolean>;
+}
+
+export interface RevocationStoreOptions {
+  /** A normal connection for SET/PTTL/PUBLISH, owned by the caller (no ioredis keyPrefix: keys are prefixed here). */
+  readonly redis: Redis;
+  /** A dedicated subscriber connection; created with `redis.duplicate()` (and quit on close) when omitted. */
+  readonly subscriber?: Redis;
+  /** Prefixes the keys and the channel, e.g. REDIS_KEY_PREFIX. */
+  readonly keyPrefix: string;
+  /** Entries kept in the local cache; 10,000 unless given. */
+  readonly cacheSize?: number;
+  /** How long a "not revoked" answer is trusted without a broadcast; 2 s unless given. */
+  readonly negativeTtlMs?: number;
+  /** Milliseconds since the epoch; Date.now unless given. */
+  readonly now?: () => number;
+}
+
+const revocationMessage = z.object({ jti: z.string().min(1), exp: z.number() });
+
+interface CacheEntry {
+  readonly revoked: boolean;
+  /** Epoch ms after which the entry says nothing. */
+  readonly until: number;
+}
+
+/**
+ * The logout blacklist shared by every node: a Redis key per revoked `jti` that expires with the
+ * token, plus a pub/sub broadcast so each node's local cache learns of a revocation at once.
+ * A token without `jti` cannot be revoked.
+ */
+export class RevocationStore implements RevocationChecker {
+  readonly #redis: Redis;
+  readonly #subscriber: Redis;
+  readonly #ownsSubscriber: boolean;
+  readonly #keyPrefix: string;
+  readonly #channel: string;
+  readonly #cacheSize: number;
+  readonly #negativeTtlMs: number;
+  readonly #now: () => number;
+  readonly #cache = new Map<string, CacheEntry>();
+  readonly #listeners = new Set<(jti: string) => void>();
+  /** Bumped by every broadcast, so a lookup that raced one does not cache a stale "not revoked". */
+  #broadcasts = 0;
+  #started: Promise<void> | undefined;
+  #closed: Promise<void> | undefined;
+
+  constructor(options: RevocationStoreOptions) {
+    this.#redis = options.redis;
+    this.#ownsSubscriber = options.subscriber === undefined;
+    this.#subscriber = options.subscriber ?? options.redis.duplicate({ lazyConnect: true });
+    this.#keyPrefix = options.keyPrefix;
+    this.#channel = `${options.keyPrefix}revocations`;
+    this.#cacheSize = Math.max(1, options.cacheSize ?? 10_000);
+    this.#negativeTtlMs = options.negativeTtlMs ?? 2_000;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** The pub/sub channel revocations are broadcast on. */
+  get channel(): string {
+    return this.#channel;
+  }
+
+  /** Subscribes to revocation broadcasts. Safe to call twice. */
+  start(): Promise<void> {
+    if (this.#closed !== undefined) return Promise.reject(new Error("RevocationStore is closed"));
+    this.#started ??= this.#subscribe();
+    return this.#started;
+  }
+
+  async #subscribe(): Promise<void> {
+    this.#subscriber.on("message", this.#onMessage);
+    // Broadcasts sent while the subscription was down are lost: stop trusting cached "not revoked" answers.
+    this.#subscriber.on("ready", this.#forgetNegatives);
+    if (this.#ownsSubscriber && this.#subscriber.status === "wait") await this.#subscriber.connect();
+    await this.#subscriber.subscribe(this.#channel);
+  }
+
+  /** Revokes a token id until `expiresAtSec` (the token's exp); nothing is stored for an already expired token. */
+  async revoke(jti: string, expiresAtSec: number): Promise<void> {
+    if (expiresAtSec * 1000 <= this.#now()) return;
+    await this.#redis.set(this.#key(jti), "1", "EXAT", expiresAtSec);
+    this.#remember(jti, { revoked: true, until: expiresAtSec * 1000 });
+    await this.#redis.publish(this.#channel, JSON.stringify({ jti, exp: expiresAtSec }));
+  }
+
+  async isRevoked(jti: string): Promise<boolean> {
+    const cached = this.#cache.get(jti);
+    if (cached !== undefined && cached.until > this.#now()) {
+      this.#remember(jti, cached);
+      return cached.revoked;
+    }
+    const broadcastsBefore = this.#broadcasts;
+    const ttlMs = await this.#redis.pttl(this.#key(jti));
+    if (ttlMs === -2) {
+      const raced = this.#cache.get(jti);
+      if (raced?.revoked === true) return true;
+      if (this.#broadcasts === broadcastsBefore) this.#remember(jti, { revoked: false, until: this.#now() + this.#negativeTtlMs });
+      return false;
+    }
+    // -1 (no expiry) should not happen, but a revocation without an end is kept for good.
+    this.#remember(jti, { revoked: true, until: ttlMs === -1 ? Number.POSITIVE_INFINITY : this.#now() + ttlMs });
+    return true;
+  }
+
+  /** Calls `listener` with each revoked jti broadcast by any node (this one included); returns an unsubscribe. */
+  onRevoked(listener: (jti: string) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Unsubscribes (and quits the subscriber connection if this store created it). Safe to call twice. */
+  close(): Promise<void> {
+    this.#closed ??= this.#shutdown();
+    return this.#closed;
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#listeners.clear();
+    this.#cache.clear();
+    const started = this.#started;
+    if (started !== undefined) await started.catch(() => undefined);
+    this.#subscriber.off("message", this.#onMessage);
+    this.#subscriber.off("ready", this.#forgetNegatives);
+    if (this.#ownsSubscriber) {
+      if (this.#subscriber.status === "wait") this.#subscriber.disconnect();
+      else await this.#subscriber.quit().catch(() => this.#subscriber.disconnect());
+    } else if (started !== undefined) {
+      await this.#subscriber.unsubscribe(this.#channel).catch(() => undefined);
+    }
+  }
+
+  #key(jti: string): string {
+    return `${this.#keyPrefix}revoked:${jti}`;
+  }
+
+  /** Least-recently-used eviction: a Map iterates in insertion order, so re-inserting marks an entry as recent. */
+  #remember(jti: string, entry: CacheEntry): void {
+    this.#cache.delete(jti);
+    this.#cache.set(jti, entry);
+    if (this.#cache.size > this.#cacheSize) {
+      const oldest = this.#cache.keys().next();
+      if (oldest.done !== true) this.#cache.delete(oldest.value);
+    }
+  }
+
+  readonly #onMessage = (channel: string, message: string): void => {
+    if (channel !== this.#channel) return;
+    let payload: unknown;
+    try {
+      payload = JSON.parse(message);
+    } catch {
+      return;
+    }
+    const parsed = revocationMessage.safeParse(payload);
+    if (!parsed.success) return;
+    this.#broadcasts += 1;
+    const { jti, exp } = parsed.data;
+    this.#remember(jti, { revoked: true, until: exp * 1000 });
+    for (const listener of [...this.#listeners]) listener(jti);
+  };
+
+  readonly #forgetNegatives = (): void => {
+    this.#broadcasts += 1;
+    for (const [jti, entry] of this.#cache) if (!entry.revoked) this.#cache.delete(jti);
+  };
+}
