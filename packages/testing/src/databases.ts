@@ -11,7 +11,7 @@ export interface TestDatabase {
 
 export interface TestDatabaseOptions {
   /** Brings an empty database to the current schema; run once into a template that later databases clone. */
-  readonly migrate?: (url: string) => Promise<void>;
+  readonly migrate?: (url: string) => Promise<unknown>;
   /** Changes whenever the migrations change (for example a hash of their files); names the template. */
   readonly templateKey?: string;
 }
@@ -59,7 +59,7 @@ export async function createTestDatabase(options: TestDatabaseOptions = {}): Pro
 async function ensureTemplate(
   admin: postgres.Sql,
   adminUrl: string,
-  migrate: (url: string) => Promise<void>,
+  migrate: (url: string) => Promise<unknown>,
   key: string,
 ): Promise<string> {
   const template = `parley_tpl_${createHash("sha256").update(key).digest("hex").slice(0, 16)}`;

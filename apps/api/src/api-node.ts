@@ -1,0 +1,124 @@
+import { RevocationStore, createTokenIssuer, createTokenVerifier, fromConfig, issuerOptionsFromConfig } from "@parley/auth";
+import { EventPublisher } from "@parley/bus";
+import type { ApiConfig } from "@parley/config";
+import { createDb, type Database } from "@parley/db";
+import { createLogger, createMetrics, postgresCheck, redisCheck, type Logger } from "@parley/observability";
+import { Redis } from "ioredis";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { uuidv7 } from "uuidv7";
+import { createApp } from "./app";
+import { OutboxRelay } from "./events/outbox-relay";
+import { OutboxRepository } from "./repositories/outbox-repository";
+import { UserRepository } from "./repositories/user-repository";
+import { AccountService } from "./services/account-service";
+import { systemClock, type Clock } from "./services/actor";
+import type { ApiServices } from "./services/api-services";
+import { loadPolicy } from "./services/policy";
+import { DEFAULT_RATE_LIMITS, RateLimits } from "./services/rate-limits";
+
+export interface ApiNodeOptions {
+  readonly config: ApiConfig;
+  readonly logger?: Logger;
+  readonly clock?: Clock;
+  readonly newId?: () => string;
+}
+
+export interface ApiNode {
+  readonly nodeId: string;
+  readonly services: ApiServices;
+  readonly database: Database;
+  readonly redis: Redis;
+  readonly relay: OutboxRelay;
+  /** Listens on `port` (0 picks a free one); resolves with the bound port. */
+  listen(port?: number, host?: string): Promise<number>;
+  /** Stops accepting requests, finishes in-flight ones, publishes what is committed, closes connections. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Builds the API node: every dependency is created here once, from validated config. */
+export async function createApiNode(options: ApiNodeOptions): Promise<ApiNode> {
+  const { config } = options;
+  const nodeId = config.NODE_ID ?? `api-${uuidv7().slice(-8)}`;
+  const logger = options.logger ?? createLogger({ name: "api", level: config.LOG_LEVEL, nodeId });
+  const clock = options.clock ?? systemClock;
+  const newId = options.newId ?? uuidv7;
+  const policy = loadPolicy(config.PARLEY_POLICY);
+  const metrics = createMetrics({ service: "api", nodeId });
+
+  const database = createDb(config.DATABASE_URL, { max: config.DATABASE_POOL_SIZE });
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3, lazyConnect: true });
+  await redis.connect();
+  const revocations = new RevocationStore({ redis, keyPrefix: config.REDIS_KEY_PREFIX });
+  await revocations.start();
+
+  const verifier = createTokenVerifier(fromConfig(config, { revocations }));
+  const issuerOptions = issuerOptionsFromConfig(config);
+  const issuer = issuerOptions ? createTokenIssuer(issuerOptions) : undefined;
+  const limits = new RateLimits(redis, config.REDIS_KEY_PREFIX, { ...DEFAULT_RATE_LIMITS, messagesPerMinute: config.MESSAGE_RATE_LIMIT });
+
+  const users = new UserRepository(database);
+  const outbox = new OutboxRepository(database);
+  const publisher = new EventPublisher({ redis, keyPrefix: config.REDIS_KEY_PREFIX });
+  const relay = new OutboxRelay({ database, outbox, publisher, logger, clock, registry: metrics.registry });
+
+  const services: ApiServices = {
+    accounts: new AccountService({ users, policy, issuer, verifier, revocations, limits, newId }),
+    limits,
+  };
+
+  let draining = false;
+  const app = createApp({
+    services,
+    logger,
+    registry: metrics.registry,
+    readiness: { postgres: postgresCheck(() => database.ping()), redis: redisCheck(redis) },
+    isDraining: () => draining,
+    maxBodyBytes: config.MAX_BODY_BYTES,
+    trustProxy: config.TRUST_PROXY,
+  });
+  const server = http.createServer(app);
+  server.keepAliveTimeout = 65_000; // longer than common load balancer idle timeouts
+  relay.start();
+  relay.kick(); // publish anything a previous run left behind
+
+  let closing: Promise<void> | undefined;
+  return {
+    nodeId,
+    services,
+    database,
+    redis,
+    relay,
+    listen(port = config.PORT, host = "0.0.0.0") {
+      return new Promise((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, host, () => {
+          server.off("error", reject);
+          resolve((server.address() as AddressInfo).port);
+        });
+      });
+    },
+    close() {
+      closing ??= (async () => {
+        draining = true;
+        if (server.listening) {
+          await new Promise<void>((resolve) => {
+            server.close(() => {
+              resolve();
+            });
+            server.closeIdleConnections();
+          });
+        }
+        await relay.close();
+        await relay.flushOnce().catch((error: unknown) => {
+          logger.warn({ err: error }, "final outbox flush failed; the next node's relay will publish");
+        });
+        await revocations.close();
+        await database.close();
+        redis.disconnect();
+        logger.info("api node closed");
+      })();
+      return closing;
+    },
+  };
+}

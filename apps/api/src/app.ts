@@ -1,0 +1,84 @@
+import type { Logger } from "@parley/observability";
+import { createOpsHandler, httpRequestDuration, logSerializers, type ReadinessCheck } from "@parley/observability";
+import { ParleyError } from "@parley/protocol";
+import express, { type Express, type RequestHandler } from "express";
+import { pinoHttp } from "pino-http";
+import type { Registry } from "prom-client";
+import { randomUUID } from "node:crypto";
+import { authenticate } from "./http/authenticate";
+import { errorHandler } from "./http/error-handler";
+import { authRouter } from "./http/routers/auth-router";
+import { meRouter } from "./http/routers/me-router";
+import { openApiRouter } from "./http/openapi";
+import type { ApiServices } from "./services/api-services";
+
+export interface AppOptions {
+  readonly services: ApiServices;
+  readonly logger: Logger;
+  readonly registry: Registry;
+  readonly readiness: Record<string, ReadinessCheck>;
+  readonly isDraining: () => boolean;
+  readonly maxBodyBytes: number;
+  readonly trustProxy: boolean;
+}
+
+/** The Express app: ops endpoints, then /v1 routes behind authentication, then the one error mapping. */
+export function createApp(options: AppOptions): Express {
+  const { services, logger } = options;
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("trust proxy", options.trustProxy);
+
+  const ops = createOpsHandler({ registry: options.registry, checks: options.readiness, isDraining: options.isDraining });
+  app.use((req, res, next) => {
+    if (!ops(req, res)) next();
+  });
+
+  app.use(
+    pinoHttp({
+      logger,
+      serializers: logSerializers,
+      genReqId: (req, res) => {
+        const given = req.headers["x-request-id"];
+        const id = typeof given === "string" && /^[\w.-]{1,100}$/.test(given) ? given : randomUUID();
+        res.setHeader("x-request-id", id);
+        return id;
+      },
+      customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? "error" : res.statusCode >= 400 ? "info" : "debug"),
+    }),
+  );
+  app.use(requestMetrics(options.registry));
+  app.use(express.json({ limit: options.maxBodyBytes, strict: true }));
+  app.use("/v1", async (req, _res, next) => {
+    // Per-address limit before anything costly; the per-user limit is counted once the caller is known.
+    await services.limits.consumeRequest(undefined, req.ip ?? "unknown");
+    next();
+  });
+
+  app.use("/v1", openApiRouter());
+  app.use("/v1", authRouter(services.accounts));
+  const authenticated = express.Router();
+  authenticated.use(authenticate(services.accounts));
+  authenticated.use(meRouter(services.accounts));
+  // Each feature's router is mounted here, one line each.
+  app.use("/v1", authenticated);
+
+  app.use((_req, _res, next) => {
+    next(new ParleyError("not_found", "No such endpoint."));
+  });
+  app.use(errorHandler(logger));
+  return app;
+}
+
+function requestMetrics(registry: Registry): RequestHandler {
+  const histogram = httpRequestDuration(registry);
+  return (req, res, next) => {
+    const end = histogram.startTimer({ method: req.method });
+    res.once("finish", () => {
+      // The route pattern, never the raw path: ids would explode the label set.
+      const route = (req.route as { path?: string } | undefined)?.path;
+      end({ route: route === undefined ? "unmatched" : `${req.baseUrl}${route}`, status_code: String(res.statusCode) });
+    });
+    next();
+  };
+}

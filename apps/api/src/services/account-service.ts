@@ -1,0 +1,127 @@
+import { hash, verify } from "@node-rs/argon2";
+import type { RevocationStore, TokenClaims, TokenIssuer, TokenVerifier } from "@parley/auth";
+import { ParleyError, type AuthResponse, type LoginBody, type Me, type RegisterBody, type UpdateMeBody } from "@parley/protocol";
+import { createHash } from "node:crypto";
+import { isUniqueViolation, type UserRepository, type UserRow } from "../repositories/user-repository";
+import type { Actor } from "./actor";
+import { SERVICE_ROLE, type Policy } from "./policy";
+import type { RateLimits } from "./rate-limits";
+import { toMe } from "./user-view";
+
+// argon2id with OWASP's minimum memory-hard parameters (19 MiB, 2 passes).
+const HASH_OPTIONS = { memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+// Verified against when the username is unknown, so timing does not reveal which usernames exist.
+const DUMMY_HASH = hash("parley-dummy-password", HASH_OPTIONS);
+
+export interface AccountServiceDeps {
+  readonly users: UserRepository;
+  readonly policy: Policy;
+  readonly issuer: TokenIssuer | undefined;
+  readonly verifier: TokenVerifier;
+  readonly revocations: RevocationStore;
+  readonly limits: RateLimits;
+  readonly newId: () => string;
+}
+
+export class AccountService {
+  constructor(private readonly deps: AccountServiceDeps) {}
+
+  async register(body: RegisterBody): Promise<AuthResponse> {
+    const { policy, users } = this.deps;
+    if (!policy.isKnownRole(body.role)) throw new ParleyError("invalid_request", `role: unknown role under the ${policy.name} policy`, "role");
+    if (!policy.maySelfRegister(body.role)) throw new ParleyError("forbidden", `role: ${body.role} accounts cannot be self-registered`, "role");
+    const passwordHash = await hash(body.password, HASH_OPTIONS);
+    let row: UserRow;
+    try {
+      row = await users.insert({
+        id: this.deps.newId(),
+        username: body.username.toLowerCase(),
+        displayName: body.display_name,
+        passwordHash,
+        role: body.role,
+        email: body.email ?? null,
+      });
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new ParleyError("username_taken", undefined, "username");
+      throw error;
+    }
+    return { user: toMe(row), access_token: await this.issueFor(row) };
+  }
+
+  async login(body: LoginBody, ip: string): Promise<AuthResponse> {
+    const username = body.username.toLowerCase();
+    await this.deps.limits.assertLoginAllowed(username, ip);
+    const row = await this.deps.users.findByUsername(username);
+    const ok = row?.passwordHash ? await verify(row.passwordHash, body.password) : await verify(await DUMMY_HASH, body.password).then(() => false);
+    if (!row || !ok) {
+      await this.deps.limits.recordLoginFailure(username, ip);
+      throw new ParleyError("invalid_credentials");
+    }
+    await this.deps.limits.recordLoginSuccess(username, ip);
+    return { user: toMe(row), access_token: await this.issueFor(row) };
+  }
+
+  /** Revokes the presented token on every node until it would have expired. */
+  async logout(actor: Actor): Promise<void> {
+    if (actor.jti === undefined) throw new ParleyError("invalid_request", "this token has no jti and cannot be revoked");
+    await this.deps.revocations.revoke(actor.jti, actor.exp);
+  }
+
+  async me(actor: Actor): Promise<Me> {
+    return toMe(await this.requireUser(actor));
+  }
+
+  async updateMe(actor: Actor, body: UpdateMeBody): Promise<Me> {
+    await this.requireUser(actor);
+    const row = await this.deps.users.update(actor.id, {
+      ...(body.display_name === undefined ? {} : { displayName: body.display_name }),
+      ...(body.email === undefined ? {} : { email: body.email }),
+      ...(body.email_notifications === undefined ? {} : { emailNotifications: body.email_notifications }),
+    });
+    if (!row) throw new ParleyError("not_found");
+    return toMe(row);
+  }
+
+  /**
+   * Verifies a bearer token and resolves its subject. An unknown `sub` from an external issuer is
+   * provisioned from its claims; service tokens act without a user row.
+   */
+  async authenticate(token: string): Promise<Actor> {
+    const claims = await this.deps.verifier.verify(token);
+    const base = { exp: claims.exp, ...(claims.jti === undefined ? {} : { jti: claims.jti }) };
+    if (claims.role === SERVICE_ROLE) return { id: claims.sub, role: SERVICE_ROLE, ...base };
+    const row = (await this.deps.users.findById(claims.sub)) ?? (await this.provision(claims));
+    return { id: row.id, role: row.role, ...base };
+  }
+
+  private async provision(claims: TokenClaims): Promise<UserRow> {
+    const role = this.deps.policy.provisionedRole(claims.role);
+    const base = claims.sub.toLowerCase().replace(/[^a-z0-9_.-]+/g, "_").slice(0, 24) || "user";
+    const suffix = createHash("sha256").update(claims.sub).digest("hex").slice(0, 6);
+    const fields = { id: claims.sub, displayName: claims.name ?? claims.sub, role, email: claims.email ?? null, external: true, passwordHash: null };
+    try {
+      return await this.deps.users.insertIfAbsent({ ...fields, username: base });
+    } catch (error) {
+      // The readable username is taken by someone else: add a stable suffix.
+      if (!isUniqueViolation(error)) throw error;
+      return this.deps.users.insertIfAbsent({ ...fields, username: `${base}-${suffix}` });
+    }
+  }
+
+  private async requireUser(actor: Actor): Promise<UserRow> {
+    const row = await this.deps.users.findById(actor.id);
+    if (!row) throw new ParleyError("not_found", "No user for this token (service tokens have no profile).");
+    return row;
+  }
+
+  private async issueFor(row: UserRow): Promise<string> {
+    if (!this.deps.issuer) throw new ParleyError("forbidden", "This deployment uses an external identity provider; log in there.");
+    const issued = await this.deps.issuer.issue({
+      sub: row.id,
+      role: row.role,
+      name: row.displayName,
+      ...(row.email === null ? {} : { email: row.email }),
+    });
+    return issued.token;
+  }
+}
