@@ -3,14 +3,15 @@ import type { Redis, Result } from "ioredis";
 import { busKeys, type BusKeys } from "./keys";
 
 // Registers a connection unless the user already has `max` live ones across the cluster.
-// KEYS: user conns zset, node conns zset, nodes zset. ARGV: member, node member, now, expiry, max, node.
+// KEYS: user conns zset, node conns zset, nodes zset. ARGV: member, node member, now, expiry, max, node, ttl.
+// Key TTLs are relative (server time); member scores use the injected clock.
 const REGISTER = `
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) == false and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[5]) then
   return -1
 end
 redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
-redis.call('PEXPIREAT', KEYS[1], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[7])
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[2])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[6])
 return redis.call('ZCARD', KEYS[1])
@@ -89,6 +90,7 @@ export class PresenceStore {
       now + this.ttlMs,
       maxPerUser,
       ref.node,
+      this.ttlMs,
     );
     return count < 0 ? undefined : count;
   }
@@ -100,11 +102,11 @@ export class PresenceStore {
     pipeline.zadd(this.nodesKey(), expiry, node);
     for (const ref of refs) {
       pipeline.zadd(this.userConns(ref.userId), "XX", expiry, `${ref.node}|${ref.connectionId}`);
-      pipeline.pexpireat(this.userConns(ref.userId), expiry);
+      pipeline.pexpire(this.userConns(ref.userId), this.ttlMs);
       pipeline.zadd(this.nodeConns(node), expiry, `${ref.userId}|${ref.connectionId}`);
     }
     pipeline.zremrangebyscore(this.nodeConns(node), "-inf", this.now());
-    pipeline.pexpireat(this.nodeConns(node), expiry);
+    pipeline.pexpire(this.nodeConns(node), this.ttlMs);
     await pipeline.exec();
   }
 
@@ -204,6 +206,7 @@ declare module "ioredis" {
       expiry: number,
       max: number,
       node: string,
+      ttlMs: number,
     ): Result<number, Context>;
   }
 }
