@@ -1,8 +1,8 @@
 import { conversationEvent, type ConversationEvent } from "@parley/protocol";
 import { z } from "zod";
 
-/** What travels on a user's channel: the event and its position in that user's stream. */
-export const eventEnvelope = z.object({ pos: z.string().regex(/^\d+-\d+$/), event: conversationEvent });
+/** What travels on a user's channel: the event, its position in that user's stream, and its commit time (ms). */
+export const eventEnvelope = z.object({ pos: z.string().regex(/^\d+-\d+$/), ts: z.number().optional(), event: conversationEvent });
 export type EventEnvelope = z.infer<typeof eventEnvelope>;
 
 /** Parses a Redis payload; returns undefined for anything that is not a well-formed envelope. */

@@ -4,13 +4,13 @@ import { busKeys, type BusKeys } from "./keys";
 
 // Appends to the user's stream and publishes on the user's channel in one step, so a subscriber
 // never sees an event that resume could not replay. KEYS: stream, channel, delivered-marker.
-// ARGV: max stream length, event JSON, marker TTL seconds. Returns the pos (existing pos on a retry).
+// ARGV: max stream length, event JSON, marker TTL seconds, commit time (ms). Returns the pos (existing pos on a retry).
 const APPEND_AND_PUBLISH = `
 local previous = redis.call('GET', KEYS[3])
 if previous then return previous end
 local pos = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'e', ARGV[2])
 redis.call('SET', KEYS[3], pos, 'EX', ARGV[3])
-redis.call('PUBLISH', KEYS[2], '{"pos":"' .. pos .. '","event":' .. ARGV[2] .. '}')
+redis.call('PUBLISH', KEYS[2], '{"pos":"' .. pos .. '","ts":' .. ARGV[4] .. ',"event":' .. ARGV[2] .. '}')
 return pos
 `;
 
@@ -19,6 +19,8 @@ export interface PublishableEvent {
   readonly id: string;
   readonly recipients: readonly string[];
   readonly event: ConversationEvent;
+  /** When the change committed (ms since epoch): edges measure delivery latency from it. */
+  readonly committedAt?: number;
 }
 
 export interface EventPublisherOptions {
@@ -52,8 +54,9 @@ export class EventPublisher {
     if (events.length === 0) return out;
     const pipeline = this.options.redis.pipeline();
     const order: { id: string; userId: string }[] = [];
-    for (const { id, recipients, event } of events) {
+    for (const { id, recipients, event, committedAt } of events) {
       const json = JSON.stringify(event);
+      const ts = Math.round(committedAt ?? Date.now());
       for (const userId of new Set(recipients)) {
         pipeline.parleyAppendAndPublish(
           this.keys.userStream(userId),
@@ -62,6 +65,7 @@ export class EventPublisher {
           this.maxLength,
           json,
           this.dedupeTtl,
+          ts,
         );
         order.push({ id, userId });
       }
@@ -91,6 +95,7 @@ declare module "ioredis" {
       maxLength: number,
       json: string,
       ttlSeconds: number,
+      committedAt: number,
     ): Result<string, Context>;
   }
 }

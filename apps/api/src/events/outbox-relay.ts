@@ -124,7 +124,7 @@ export class OutboxRelay {
         await outbox.markPublished(tx, invalidIds, clock.now());
       }
       if (events.length === 0) return invalidIds.length === BATCH ? "more" : "done";
-      const result = await publisher.publish(events.map((e) => ({ id: String(e.id), recipients: e.recipients, event: e.event })));
+      const result = await publisher.publish(events.map((e) => ({ id: String(e.id), recipients: e.recipients, event: e.event, committedAt: e.createdAt.getTime() })));
       let count = 0;
       for (const perUser of result.values()) count += perUser.size;
       this.published.inc(count);

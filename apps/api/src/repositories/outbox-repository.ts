@@ -12,6 +12,7 @@ export interface PendingEvent {
   readonly id: number;
   readonly recipients: string[];
   readonly event: ConversationEvent;
+  readonly createdAt: Date;
 }
 
 export class OutboxRepository {
@@ -27,7 +28,7 @@ export class OutboxRepository {
   /** The oldest unpublished events, in commit order per conversation (ids grow under the conversation row lock). */
   async pending(tx: Executor, limit: number): Promise<{ events: PendingEvent[]; invalidIds: number[] }> {
     const rows = await tx
-      .select({ id: schema.outbox.id, recipients: schema.outbox.recipients, event: schema.outbox.event })
+      .select({ id: schema.outbox.id, recipients: schema.outbox.recipients, event: schema.outbox.event, createdAt: schema.outbox.createdAt })
       .from(schema.outbox)
       .where(isNull(schema.outbox.publishedAt))
       .orderBy(asc(schema.outbox.id))
@@ -36,7 +37,7 @@ export class OutboxRepository {
     const invalidIds: number[] = [];
     for (const row of rows) {
       const parsed = conversationEvent.safeParse(row.event);
-      if (parsed.success) events.push({ id: row.id, recipients: row.recipients, event: parsed.data });
+      if (parsed.success) events.push({ id: row.id, recipients: row.recipients, event: parsed.data, createdAt: row.createdAt });
       else invalidIds.push(row.id);
     }
     return { events, invalidIds };
