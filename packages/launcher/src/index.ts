@@ -1,0 +1,4 @@
+export { startCluster, type Cluster, type ClusterUrls, type StartOptions } from "./launcher";
+export { createOutput, memoryOutput, prettyLogLine, type Output, type OutputOptions } from "./output";
+export { SmtpCatcher, type CaughtMessage, type SmtpCatcherOptions } from "./smtp-catcher";
+export { ServiceError } from "./services/service";

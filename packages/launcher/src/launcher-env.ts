@@ -1,0 +1,78 @@
+import { parseDuration } from "@parley/config";
+import { z } from "zod";
+
+function url(protocols: readonly string[], message: string) {
+  return z.string().refine((text) => {
+    try {
+      return protocols.includes(new URL(text).protocol);
+    } catch {
+      return false;
+    }
+  }, message);
+}
+
+function wholeNumber(fallback: number, min: number, max: number) {
+  return z
+    .string()
+    .default(String(fallback))
+    .transform((text, ctx) => {
+      const value = Number(text);
+      if (!/^\d+$/.test(text.trim()) || value < min || value > max) {
+        ctx.addIssue({ code: "custom", message: `must be a whole number from ${min} to ${max}` });
+        return z.NEVER;
+      }
+      return value;
+    });
+}
+
+function port(fallback: number) {
+  return wholeNumber(fallback, 1, 65_535);
+}
+
+export const APP_NAMES = ["api", "edge", "worker"] as const;
+export type AppName = (typeof APP_NAMES)[number];
+
+/** The variables the launcher itself reads; everything else is passed through to the apps untouched. */
+export const launcherEnv = z.object({
+  DATABASE_URL: url(["postgres:", "postgresql:"], "must be a postgres:// URL").optional(),
+  REDIS_URL: url(["redis:", "rediss:"], "must be a redis:// or rediss:// URL").optional(),
+  SMTP_URL: url(["smtp:", "smtps:"], "must be an smtp:// or smtps:// URL").optional(),
+  JWT_SECRET: z.string().optional(),
+  JWT_PUBLIC_KEY: z.string().optional(),
+  JWKS_URL: z.string().optional(),
+  EDGE_COUNT: wholeNumber(2, 0, 32),
+  API_PORT: port(3000),
+  /** Edge n listens on EDGE_BASE_PORT + n - 1. */
+  EDGE_BASE_PORT: port(3001),
+  WORKER_PORT: port(3100),
+  SMTP_CATCHER_PORT: port(1025),
+  SMTP_CATCHER_HTTP_PORT: port(8025),
+  PARLEY_LOCAL_PG_URL: url(["postgres:", "postgresql:"], "must be a postgres:// URL").default(
+    "postgres://postgres@127.0.0.1:5432/parley",
+  ),
+  PARLEY_LOCAL_DB_NAME: z
+    .string()
+    .regex(/^[A-Za-z_][\w-]{0,62}$/, "must be a database name: letters, digits, '_' or '-', at most 63")
+    .optional(),
+  PARLEY_LOCAL_REDIS_URL: url(["redis:", "rediss:"], "must be a redis:// or rediss:// URL").default("redis://127.0.0.1:6379"),
+  PARLEY_EMBEDDED_PG_PORT: port(5433),
+  PARLEY_DATA_DIR: z.string().optional(),
+  PARLEY_APPS: z
+    .string()
+    .transform((text) => text.split(",").map((item) => item.trim()).filter((item) => item.length > 0))
+    .pipe(z.array(z.enum(APP_NAMES, { message: "apps are api, edge and worker" })))
+    .optional(),
+  PARLEY_READY_TIMEOUT: z
+    .string()
+    .default("60s")
+    .transform((text, ctx) => {
+      const ms = parseDuration(text);
+      if (ms === undefined) {
+        ctx.addIssue({ code: "custom", message: "must be milliseconds or a number with a unit (ms, s, m, h, d)" });
+        return z.NEVER;
+      }
+      return ms;
+    }),
+});
+
+export type LauncherConfig = z.output<typeof launcherEnv>;

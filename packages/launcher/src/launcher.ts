@@ -1,0 +1,350 @@
+import { createRequire } from "node:module";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { loadConfig, redactConfig, redactUrl } from "@parley/config";
+import { ensureDatabase, migrate } from "@parley/db";
+import { discoverApps, planInstances, waitUntilReady, type AppInstance } from "./apps";
+import { KNOWN_VARIABLES, localDefaults, localJwtSecret } from "./defaults";
+import { launcherEnv, type LauncherConfig } from "./launcher-env";
+import type { Output } from "./output";
+import { isPortFree } from "./ports";
+import { describeExit, ManagedProcess } from "./processes";
+import { resolvePostgres } from "./services/postgres";
+import { resolveRedis } from "./services/redis";
+import { ServiceError, type ResolvedService } from "./services/service";
+import { resolveSmtp } from "./services/smtp";
+
+export interface StartOptions {
+  /** The environment to read and to pass on to every app (usually process.env). */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** The monorepo root: apps/ is looked up here, `.data/` is kept here. */
+  readonly rootDir: string;
+  readonly log: Output;
+  /** Aborting while starting stops whatever was started so far, then rejects with the abort reason. */
+  readonly signal?: AbortSignal;
+}
+
+export interface ClusterUrls {
+  readonly databaseUrl: string;
+  readonly redisUrl: string;
+  readonly smtpUrl: string;
+  /** The SMTP catcher's inbox (HTML at `/`, JSON at `/api/messages`) when the launcher runs one. */
+  readonly inbox: string | undefined;
+  readonly api: string | undefined;
+  /** WebSocket endpoints, one per edge: `ws://127.0.0.1:3001/v1/ws`. */
+  readonly edges: readonly string[];
+  readonly worker: string | undefined;
+  readonly metrics: readonly string[];
+}
+
+export interface Cluster {
+  readonly urls: ClusterUrls;
+  /**
+   * Resolves once every started app answers `GET /readyz` with 200 (`parley: ready` is printed then). Rejects when
+   * that takes longer than PARLEY_READY_TIMEOUT or the cluster stops first; the cluster then stops itself.
+   */
+  readonly ready: Promise<void>;
+  /** Resolves with the exit code once everything has stopped: 0 after stop(), 1 after a failure. */
+  readonly stopped: Promise<number>;
+  /** SIGTERM to the apps (SIGKILL after 10 s), then stops the services the launcher started. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+const STOP_GRACE_MS = 10_000;
+
+/** Finds or starts Postgres, Redis and SMTP, migrates, starts every app there is and watches them. */
+export async function startCluster(options: StartOptions): Promise<Cluster> {
+  const { env, rootDir, log } = options;
+  const config = loadConfig(launcherEnv, env);
+  log.register("parley");
+  const say = (text: string) => log.line("parley", text);
+  const dataDir = path.resolve(rootDir, config.PARLEY_DATA_DIR ?? ".data");
+  const started: ResolvedService[] = [];
+  const checkpoint = () => options.signal?.throwIfAborted();
+
+  try {
+    const [database, redis, smtp] = await startAll(started, [
+      () =>
+        resolvePostgres({
+          url: config.DATABASE_URL,
+          localUrl: config.PARLEY_LOCAL_PG_URL,
+          databaseName: config.PARLEY_LOCAL_DB_NAME ?? databaseNameOf(config.PARLEY_LOCAL_PG_URL),
+          embeddedDir: path.join(dataDir, "postgres"),
+          embeddedPort: config.PARLEY_EMBEDDED_PG_PORT,
+          output: log,
+        }),
+      () =>
+        resolveRedis({
+          url: config.REDIS_URL,
+          localUrl: config.PARLEY_LOCAL_REDIS_URL,
+          spawnPort: 6380,
+          env: presentOnly(env),
+          output: log,
+        }),
+      () =>
+        resolveSmtp({
+          url: config.SMTP_URL,
+          catcherPort: config.SMTP_CATCHER_PORT,
+          catcherHttpPort: config.SMTP_CATCHER_HTTP_PORT,
+          strictPorts: isSet(env.SMTP_CATCHER_PORT) || isSet(env.SMTP_CATCHER_HTTP_PORT),
+          output: log,
+        }),
+    ] as const);
+    checkpoint();
+    say(`postgres: ${database.source} (${redactUrl(database.url)})`);
+    say(`redis: ${redis.source} (${redactUrl(redis.url)})`);
+    say(`smtp: ${smtp.source} (${redactUrl(smtp.url)}${smtp.inboxUrl ? `, inbox ${smtp.inboxUrl}` : ""})`);
+
+    const settings = await chooseSettings(config, env, dataDir, { database, redis, smtp });
+    printSettings(say, settings);
+    checkpoint();
+
+    say("migrating the database");
+    const applied = await migrated(database.url);
+    say(applied === 0 ? "database schema is up to date" : `database: applied ${applied} migration(s)`);
+    checkpoint();
+
+    const found = await discoverApps(rootDir);
+    const wanted = config.PARLEY_APPS;
+    const instances = planInstances(wanted ? new Map([...found].filter(([app]) => wanted.includes(app))) : found, {
+      apiPort: config.API_PORT,
+      edgeBasePort: config.EDGE_BASE_PORT,
+      edgeCount: config.EDGE_COUNT,
+      workerPort: config.WORKER_PORT,
+    });
+    const owners = new Map<number, string>();
+    for (const instance of instances) {
+      const other = owners.get(instance.port);
+      if (other) throw new ServiceError(`${other} and ${instance.name} would both listen on port ${instance.port}; check API_PORT, EDGE_BASE_PORT and WORKER_PORT`);
+      owners.set(instance.port, instance.name);
+      if (!(await isPortFree(instance.port))) {
+        throw new ServiceError(
+          `port ${instance.port} for ${instance.name} is in use (is another cluster running?); set ${instance.portVariable} to move it`,
+        );
+      }
+    }
+    checkpoint();
+
+    const appEnv = { ...presentOnly(env), ...Object.fromEntries([...settings].map(([key, setting]) => [key, setting.value])) };
+    return runCluster({ instances, appEnv, services: started, config, log, say, urls: clusterUrls(instances, database, redis, smtp) });
+  } catch (error) {
+    await closeAll(started);
+    throw error;
+  }
+}
+
+/** Creates the database when missing, then applies pending migrations; returns how many. */
+async function migrated(databaseUrl: string): Promise<number> {
+  try {
+    await ensureDatabase(databaseUrl);
+    return (await migrate(databaseUrl)).applied;
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ServiceError(`migrating ${redactUrl(databaseUrl)} failed: ${reason}`, { cause: error });
+  }
+}
+
+interface RunOptions {
+  readonly instances: readonly AppInstance[];
+  readonly appEnv: Record<string, string>;
+  readonly services: readonly ResolvedService[];
+  readonly config: LauncherConfig;
+  readonly log: Output;
+  readonly say: (text: string) => void;
+  readonly urls: ClusterUrls;
+}
+
+function runCluster({ instances, appEnv, services, config, log, say, urls }: RunOptions): Cluster {
+  if (instances.length === 0) {
+    say("no apps to start yet (an app needs apps/<api|edge|worker>/package.json with a start script and src/main.ts)");
+  }
+  for (const instance of instances) log.register(instance.name);
+  // tsx's ESM loader, resolved from here so apps need not depend on tsx themselves.
+  const loader = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
+  const children = instances.map((instance) => ({
+    instance,
+    // Node itself, not pnpm or the tsx CLI, so our signals reach the app directly.
+    process: new ManagedProcess({
+      name: instance.name,
+      command: process.execPath,
+      args: ["--import", loader, "src/main.ts"],
+      cwd: instance.dir,
+      env: { ...appEnv, PORT: String(instance.port), NODE_ID: instance.name },
+      output: log,
+    }),
+  }));
+
+  const halt = new AbortController();
+  let resolveStopped!: (code: number) => void;
+  const stopped = new Promise<number>((resolve) => (resolveStopped = resolve));
+  let shutdown: Promise<number> | undefined;
+  const shutDown = (code: number): Promise<number> => {
+    shutdown ??= (async () => {
+      halt.abort(new Error("the cluster is stopping"));
+      const running = children.filter((child) => child.process.running);
+      if (running.length > 0) say(`stopping ${running.map((child) => child.instance.name).join(", ")}`);
+      await Promise.all(children.map((child) => child.process.stop(STOP_GRACE_MS)));
+      await closeAll(services, (error) => log.line("parley", `while stopping a service: ${error.message}`, "stderr"));
+      say(code === 0 ? "stopped" : "stopped after a failure");
+      resolveStopped(code);
+      return code;
+    })();
+    return shutdown;
+  };
+  const fail = (reason: string) => {
+    if (shutdown) return;
+    log.line("parley", reason, "stderr");
+    void shutDown(1);
+  };
+
+  for (const child of children) {
+    void child.process.exited.then((status) => {
+      if (!child.process.stopRequested) fail(`${child.instance.name} ${describeExit(status)} unexpectedly; stopping everything`);
+    });
+  }
+  for (const service of services) void service.died?.then((reason) => fail(`${reason}; stopping everything`));
+
+  const ready = (async () => {
+    try {
+      await waitUntilReady(instances, { timeoutMs: config.PARLEY_READY_TIMEOUT, signal: halt.signal });
+    } catch (error) {
+      if (!halt.signal.aborted) fail(error instanceof Error ? error.message : String(error));
+      throw error;
+    }
+    printUrls(say, urls);
+    log.raw("parley: ready");
+  })();
+  ready.catch(() => undefined); // the caller decides whether to look; a failure already stops the cluster
+
+  return {
+    urls,
+    ready,
+    stopped,
+    stop: async () => {
+      await shutDown(0);
+    },
+  };
+}
+
+interface Setting {
+  readonly value: string;
+  /** `env`, `default`, or how the launcher found it. */
+  readonly source: string;
+}
+
+async function chooseSettings(
+  config: LauncherConfig,
+  env: Readonly<Record<string, string | undefined>>,
+  dataDir: string,
+  services: { database: ResolvedService; redis: ResolvedService; smtp: ResolvedService },
+): Promise<Map<string, Setting>> {
+  const settings = new Map<string, Setting>();
+  for (const key of KNOWN_VARIABLES) {
+    const value = env[key];
+    if (isSet(value)) settings.set(key, { value, source: "env" });
+  }
+  settings.set("DATABASE_URL", { value: services.database.url, source: services.database.source });
+  settings.set("REDIS_URL", { value: services.redis.url, source: services.redis.source });
+  settings.set("SMTP_URL", { value: services.smtp.url, source: services.smtp.source });
+  if (config.JWT_SECRET === undefined && config.JWT_PUBLIC_KEY === undefined && config.JWKS_URL === undefined) {
+    const { secret, file, generated } = await localJwtSecret(dataDir);
+    settings.set("JWT_SECRET", { value: secret, source: `${generated ? "generated into" : "from"} ${file}` });
+  }
+  for (const [key, value] of Object.entries(localDefaults({ apiPort: config.API_PORT }))) {
+    if (!settings.has(key)) settings.set(key, { value, source: "default" });
+  }
+  if (!settings.has("EDGE_COUNT")) settings.set("EDGE_COUNT", { value: String(config.EDGE_COUNT), source: "default" });
+  return settings;
+}
+
+function printSettings(say: (text: string) => void, settings: ReadonlyMap<string, Setting>): void {
+  const redacted = redactConfig(Object.fromEntries([...settings].map(([key, setting]) => [key, setting.value])));
+  const keys = [...settings.keys()].sort();
+  const width = Math.max(...keys.map((key) => key.length));
+  say("configuration:");
+  for (const key of keys) {
+    const setting = settings.get(key);
+    if (!setting) continue;
+    say(`  ${key.padEnd(width)} = ${shown(setting.value, String(redacted[key]))}  (${setting.source})`);
+  }
+}
+
+/** The redacted form when redaction hid something; else the value as given (redaction also normalises URLs). */
+function shown(value: string, redacted: string): string {
+  try {
+    if (redacted === new URL(value).toString()) return value;
+  } catch {
+    // not a URL
+  }
+  return redacted;
+}
+
+function clusterUrls(
+  instances: readonly AppInstance[],
+  database: ResolvedService,
+  redis: ResolvedService,
+  smtp: ResolvedService & { inboxUrl: string | undefined },
+): ClusterUrls {
+  const http = (instance: AppInstance) => `http://127.0.0.1:${instance.port}`;
+  const api = instances.find((instance) => instance.app === "api");
+  const worker = instances.find((instance) => instance.app === "worker");
+  return {
+    databaseUrl: database.url,
+    redisUrl: redis.url,
+    smtpUrl: smtp.url,
+    inbox: smtp.inboxUrl,
+    api: api ? http(api) : undefined,
+    edges: instances.filter((instance) => instance.app === "edge").map((instance) => `ws://127.0.0.1:${instance.port}/v1/ws`),
+    worker: worker ? http(worker) : undefined,
+    metrics: instances.map((instance) => `${http(instance)}/metrics`),
+  };
+}
+
+function printUrls(say: (text: string) => void, urls: ClusterUrls): void {
+  const rows: [string, string][] = [];
+  if (urls.api) rows.push(["API", urls.api]);
+  urls.edges.forEach((edge, index) => rows.push([`edge-${index + 1}`, edge]));
+  if (urls.worker) rows.push(["worker", urls.worker]);
+  if (urls.inbox) rows.push(["SMTP catcher", urls.inbox]);
+  if (urls.metrics.length > 0) rows.push(["metrics", urls.metrics.join(" ")]);
+  for (const [label, url] of rows) say(`${label.padEnd(12)} ${url}`);
+}
+
+/** Starts services side by side; when one fails, the others are still recorded in `started` for clean-up. */
+async function startAll<T extends readonly (() => Promise<ResolvedService>)[]>(
+  started: ResolvedService[],
+  starters: T,
+): Promise<{ -readonly [K in keyof T]: Awaited<ReturnType<T[K]>> }> {
+  const results = await Promise.allSettled(starters.map((start) => start()));
+  for (const result of results) if (result.status === "fulfilled") started.push(result.value);
+  const failure = results.find((result) => result.status === "rejected");
+  if (failure) throw failure.reason;
+  return results.map((result) => (result as PromiseFulfilledResult<ResolvedService>).value) as {
+    -readonly [K in keyof T]: Awaited<ReturnType<T[K]>>;
+  };
+}
+
+async function closeAll(services: readonly ResolvedService[], onError: (error: Error) => void = () => undefined): Promise<void> {
+  for (const service of [...services].reverse()) {
+    try {
+      await service.close();
+    } catch (error) {
+      onError(error instanceof Error ? error : new Error(String(error))); // and keep stopping the others
+    }
+  }
+}
+
+function databaseNameOf(url: string): string {
+  const name = decodeURIComponent(new URL(url).pathname.slice(1));
+  return name === "" ? "parley" : name;
+}
+
+function isSet(value: string | undefined): value is string {
+  return value !== undefined && value !== "";
+}
+
+function presentOnly(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) if (value !== undefined) out[key] = value;
+  return out;
+}
