@@ -1,11 +1,5 @@
-import { defineConfig } from "vitest/config";
+import { defineConfig, mergeConfig } from "vitest/config";
+import shared from "../testing/vitest.shared";
 
-export default defineConfig({
-  test: {
-    include: ["src/**/*.test.ts", "test/**/*.test.ts"],
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
-    // Each cluster test runs several Node processes; one file at a time keeps the shared CPUs usable.
-    fileParallelism: false,
-  },
-});
+// Each cluster test runs several Node processes; one file at a time keeps the shared CPUs usable.
+export default mergeConfig(shared, defineConfig({ test: { fileParallelism: false } }));
