@@ -1,19 +1,42 @@
 import { RevocationStore, createTokenIssuer, createTokenVerifier, fromConfig, issuerOptionsFromConfig } from "@parley/auth";
-import { EventPublisher } from "@parley/bus";
+import { EventPublisher, JOB_QUEUES, jobQueuePrefix, PresenceStore } from "@parley/bus";
 import type { ApiConfig } from "@parley/config";
 import { createDb, type Database } from "@parley/db";
 import { createLogger, createMetrics, postgresCheck, redisCheck, type Logger } from "@parley/observability";
+import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { uuidv7 } from "uuidv7";
 import { createApp } from "./app";
+import { EmailScheduler } from "./events/email-scheduler";
 import { OutboxRelay } from "./events/outbox-relay";
+import { ArchiveRepository } from "./repositories/archive-repository";
+import { ConversationRepository } from "./repositories/conversation-repository";
+import { MessageRepository } from "./repositories/message-repository";
+import { RecipientUnreadRepository } from "./repositories/recipient-unread-repository";
+import { SearchRepository } from "./repositories/search-repository";
 import { OutboxRepository } from "./repositories/outbox-repository";
+import { ParticipantRepository } from "./repositories/participant-repository";
+import { RelationshipRepository } from "./repositories/relationship-repository";
+import { UserDirectoryRepository } from "./repositories/user-directory-repository";
 import { UserRepository } from "./repositories/user-repository";
 import { AccountService } from "./services/account-service";
 import { systemClock, type Clock } from "./services/actor";
 import type { ApiServices } from "./services/api-services";
+import { ConversationService } from "./services/conversation-service";
+import { ConversationViews } from "./services/conversation-view";
+import { MembershipService } from "./services/membership-service";
+import { MessageService } from "./services/message-service";
+import { MessageWriter } from "./services/message-writer";
+import { ReadService } from "./services/read-service";
+import { RestoreService } from "./services/restore-service";
+import { SearchService } from "./services/search-service";
+import { PresenceService } from "./services/presence-service";
+import { RelationshipService } from "./services/relationship-service";
+import { systemMessageWriter } from "./services/system-message-writer";
+import type { AppendSystemMessage } from "./services/system-messages";
+import { UserDirectoryService } from "./services/user-directory-service";
 import { loadPolicy } from "./services/policy";
 import { DEFAULT_RATE_LIMITS, RateLimits } from "./services/rate-limits";
 
@@ -60,11 +83,46 @@ export async function createApiNode(options: ApiNodeOptions): Promise<ApiNode> {
   const users = new UserRepository(database);
   const outbox = new OutboxRepository(database);
   const publisher = new EventPublisher({ redis, keyPrefix: config.REDIS_KEY_PREFIX });
-  const relay = new OutboxRelay({ database, outbox, publisher, logger, clock, registry: metrics.registry });
+  // The worker's e-mail queue, on its own connection: BullMQ needs maxRetriesPerRequest null.
+  const jobsRedis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+  const emailQueue = new Queue(JOB_QUEUES.email, { connection: jobsRedis, prefix: jobQueuePrefix(config.REDIS_KEY_PREFIX) });
+  const emailScheduler = new EmailScheduler({ database, queue: emailQueue, delayMs: config.EMAIL_DELAY, logger });
+  const relay = new OutboxRelay({ database, outbox, publisher, logger, clock, registry: metrics.registry, onPublished: (events) => emailScheduler.schedule(events) });
+
+  const conversationRepo = new ConversationRepository();
+  const participantRepo = new ParticipantRepository();
+  const relationshipRepo = new RelationshipRepository();
+  const conversationViews = new ConversationViews(conversationRepo, participantRepo);
+  const directory = new UserDirectoryService({ database, directory: new UserDirectoryRepository(relationshipRepo), policy });
+  const presenceStore = new PresenceStore({ redis, keyPrefix: config.REDIS_KEY_PREFIX });
+  const messageRepo = new MessageRepository();
+  const archiveRepo = new ArchiveRepository();
+  const recipientUnread = new RecipientUnreadRepository();
+  const messageWriter = new MessageWriter({
+    messages: messageRepo,
+    archive: archiveRepo,
+    outbox,
+    recipientUnread,
+    conversationUpdates: async (tx, id) => conversationViews.updatedEvents(tx, id, await messageRepo.activeParticipantIds(tx, id)),
+    clock,
+    newId,
+  });
+  const messageDeps = { database, messages: messageRepo, outbox, relay };
+  const appendSystemMessage: AppendSystemMessage = systemMessageWriter(messageWriter);
+  const conversationDeps = { database, conversations: conversationRepo, participants: participantRepo, outbox, relay, views: conversationViews, directory, policy, clock };
 
   const services: ApiServices = {
     accounts: new AccountService({ users, policy, issuer, verifier, revocations, limits, newId }),
     limits,
+    conversations: new ConversationService({ ...conversationDeps, unread: recipientUnread, newId }),
+    membership: new MembershipService({ ...conversationDeps, appendSystemMessage }),
+    users: directory,
+    relationships: new RelationshipService({ database, relationships: relationshipRepo, clock }),
+    presence: new PresenceService({ database, store: presenceStore, participants: participantRepo, directory }),
+    messages: new MessageService({ ...messageDeps, writer: messageWriter, limits, policy, clock, maxMessageLength: config.MAX_MESSAGE_LENGTH }),
+    reads: new ReadService({ ...messageDeps, writer: messageWriter, unread: recipientUnread }),
+    search: new SearchService({ database, messages: messageRepo, search: new SearchRepository() }),
+    restore: new RestoreService({ ...messageDeps, archive: archiveRepo, views: conversationViews }),
   };
 
   let draining = false;
@@ -113,6 +171,9 @@ export async function createApiNode(options: ApiNodeOptions): Promise<ApiNode> {
         await relay.flushOnce().catch((error: unknown) => {
           logger.warn({ err: error }, "final outbox flush failed; the next node's relay will publish");
         });
+        await emailScheduler.close();
+        await emailQueue.close();
+        jobsRedis.disconnect();
         await revocations.close();
         await database.close();
         redis.disconnect();

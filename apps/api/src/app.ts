@@ -8,7 +8,14 @@ import { randomUUID } from "node:crypto";
 import { authenticate } from "./http/authenticate";
 import { errorHandler } from "./http/error-handler";
 import { authRouter } from "./http/routers/auth-router";
+import { conversationsRouter } from "./http/routers/conversations-router";
 import { meRouter } from "./http/routers/me-router";
+import { messagesRouter } from "./http/routers/messages-router";
+import { presenceRouter } from "./http/routers/presence-router";
+import { readRouter } from "./http/routers/read-router";
+import { relationshipsRouter } from "./http/routers/relationships-router";
+import { searchRouter } from "./http/routers/search-router";
+import { usersRouter } from "./http/routers/users-router";
 import { openApiRouter } from "./http/openapi";
 import type { ApiServices } from "./services/api-services";
 
@@ -61,6 +68,13 @@ export function createApp(options: AppOptions): Express {
   authenticated.use(authenticate(services.accounts));
   authenticated.use(meRouter(services.accounts));
   // Each feature's router is mounted here, one line each.
+  authenticated.use(usersRouter(services.users));
+  authenticated.use(conversationsRouter(services.conversations, services.membership));
+  authenticated.use(relationshipsRouter(services.relationships));
+  authenticated.use(presenceRouter(services.presence));
+  authenticated.use(messagesRouter(services.messages, services.restore));
+  authenticated.use(readRouter(services.reads));
+  authenticated.use(searchRouter(services.search));
   app.use("/v1", authenticated);
 
   app.use((_req, _res, next) => {

@@ -3,7 +3,7 @@ import type { EventPublisher } from "@parley/bus";
 import type { Logger } from "@parley/observability";
 import { sql } from "drizzle-orm";
 import { Counter, Gauge, type Registry } from "prom-client";
-import type { OutboxRepository } from "../repositories/outbox-repository";
+import type { OutboxRepository, PendingEvent } from "../repositories/outbox-repository";
 import type { Clock } from "../services/actor";
 
 // One publisher at a time across all API nodes keeps every user's stream in commit order.
@@ -22,6 +22,8 @@ export interface OutboxRelayOptions {
   readonly sweepIntervalMs?: number;
   /** Published rows are deleted after this long. */
   readonly retentionMs?: number;
+  /** Receives each pass's events once published and committed (enqueues e-mail jobs); its failures are only logged. */
+  readonly onPublished?: (events: readonly PendingEvent[]) => Promise<void>;
 }
 
 /**
@@ -114,7 +116,8 @@ export class OutboxRelay {
 
   private async pass(): Promise<"busy" | "more" | "done"> {
     const { database, outbox, publisher, clock } = this.options;
-    return database.db.transaction(async (tx) => {
+    let published: readonly PendingEvent[] = [];
+    const outcome = await database.db.transaction(async (tx) => {
       const [lock] = await tx.execute<{ locked: boolean }>(sql`SELECT pg_try_advisory_xact_lock(${RELAY_LOCK}) AS locked`);
       if (!lock?.locked) return "busy";
       const { events, invalidIds } = await outbox.pending(tx, BATCH);
@@ -133,8 +136,22 @@ export class OutboxRelay {
         events.map((e) => e.id),
         clock.now(),
       );
+      published = events;
       return events.length + invalidIds.length === BATCH ? "more" : "done";
     });
+    this.notifyPublished(published);
+    return outcome;
+  }
+
+  /** Runs the hook without waiting for it: a slow or failing hook never holds up publishing. */
+  private notifyPublished(events: readonly PendingEvent[]): void {
+    const hook = this.options.onPublished;
+    if (!hook || events.length === 0) return;
+    Promise.resolve()
+      .then(() => hook(events))
+      .catch((error: unknown) => {
+        this.options.logger.warn({ err: error }, "onPublished hook failed; the events themselves were published");
+      });
   }
 
   private async prune(): Promise<void> {

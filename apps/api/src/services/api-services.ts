@@ -1,8 +1,26 @@
 import type { AccountService } from "./account-service";
+import type { ConversationService } from "./conversation-service";
+import type { MembershipService } from "./membership-service";
+import type { MessageService } from "./message-service";
+import type { ReadService } from "./read-service";
+import type { RestoreService } from "./restore-service";
+import type { SearchService } from "./search-service";
+import type { PresenceService } from "./presence-service";
+import type { RelationshipService } from "./relationship-service";
+import type { UserDirectoryService } from "./user-directory-service";
 import type { RateLimits } from "./rate-limits";
 
 /** Every domain service of the API node, built once by api-node.ts; routers receive what they need. */
 export interface ApiServices {
   readonly accounts: AccountService;
   readonly limits: RateLimits;
+  readonly conversations: ConversationService;
+  readonly membership: MembershipService;
+  readonly users: UserDirectoryService;
+  readonly relationships: RelationshipService;
+  readonly presence: PresenceService;
+  readonly messages: MessageService;
+  readonly reads: ReadService;
+  readonly search: SearchService;
+  readonly restore: RestoreService;
 }

@@ -1,0 +1,17 @@
+import { presenceQuery } from "@parley/protocol";
+import { Router } from "express";
+import type { PresenceService } from "../../services/presence-service";
+import { actorOf } from "../authenticate";
+import { parse } from "../parse";
+
+export function presenceRouter(presence: PresenceService): Router {
+  const router = Router();
+  router.get("/presence", async (req, res) => {
+    const { user_ids } = parse(presenceQuery, req.query);
+    res.json({ items: await presence.presence(actorOf(res), user_ids) });
+  });
+  router.get("/stats", async (_req, res) => {
+    res.json(await presence.stats(actorOf(res)));
+  });
+  return router;
+}

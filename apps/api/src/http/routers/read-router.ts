@@ -1,0 +1,17 @@
+import { readBody } from "@parley/protocol";
+import { Router } from "express";
+import { conversationIdOrNotFound } from "../../services/conversation-access";
+import type { ReadService } from "../../services/read-service";
+import { actorOf } from "../authenticate";
+import { parse } from "../parse";
+
+export function readRouter(reads: ReadService): Router {
+  const router = Router();
+  router.post("/conversations/:id/read", async (req, res) => {
+    res.json(await reads.markRead(actorOf(res), conversationIdOrNotFound(req.params.id), parse(readBody, req.body).up_to_seq));
+  });
+  router.get("/unread", async (_req, res) => {
+    res.json(await reads.summary(actorOf(res)));
+  });
+  return router;
+}

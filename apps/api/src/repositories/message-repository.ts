@@ -1,0 +1,241 @@
+import { schema } from "@parley/db";
+import { and, asc, desc, eq, gt, inArray, isNull, lt, ne, sql } from "drizzle-orm";
+import { unionAll } from "drizzle-orm/pg-core";
+import type { MessageRow } from "../services/message-view";
+import type { Executor, Tx } from "./transaction";
+
+export type NewMessageRow = typeof schema.messages.$inferInsert;
+export type ParticipantRole = (typeof schema.participantRoles)[number];
+
+export interface LockedConversation {
+  readonly id: string;
+  readonly type: (typeof schema.conversationTypes)[number];
+  readonly lastSeq: number;
+  readonly archivedAt: Date | null;
+}
+
+export interface HistoryRange {
+  readonly beforeSeq?: number | undefined;
+  readonly afterSeq?: number | undefined;
+  readonly limit: number;
+}
+
+type MessageTable = typeof schema.messages | typeof schema.archivedMessages;
+
+/** Every column but the tsvector, which is never sent: an empty placeholder keeps rows shaped as MessageRow. */
+function columns(t: MessageTable) {
+  return {
+    id: t.id,
+    conversationId: t.conversationId,
+    seq: t.seq,
+    senderId: t.senderId,
+    type: t.type,
+    content: t.content,
+    clientMsgId: t.clientMsgId,
+    replyTo: t.replyTo,
+    attachments: t.attachments,
+    search: sql<string>`''`,
+    createdAt: t.createdAt,
+    editedAt: t.editedAt,
+    deletedAt: t.deletedAt,
+  };
+}
+
+// The first key of the two-key advisory lock form: keeps these locks apart from other advisory locks.
+const CLIENT_MSG_LOCK_SPACE = 0x636d6964; // "cmid"
+
+const m = schema.messages;
+const a = schema.archivedMessages;
+const p = schema.participants;
+const c = schema.conversations;
+
+/** Messages (live and archived), the conversation row that orders them, and the participant lookups they need. */
+export class MessageRepository {
+  // ---- participants
+
+  /** The caller's membership, or undefined when they are not (or no longer) an active participant. */
+  async activeParticipant(ex: Executor, conversationId: string, userId: string): Promise<{ role: ParticipantRole } | undefined> {
+    const [row] = await ex
+      .select({ role: p.role })
+      .from(p)
+      .where(and(eq(p.conversationId, conversationId), eq(p.userId, userId), isNull(p.leftAt)))
+      .limit(1);
+    return row;
+  }
+
+  async activeParticipantIds(ex: Executor, conversationId: string): Promise<string[]> {
+    const rows = await ex
+      .select({ userId: p.userId })
+      .from(p)
+      .where(and(eq(p.conversationId, conversationId), isNull(p.leftAt)));
+    return rows.map((row) => row.userId);
+  }
+
+  /** Active participants other than the sender who had not read up to `seq`: a deletion changes their unread count. */
+  async unreadBy(tx: Tx, conversationId: string, seq: number, senderId: string | null): Promise<string[]> {
+    const rows = await tx
+      .select({ userId: p.userId })
+      .from(p)
+      .where(
+        and(
+          eq(p.conversationId, conversationId),
+          isNull(p.leftAt),
+          lt(p.lastReadSeq, seq),
+          senderId === null ? undefined : ne(p.userId, senderId),
+        ),
+      );
+    return rows.map((row) => row.userId);
+  }
+
+  /** Moves the participant's read mark forward only; returns the new mark, or undefined when it did not move. */
+  async advanceRead(tx: Tx, conversationId: string, userId: string, upToSeq: number): Promise<number | undefined> {
+    const [row] = await tx
+      .update(p)
+      .set({ lastReadSeq: upToSeq })
+      .where(and(eq(p.conversationId, conversationId), eq(p.userId, userId), isNull(p.leftAt), lt(p.lastReadSeq, upToSeq)))
+      .returning({ lastReadSeq: p.lastReadSeq });
+    return row?.lastReadSeq;
+  }
+
+  async lastReadSeq(ex: Executor, conversationId: string, userId: string): Promise<number> {
+    const [row] = await ex
+      .select({ lastReadSeq: p.lastReadSeq })
+      .from(p)
+      .where(and(eq(p.conversationId, conversationId), eq(p.userId, userId)))
+      .limit(1);
+    return row?.lastReadSeq ?? 0;
+  }
+
+  // ---- the conversation row
+
+  async conversationExists(ex: Executor, conversationId: string): Promise<boolean> {
+    const [row] = await ex.select({ id: c.id }).from(c).where(eq(c.id, conversationId)).limit(1);
+    return row !== undefined;
+  }
+
+  /**
+   * Locks the conversation row. Every change that writes events takes it ("update" excludes other writers,
+   * "share" only writers), so a conversation's outbox rows are inserted in commit order.
+   */
+  async lockConversation(tx: Tx, conversationId: string, mode: "update" | "share"): Promise<LockedConversation | undefined> {
+    const [row] = await tx
+      .select({ id: c.id, type: c.type, lastSeq: c.lastSeq, archivedAt: c.archivedAt })
+      .from(c)
+      .where(eq(c.id, conversationId))
+      .for(mode === "update" ? "no key update" : "share");
+    return row;
+  }
+
+  /** Takes the next seq under the row lock (no gaps, no duplicates) and records the activity. */
+  async takeNextSeq(tx: Tx, conversationId: string, messageId: string, at: Date): Promise<number> {
+    const [row] = await tx
+      .update(c)
+      .set({ lastSeq: sql`${c.lastSeq} + 1`, lastMessageId: messageId, lastActivityAt: at, archivedAt: null })
+      .where(eq(c.id, conversationId))
+      .returning({ seq: c.lastSeq });
+    if (!row) throw new Error(`conversation ${conversationId} vanished under its lock`);
+    return row.seq;
+  }
+
+  // ---- messages
+
+  /**
+   * Serialises attempts of one sender with one client_msg_id until the transaction ends: a retry racing the
+   * first send waits, then finds its row instead of taking a second seq.
+   */
+  async lockClientMsgId(tx: Tx, senderKey: string, clientMsgId: string): Promise<void> {
+    await tx.execute(sql`SELECT pg_advisory_xact_lock(${CLIENT_MSG_LOCK_SPACE}, hashtext(${senderKey} || ':' || ${clientMsgId}))`);
+  }
+
+  async insert(tx: Tx, row: NewMessageRow): Promise<MessageRow> {
+    const [created] = await tx.insert(m).values(row).returning(columns(m));
+    if (!created) throw new Error("insert returned no row");
+    return created;
+  }
+
+  /** A message wherever it lives, and whether that is the archive (edits and deletions apply in place). */
+  async locate(ex: Executor, id: string): Promise<{ row: MessageRow; archived: boolean } | undefined> {
+    const [found] = await unionAll(
+      ex.select({ ...columns(m), archived: sql<boolean>`false` }).from(m).where(eq(m.id, id)),
+      ex.select({ ...columns(a), archived: sql<boolean>`true` }).from(a).where(eq(a.id, id)),
+    ).limit(1);
+    if (!found) return undefined;
+    const { archived, ...row } = found;
+    return { row, archived };
+  }
+
+  /** Full rows of these ids, live or archived, in no particular order (search hits). */
+  async findMany(ex: Executor, ids: readonly string[]): Promise<MessageRow[]> {
+    if (ids.length === 0) return [];
+    return unionAll(ex.select(columns(m)).from(m).where(inArray(m.id, [...ids])), ex.select(columns(a)).from(a).where(inArray(a.id, [...ids])));
+  }
+
+  /**
+   * The message a sender already stored under this client_msg_id (idempotent retries): any live one (the
+   * unique index, so reuse in another conversation shows), or an archived one of this conversation (the
+   * archive has no such index; its conversation_id prefix keeps the scan to one conversation). A service's
+   * system messages have no sender, so theirs are keyed by conversation.
+   */
+  async findByClientMsgId(ex: Executor, senderId: string | null, clientMsgId: string, conversationId: string): Promise<MessageRow | undefined> {
+    const sender = (t: MessageTable) => (senderId === null ? isNull(t.senderId) : eq(t.senderId, senderId));
+    const [row] = await unionAll(
+      ex
+        .select(columns(m))
+        .from(m)
+        .where(and(sender(m), eq(m.clientMsgId, clientMsgId), senderId === null ? eq(m.conversationId, conversationId) : undefined)),
+      ex
+        .select(columns(a))
+        .from(a)
+        .where(and(eq(a.conversationId, conversationId), sender(a), eq(a.clientMsgId, clientMsgId))),
+    ).limit(1);
+    return row;
+  }
+
+  /**
+   * One page of history in one statement (so a concurrent restore cannot show a row twice or not at all),
+   * over live and archived rows, each branch a range scan of its (conversation_id, seq) index.
+   * Returns up to `limit + 1` rows in the scan direction: the extra one says there is more.
+   */
+  async page(ex: Executor, conversationId: string, range: HistoryRange): Promise<MessageRow[]> {
+    const forward = range.afterSeq !== undefined;
+    const branch = (t: MessageTable) =>
+      ex
+        .select(columns(t))
+        .from(t)
+        .where(
+          and(
+            eq(t.conversationId, conversationId),
+            range.beforeSeq === undefined ? undefined : lt(t.seq, range.beforeSeq),
+            range.afterSeq === undefined ? undefined : gt(t.seq, range.afterSeq),
+          ),
+        )
+        .orderBy(forward ? asc(t.seq) : desc(t.seq))
+        .limit(range.limit + 1);
+    return unionAll(branch(m), branch(a))
+      .orderBy(forward ? asc(sql`seq`) : desc(sql`seq`))
+      .limit(range.limit + 1);
+  }
+
+  async updateContent(tx: Tx, id: string, archived: boolean, content: string, at: Date): Promise<MessageRow> {
+    const t = archived ? a : m;
+    const [row] = await tx.update(t).set({ content, editedAt: at }).where(eq(t.id, id)).returning(columns(t));
+    if (!row) throw new Error(`message ${id} vanished under the conversation lock`);
+    return row;
+  }
+
+  /** Leaves a tombstone: the seq stays, the content and attachments go. */
+  async tombstone(tx: Tx, id: string, archived: boolean, at: Date): Promise<MessageRow> {
+    const t = archived ? a : m;
+    const [row] = await tx.update(t).set({ deletedAt: at, content: "", attachments: [] }).where(eq(t.id, id)).returning(columns(t));
+    if (!row) throw new Error(`message ${id} vanished under the conversation lock`);
+    return row;
+  }
+
+  /** The sender has read their own message (and everything before it). */
+  async markReadBySender(tx: Tx, conversationId: string, senderId: string, seq: number): Promise<void> {
+    await tx
+      .update(p)
+      .set({ lastReadSeq: sql`GREATEST(${p.lastReadSeq}, ${seq})` })
+      .where(and(eq(p.conversationId, conversationId), eq(p.userId, senderId)));
+  }
+}

@@ -1,0 +1,22 @@
+import { ParleyError, uuid } from "@parley/protocol";
+import type { Actor } from "./actor";
+import { SERVICE_ROLE } from "./policy";
+
+/** A conversation id from a path: anything that is not a UUID names no conversation (404, never a database error). */
+export function conversationIdOrNotFound(id: string): string {
+  if (!uuid.safeParse(id).success) throw new ParleyError("not_found", "No such conversation.");
+  return id;
+}
+
+export function isService(actor: Actor): boolean {
+  return actor.role === SERVICE_ROLE;
+}
+
+/** The same answer for "does not exist" and "exists but you are not in it": outsiders learn nothing. */
+export function conversationNotFound(): ParleyError {
+  return new ParleyError("not_found", "No such conversation.");
+}
+
+export function unique<T>(values: readonly T[]): T[] {
+  return [...new Set(values)];
+}

@@ -1,0 +1,44 @@
+import type { Database } from "@parley/db";
+import { ParleyError, type Conversation } from "@parley/protocol";
+import type { OutboxRelay } from "../events/outbox-relay";
+import type { ArchiveRepository } from "../repositories/archive-repository";
+import type { MessageRepository } from "../repositories/message-repository";
+import type { OutboxRepository } from "../repositories/outbox-repository";
+import type { Actor } from "./actor";
+import type { ConversationViews } from "./conversation-view";
+
+export interface RestoreServiceDeps {
+  readonly database: Database;
+  readonly messages: MessageRepository;
+  readonly archive: ArchiveRepository;
+  readonly views: ConversationViews;
+  readonly outbox: OutboxRepository;
+  readonly relay: Pick<OutboxRelay, "kick">;
+}
+
+/** Brings back conversations the worker archived for being idle. */
+export class RestoreService {
+  constructor(private readonly deps: RestoreServiceDeps) {}
+
+  /**
+   * Moves the archived history back (seqs unchanged), clears archived_at and tells every participant with
+   * `conversation_updated`. A conversation that is not archived is returned unchanged. Participants only.
+   */
+  async restore(actor: Actor, conversationId: string): Promise<Conversation> {
+    const { database, messages, archive, views, outbox } = this.deps;
+    const notFound = () => new ParleyError("not_found", "No such conversation.");
+    if (!(await messages.activeParticipant(database.db, conversationId, actor.id))) throw notFound();
+    const restored = await database.db.transaction(async (tx) => {
+      const conversation = await messages.lockConversation(tx, conversationId, "update");
+      if (!conversation) throw notFound();
+      if (conversation.archivedAt === null) return false;
+      await archive.restore(tx, conversationId);
+      await outbox.add(tx, await views.updatedEvents(tx, conversationId, await messages.activeParticipantIds(tx, conversationId)));
+      return true;
+    });
+    if (restored) this.deps.relay.kick();
+    const view = await views.forViewer(database.db, conversationId, actor.id);
+    if (!view) throw notFound();
+    return view;
+  }
+}

@@ -1,0 +1,291 @@
+import type { Conversation, Page } from "@parley/protocol";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ApiHarness, type RegisteredUser } from "./support/api-harness";
+import { EventProbe, ofType } from "./support/event-probe";
+import { openConversation, provision, serviceToken } from "./support/conversation-fixtures";
+
+let api: ApiHarness;
+let service: string;
+
+beforeAll(async () => {
+  api = await ApiHarness.start({ PARLEY_POLICY: "open" });
+  service = await serviceToken(api);
+});
+afterAll(async () => {
+  await api.close();
+});
+
+const create = (token: string, body: unknown) => api.request<Conversation>("POST", "/v1/conversations", { token, body });
+const list = (token: string, query = "") => api.request<Page<Conversation>>("GET", `/v1/conversations${query}`, { token });
+
+describe("direct conversations", () => {
+  it("opens one per pair: 201 the first time, then 200 with the same conversation from either side", async () => {
+    const ada = await api.register("user", { display_name: "Ada" });
+    const bob = await api.register("user", { display_name: "Bob" });
+    const first = await create(ada.token, { type: "direct", participant_ids: [bob.id] });
+    expect(first.status).toBe(201);
+    expect(first.body).toMatchObject({ type: "direct", title: null, created_by: ada.id, last_seq: 0, last_message: null, unread_count: 0, muted: false, archived: false, archived_at: null });
+    expect(first.body.participants?.map((p) => [p.user_id, p.role, p.display_name]).sort()).toEqual(
+      [[ada.id, "member", "Ada"], [bob.id, "member", "Bob"]].sort(),
+    );
+    const fromBob = await create(bob.token, { type: "direct", participant_ids: [ada.id] });
+    expect(fromBob).toMatchObject({ status: 200, body: { id: first.body.id } });
+    expect((await create(ada.token, { type: "direct", participant_ids: [bob.id] })).body.id).toBe(first.body.id);
+  });
+
+  it("gives ten concurrent creates from each side one and the same conversation", async () => {
+    const ada = await api.register("user");
+    const bob = await api.register("user");
+    const probe = await EventProbe.start(api, [ada.id, bob.id]);
+    const responses = await Promise.all([
+      ...Array.from({ length: 10 }, () => create(ada.token, { type: "direct", participant_ids: [bob.id] })),
+      ...Array.from({ length: 10 }, () => create(bob.token, { type: "direct", participant_ids: [ada.id] })),
+    ]);
+    expect(new Set(responses.map((r) => r.body.id)).size).toBe(1);
+    expect(responses.filter((r) => r.status === 201)).toHaveLength(1);
+    expect(responses.filter((r) => r.status === 200)).toHaveLength(19);
+    const listed = (await list(ada.token)).body.items.filter((c) => c.type === "direct");
+    expect(listed.map((c) => c.participants?.map((p) => p.user_id).sort())).toEqual([[ada.id, bob.id].sort()]);
+    try {
+      const events = await probe.next();
+      for (const user of [ada, bob]) expect(ofType(events.get(user.id), "conversation_updated").map((e) => e.conversation.id)).toEqual([listed[0]?.id]);
+    } finally {
+      await probe.close();
+    }
+  });
+
+  it("lets a service token open one between any two users, who must both be named", async () => {
+    const ada = await api.register("user");
+    const bob = await api.register("user");
+    const opened = await create(service, { type: "direct", participant_ids: [ada.id, bob.id] });
+    expect(opened).toMatchObject({ status: 201, body: { created_by: "booking-system", unread_count: 0 } });
+    expect((await create(ada.token, { type: "direct", participant_ids: [bob.id] })).body.id).toBe(opened.body.id);
+    expect(await create(service, { type: "direct", participant_ids: [ada.id] })).toMatchObject({ status: 400, body: { error: { field: "participant_ids" } } });
+    expect(await create(ada.token, { type: "direct", participant_ids: [bob.id, ada.id] })).toMatchObject({ status: 400, body: { error: { field: "participant_ids" } } });
+  });
+
+  it("names the invalid field, and answers 404 for an unknown person", async () => {
+    const ada = await api.register("user");
+    const bad = async (body: unknown, field: string) => {
+      expect(await create(ada.token, body)).toMatchObject({ status: 400, body: { error: { code: "invalid_request", field } } });
+    };
+    await bad({ type: "direct" }, "participant_ids");
+    await bad({ type: "direct", participant_ids: [] }, "participant_ids");
+    await bad({ type: "direct", participant_ids: [ada.id] }, "participant_ids");
+    await bad({ type: "channel", participant_ids: ["x"] }, "type");
+    const unknown = await create(ada.token, { type: "direct", participant_ids: ["nobody-here"] });
+    expect(unknown).toMatchObject({ status: 404, body: { error: { code: "not_found", field: "participant_ids" } } });
+  });
+});
+
+describe("group and support conversations", () => {
+  it("makes the creator the owner of a group and the others members", async () => {
+    const ada = await api.register("user");
+    const [bob, cy] = [await api.register("user"), await api.register("user")];
+    const probe = await EventProbe.start(api, [ada.id, bob.id, cy.id]);
+    const group = await create(ada.token, { type: "group", title: "  Book club ", participant_ids: [bob.id, cy.id, bob.id, ada.id] });
+    expect(group).toMatchObject({ status: 201, body: { type: "group", title: "Book club", created_by: ada.id } });
+    const roles = Object.fromEntries((group.body.participants ?? []).map((p) => [p.user_id, p.role]));
+    expect(roles).toEqual({ [ada.id]: "owner", [bob.id]: "member", [cy.id]: "member" });
+    expect((await api.request<Conversation>("GET", `/v1/conversations/${group.body.id}`, { token: cy.token })).status).toBe(200);
+    try {
+      const events = await probe.next();
+      for (const user of [ada, bob, cy]) {
+        const updates = ofType(events.get(user.id), "conversation_updated");
+        expect(updates.map((e) => [e.conversation.id, e.conversation.participants?.length])).toEqual([[group.body.id, 3]]);
+      }
+    } finally {
+      await probe.close();
+    }
+  });
+
+  it("names the field for a missing title or an unknown member", async () => {
+    const ada = await api.register("user");
+    expect(await create(ada.token, { type: "group", participant_ids: [] })).toMatchObject({ status: 400, body: { error: { field: "title" } } });
+    expect(await create(ada.token, { type: "group", title: "x", participant_ids: ["ghost"] })).toMatchObject({ status: 404, body: { error: { field: "participant_ids" } } });
+    expect(await create(service, { type: "group", title: "x", participant_ids: [] })).toMatchObject({ status: 400, body: { error: { field: "participant_ids" } } });
+  });
+
+  it("opens support with every support-staff user as admin when none is named", async () => {
+    const staffA = await provision(api, "admin");
+    const staffB = await provision(api, "admin");
+    const customer = await api.register("user");
+    const support = await create(customer.token, { type: "support", title: "Billing" });
+    expect(support.status).toBe(201);
+    const roles = Object.fromEntries((support.body.participants ?? []).map((p) => [p.user_id, p.role]));
+    expect(roles).toMatchObject({ [customer.id]: "owner", [staffA.id]: "admin", [staffB.id]: "admin" });
+    expect(Object.values(roles).filter((r) => r === "owner")).toHaveLength(1);
+  });
+
+  it("opens support with the named staff only, refusing someone who is not staff", async () => {
+    const staff = await provision(api, "admin");
+    const customer = await api.register("user");
+    const other = await api.register("user");
+    const named = await create(customer.token, { type: "support", participant_ids: [staff.id] });
+    expect(named.body.participants?.map((p) => p.user_id).sort()).toEqual([customer.id, staff.id].sort());
+    expect(await create(customer.token, { type: "support", participant_ids: [other.id] })).toMatchObject({ status: 400, body: { error: { field: "participant_ids" } } });
+    const byService = await create(service, { type: "support", participant_ids: [customer.id, staff.id] });
+    expect(byService.body.participants?.find((p) => p.user_id === customer.id)?.role).toBe("owner");
+    expect(byService.body.participants?.find((p) => p.user_id === staff.id)?.role).toBe("admin");
+  });
+});
+
+describe("the conversation list", () => {
+  it("lists most recent activity first, a page at a time, and a new message moves one to the top", async () => {
+    const ada = await api.register("user");
+    const bob = await api.register("user");
+    const opened: Conversation[] = [];
+    for (let i = 0; i < 5; i++) opened.push(await openConversation(api, ada.token, { type: "group", title: `g${i}`, participant_ids: [bob.id] }));
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const page = await list(ada.token, `?limit=2${cursor === null ? "" : `&cursor=${cursor}`}`);
+      expect(page.status).toBe(200);
+      seen.push(...page.body.items.map((c) => c.id));
+      cursor = page.body.next_cursor;
+      pages++;
+    } while (cursor !== null);
+    expect(pages).toBe(3);
+    expect(seen).toEqual(opened.map((c) => c.id).reverse());
+
+    const oldest = opened[0]?.id ?? "";
+    const sent = await api.request("POST", `/v1/conversations/${oldest}/messages`, { token: bob.token, body: { client_msg_id: "m1", content: "hello" } });
+    expect(sent.status).toBe(201);
+    const top = (await list(ada.token, "?limit=1")).body.items[0];
+    expect(top).toMatchObject({ id: oldest, last_seq: 1, unread_count: 1, last_message: { content: "hello", sender_id: bob.id, seq: 1 } });
+    expect((await list(bob.token, "?limit=1")).body.items[0]).toMatchObject({ id: oldest, unread_count: 0 });
+  });
+
+  it("counts unread per conversation in the list, not across conversations", async () => {
+    const ada = await api.register("user");
+    const bob = await api.register("user");
+    const quiet = await openConversation(api, ada.token, { type: "group", title: "quiet", participant_ids: [bob.id] });
+    const busy = await openConversation(api, ada.token, { type: "group", title: "busy", participant_ids: [bob.id] });
+    for (let i = 0; i < 3; i++) {
+      const sent = await api.request("POST", `/v1/conversations/${busy.id}/messages`, { token: bob.token, body: { client_msg_id: `u${i}`, content: `n${i}` } });
+      expect(sent.status).toBe(201);
+    }
+    const items = (await list(ada.token)).body.items;
+    expect(items.find((c) => c.id === busy.id)).toMatchObject({ unread_count: 3 });
+    expect(items.find((c) => c.id === quiet.id)).toMatchObject({ unread_count: 0 });
+    expect((await api.request<Conversation>("GET", `/v1/conversations/${quiet.id}`, { token: ada.token })).body.unread_count).toBe(0);
+  });
+
+  it("keeps mute and archive per caller; archived=true lists exactly the archived ones", async () => {
+    const ada = await api.register("user");
+    const bob = await api.register("user");
+    const a = await openConversation(api, ada.token, { type: "group", title: "a", participant_ids: [bob.id] });
+    const b = await openConversation(api, ada.token, { type: "group", title: "b", participant_ids: [bob.id] });
+    const muted = await api.request<Conversation>("PATCH", `/v1/conversations/${a.id}/settings`, { token: ada.token, body: { muted: true } });
+    expect(muted).toMatchObject({ status: 200, body: { id: a.id, muted: true, archived: false } });
+    const archived = await api.request<Conversation>("PATCH", `/v1/conversations/${b.id}/settings`, { token: ada.token, body: { archived: true } });
+    expect(archived.body).toMatchObject({ archived: true, muted: false, archived_at: null });
+
+    expect((await list(ada.token)).body.items.map((c) => [c.id, c.muted])).toEqual([[a.id, true]]);
+    expect((await list(ada.token, "?archived=true")).body.items.map((c) => c.id)).toEqual([b.id]);
+    expect((await list(bob.token)).body.items.map((c) => [c.id, c.muted, c.archived])).toEqual([
+      [b.id, false, false],
+      [a.id, false, false],
+    ]);
+    await api.request("PATCH", `/v1/conversations/${b.id}/settings`, { token: ada.token, body: { archived: false } });
+    expect((await list(ada.token)).body.items.map((c) => c.id)).toEqual([b.id, a.id]);
+  });
+
+  it("files a conversation the worker archived for idleness under archived=true for everyone, whatever their own flag", async () => {
+    const ada = await api.register("user");
+    const bob = await api.register("user");
+    const idle = await openConversation(api, ada.token, { type: "group", title: "idle", participant_ids: [bob.id] });
+    expect((await api.request("POST", `/v1/conversations/${idle.id}/messages`, { token: bob.token, body: { client_msg_id: "last", content: "bye" } })).status).toBe(201);
+    // What the worker does: the history moves to cold storage and the conversation is marked.
+    const columns = api.node.database.sql.unsafe("id, conversation_id, seq, sender_id, type, content, client_msg_id, reply_to, attachments, created_at, edited_at, deleted_at");
+    await api.node.database.sql`WITH moved AS (DELETE FROM messages WHERE conversation_id = ${idle.id} RETURNING ${columns})
+      INSERT INTO archived_messages (${columns}) SELECT ${columns} FROM moved`;
+    await api.node.database.sql`UPDATE conversations SET archived_at = now() WHERE id = ${idle.id}`;
+    for (const user of [ada, bob]) {
+      expect((await list(user.token)).body.items).toEqual([]);
+      expect((await list(user.token, "?archived=true")).body.items).toMatchObject([
+        { id: idle.id, archived: true, archived_at: expect.any(String) as string, last_seq: 1, last_message: { content: "bye", seq: 1 } },
+      ]);
+    }
+    const unarchived = await api.request<Conversation>("PATCH", `/v1/conversations/${idle.id}/settings`, { token: ada.token, body: { archived: false } });
+    expect(unarchived.body).toMatchObject({ archived: true });
+    expect((await list(ada.token, "?archived=true")).body.items.map((c) => c.id)).toEqual([idle.id]);
+  });
+
+  it("refuses a malformed cursor, limit or archived flag", async () => {
+    const ada = await api.register("user");
+    expect(await list(ada.token, "?cursor=not-a-cursor")).toMatchObject({ status: 400, body: { error: { code: "invalid_cursor" } } });
+    expect(await list(ada.token, `?cursor=${Buffer.from('{"t":"x"}').toString("base64url")}`)).toMatchObject({ status: 400, body: { error: { code: "invalid_cursor" } } });
+    expect(await list(ada.token, "?limit=0")).toMatchObject({ status: 400, body: { error: { field: "limit" } } });
+    expect(await list(ada.token, "?limit=101")).toMatchObject({ status: 400, body: { error: { field: "limit" } } });
+    expect(await list(ada.token, "?archived=maybe")).toMatchObject({ status: 400, body: { error: { field: "archived" } } });
+  });
+});
+
+describe("one conversation and its settings", () => {
+  it("shows participants with their names and roles; a service token reads any", async () => {
+    const ada = await api.register("user", { display_name: "Ada L." });
+    const bob = await api.register("user");
+    const direct = await openConversation(api, ada.token, { type: "direct", participant_ids: [bob.id] });
+    const read = await api.request<Conversation>("GET", `/v1/conversations/${direct.id}`, { token: bob.token });
+    expect(read.body.participants).toContainEqual({ user_id: ada.id, role: "member", joined_at: expect.any(String) as string, display_name: "Ada L.", user_role: "user" });
+    expect((await api.request("GET", `/v1/conversations/${direct.id}`, { token: service })).status).toBe(200);
+    expect(await api.request("GET", "/v1/conversations/not-a-uuid", { token: ada.token })).toMatchObject({ status: 404, body: { error: { code: "not_found" } } });
+    expect((await api.request("GET", "/v1/conversations/0190a8b4-0000-7000-8000-000000000000", { token: ada.token })).status).toBe(404);
+  });
+
+  it("names the invalid settings field and tells only the caller's devices", async () => {
+    const ada = await api.register("user");
+    const bob = await api.register("user");
+    const direct = await openConversation(api, ada.token, { type: "direct", participant_ids: [bob.id] });
+    const patch = (body: unknown) => api.request<Conversation>("PATCH", `/v1/conversations/${direct.id}/settings`, { token: ada.token, body });
+    expect(await patch({})).toMatchObject({ status: 400, body: { error: { field: "muted" } } });
+    expect(await patch({ muted: "yes" })).toMatchObject({ status: 400, body: { error: { field: "muted" } } });
+    expect(await patch({ archived: 1 })).toMatchObject({ status: 400, body: { error: { field: "archived" } } });
+    const probe = await EventProbe.start(api, [ada.id, bob.id]);
+    try {
+      expect((await patch({ muted: true })).status).toBe(200);
+      const events = await probe.next();
+      expect(ofType(events.get(ada.id), "conversation_updated").map((e) => [e.conversation.id, e.conversation.muted])).toEqual([[direct.id, true]]);
+      expect(events.get(bob.id)).toEqual([]);
+    } finally {
+      await probe.close();
+    }
+  });
+});
+
+describe("authorization", () => {
+  let owner: RegisteredUser;
+  let outsider: RegisteredUser;
+  let groupId: string;
+
+  beforeAll(async () => {
+    owner = await api.register("user");
+    outsider = await api.register("user");
+    const member = await api.register("user");
+    groupId = (await openConversation(api, owner.token, { type: "group", title: "private", participant_ids: [member.id] })).id;
+  });
+
+  const endpoints = (): [string, string, unknown][] => [
+    ["GET", `/v1/conversations/${groupId}`, undefined],
+    ["PATCH", `/v1/conversations/${groupId}/settings`, { muted: true }],
+    ["POST", `/v1/conversations/${groupId}/participants`, { user_ids: [outsider.id] }],
+    ["DELETE", `/v1/conversations/${groupId}/participants/${owner.id}`, undefined],
+  ];
+
+  it("answers 404 to someone outside the conversation on every conversation endpoint", async () => {
+    for (const [method, path, body] of endpoints()) {
+      const response = await api.request(method, path, { token: outsider.token, body });
+      expect({ method, path, status: response.status }).toEqual({ method, path, status: 404 });
+    }
+    expect((await api.request("GET", `/v1/conversations/${groupId}`, { token: owner.token })).status).toBe(200);
+  });
+
+  it("answers 401 without a token on every endpoint", async () => {
+    for (const [method, path, body] of [...endpoints(), ["GET", "/v1/conversations", undefined], ["POST", "/v1/conversations", { type: "direct", participant_ids: ["x"] }]] as const) {
+      const response = await api.request(method, path, { body });
+      expect({ method, path, status: response.status }).toEqual({ method, path, status: 401 });
+    }
+  });
+});

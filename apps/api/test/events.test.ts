@@ -1,0 +1,173 @@
+import type { ConversationEvent, Message } from "@parley/protocol";
+import { randomUUID } from "node:crypto";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { ArchiveRepository } from "../src/repositories/archive-repository";
+import { MessageRepository } from "../src/repositories/message-repository";
+import { OutboxRepository } from "../src/repositories/outbox-repository";
+import { RecipientUnreadRepository } from "../src/repositories/recipient-unread-repository";
+import { systemClock } from "../src/services/actor";
+import { MessageWriter } from "../src/services/message-writer";
+import { systemMessageWriter } from "../src/services/system-message-writer";
+import { ApiHarness, type RegisteredUser } from "./support/api-harness";
+import { ChannelListener, openDirect, openGroup, send } from "./support/message-fixtures";
+
+let api: ApiHarness;
+let alice: RegisteredUser;
+let bob: RegisteredUser;
+let carol: RegisteredUser;
+let listener: ChannelListener;
+
+beforeAll(async () => {
+  api = await ApiHarness.start();
+  [alice, bob, carol] = await Promise.all([api.register("user"), api.register("user"), api.register("user")]);
+});
+afterEach(async () => {
+  await listener.close();
+});
+afterAll(async () => {
+  await api.close();
+});
+
+/** Starts listening once everything earlier (conversation creation, ...) has been published. */
+async function listen(...users: RegisteredUser[]): Promise<ChannelListener> {
+  await api.node.relay.flush();
+  listener = await ChannelListener.start(
+    api,
+    users.map((u) => u.id),
+  );
+  return listener;
+}
+
+/**
+ * Sends one more message and waits for it everywhere: the relay publishes in order, so once this marker has
+ * arrived any duplicate or stray event of the test would have arrived before it.
+ */
+async function settle(conversationId: string, users: RegisteredUser[]): Promise<void> {
+  const marker = await send(api, users[0]!, conversationId, `marker ${randomUUID()}`);
+  for (const user of users) {
+    await listener.waitForMatch(user.id, (e) => e.type === "new_message" && e.message.id === marker.id);
+  }
+}
+
+const types = (userId: string, conversationId: string): string[] =>
+  listener
+    .envelopes(userId)
+    .map((e) => e.event)
+    .filter((e) => eventConversation(e) === conversationId && !(e.type === "new_message" && e.message.content?.startsWith("marker")))
+    .map((e) => e.type);
+
+function eventConversation(event: ConversationEvent): string {
+  return event.type === "conversation_updated" ? event.conversation.id : event.conversation_id;
+}
+
+describe("events", () => {
+  it("delivers new_message once to every participant, in seq order, each with a stream pos", async () => {
+    const conversationId = await openGroup(api, alice, [bob, carol]);
+    await listen(alice, bob, carol);
+    await Promise.all(Array.from({ length: 10 }, (_, i) => send(api, i % 2 ? alice : bob, conversationId, `concurrent ${i}`)));
+    await settle(conversationId, [alice, bob, carol]);
+    for (const user of [alice, bob, carol]) {
+      const received = listener.of(user.id, "new_message");
+      expect(received.map((e) => e.message.seq)).toEqual(Array.from({ length: 11 }, (_, i) => i + 1));
+      expect(received.every((e) => /^\d+-\d+$/.test(e.pos))).toBe(true);
+      expect(new Set(received.map((e) => e.pos)).size).toBe(11);
+    }
+  });
+
+  it("pushes unread_count to recipients other than the sender, the total leaving muted conversations out", async () => {
+    // Newcomers, so that the totals hold only this test's conversations.
+    const [alice, bob] = await Promise.all([api.register("user"), api.register("user")]);
+    const direct = await openDirect(api, alice, bob);
+    const group = await openGroup(api, alice, [bob]);
+    await api.node.database.sql`UPDATE participants SET muted = true WHERE conversation_id = ${direct} AND user_id = ${bob.id}`;
+    for (const id of [direct, group]) await api.request("POST", `/v1/conversations/${id}/read`, { token: bob.token, body: { up_to_seq: 1000 } });
+    await listen(alice, bob);
+
+    await send(api, alice, direct, "in a muted conversation");
+    const [mutedCount] = await listener.waitFor(bob.id, "unread_count", 1);
+    expect(mutedCount).toMatchObject({ conversation_id: direct, unread_count: 1, total: 0 });
+    await send(api, alice, group, "in the group");
+    const [, groupCount] = await listener.waitFor(bob.id, "unread_count", 2);
+    expect(groupCount).toMatchObject({ conversation_id: group, unread_count: 1, total: 1 });
+    await settle(group, [alice, bob]);
+    expect(listener.of(alice.id, "unread_count")).toEqual([]);
+    expect(listener.of(bob.id, "unread_count")).toHaveLength(3);
+  });
+
+  it("sends message_updated to all, and message_deleted with fresh unread counts where it was unread", async () => {
+    const conversationId = await openGroup(api, alice, [bob, carol]);
+    const message = await send(api, alice, conversationId, "first draft");
+    await api.request("POST", `/v1/conversations/${conversationId}/read`, { token: carol.token, body: { up_to_seq: message.seq } });
+    await listen(alice, bob, carol);
+
+    await api.request("PATCH", `/v1/messages/${message.id}`, { token: alice.token, body: { content: "final" } });
+    await api.request("DELETE", `/v1/messages/${message.id}`, { token: alice.token });
+    await settle(conversationId, [alice, bob, carol]);
+    for (const user of [alice, bob, carol]) {
+      expect(listener.of(user.id, "message_updated").map((e) => e.message)).toEqual([expect.objectContaining({ id: message.id, content: "final" })]);
+      expect(listener.of(user.id, "message_deleted")).toEqual([expect.objectContaining({ conversation_id: conversationId, message_id: message.id, seq: message.seq })]);
+    }
+    expect(types(bob.id, conversationId)).toEqual(["message_updated", "message_deleted", "unread_count", "unread_count"]);
+    expect(listener.of(bob.id, "unread_count")[0]).toMatchObject({ conversation_id: conversationId, unread_count: 0 });
+    expect(types(carol.id, conversationId)).toEqual(["message_updated", "message_deleted", "unread_count"]);
+    expect(types(alice.id, conversationId)).toEqual(["message_updated", "message_deleted"]);
+  });
+
+  it("sends messages_read to every participant and unread_count to the reader, only when the mark moved", async () => {
+    const conversationId = await openGroup(api, alice, [bob]);
+    await send(api, alice, conversationId, "one");
+    await send(api, alice, conversationId, "two");
+    await listen(alice, bob);
+    const markRead = (upTo: number) => api.request("POST", `/v1/conversations/${conversationId}/read`, { token: bob.token, body: { up_to_seq: upTo } });
+    await markRead(1);
+    await markRead(1);
+    await markRead(0);
+    await settle(conversationId, [alice, bob]);
+    for (const user of [alice, bob]) {
+      expect(listener.of(user.id, "messages_read")).toEqual([expect.objectContaining({ conversation_id: conversationId, user_id: bob.id, up_to_seq: 1 })]);
+    }
+    expect(types(bob.id, conversationId)).toEqual(["messages_read", "unread_count", "unread_count"]);
+    expect(listener.of(bob.id, "unread_count")[0]).toMatchObject({ conversation_id: conversationId, unread_count: 1 });
+  });
+
+  it("delivers an event committed without a kick through the relay's periodic sweep", async () => {
+    const conversationId = await openDirect(api, alice, carol);
+    await listen(carol);
+    const orphan: ConversationEvent = { type: "messages_read", conversation_id: conversationId, user_id: alice.id, up_to_seq: 7 };
+    // As if the node had crashed between the commit and its publish: the row is committed, nobody kicks.
+    const [row] = await api.node.database.sql<{ id: number }[]>`
+      INSERT INTO outbox (recipients, event) VALUES (${[carol.id]}, ${JSON.stringify(orphan)}::jsonb) RETURNING id`;
+    const [received] = await listener.waitFor(carol.id, "messages_read", 1, 10_000);
+    expect(received).toMatchObject(orphan);
+    const [published] = await api.node.database.sql<{ published: boolean }[]>`SELECT published_at IS NOT NULL AS published FROM outbox WHERE id = ${row!.id}`;
+    expect(published?.published).toBe(true);
+  });
+
+  it("appends membership notices as system messages with the next seq and their events", async () => {
+    const conversationId = await openGroup(api, alice, [bob]);
+    await send(api, alice, conversationId, "before the notice");
+    await listen(alice, bob);
+    const messages = new MessageRepository();
+    const writer = new MessageWriter({
+      messages,
+      archive: new ArchiveRepository(),
+      outbox: new OutboxRepository(api.node.database),
+      recipientUnread: new RecipientUnreadRepository(),
+      conversationUpdates: () => Promise.resolve([]),
+      clock: systemClock,
+      newId: randomUUID,
+    });
+    const append = systemMessageWriter(writer);
+    await api.node.database.db.transaction((tx) => append(tx, conversationId, "Alice added Carol"));
+    api.node.relay.kick();
+    const [notice] = await listener.waitFor(bob.id, "new_message", 1);
+    expect(notice?.message).toMatchObject({ seq: 2, type: "system", sender_id: null, content: "Alice added Carol" });
+    await listener.waitFor(bob.id, "unread_count", 1);
+    expect(listener.of(bob.id, "unread_count")[0]).toMatchObject({ unread_count: 2 });
+    const page = await api.request<{ items: Message[] }>("GET", `/v1/conversations/${conversationId}/messages`, { token: bob.token });
+    expect(page.body.items.map((m) => [m.seq, m.type])).toEqual([
+      [1, "text"],
+      [2, "system"],
+    ]);
+  });
+});

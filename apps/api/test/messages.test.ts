@@ -1,0 +1,290 @@
+import type { Message, Page } from "@parley/protocol";
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ApiHarness, type RegisteredUser } from "./support/api-harness";
+import { openDirect, openGroup, send } from "./support/message-fixtures";
+
+let api: ApiHarness;
+let alice: RegisteredUser;
+let bob: RegisteredUser;
+let carol: RegisteredUser;
+let outsider: RegisteredUser;
+let serviceToken: string;
+
+beforeAll(async () => {
+  // Plenty of messages per minute here: the rate limit has its own node below.
+  api = await ApiHarness.start({ MESSAGE_RATE_LIMIT: "10000" });
+  [alice, bob, carol, outsider] = await Promise.all([api.register("user"), api.register("user"), api.register("user"), api.register("user")]);
+  serviceToken = await api.tokenFor({ sub: "booking-system", role: "service" });
+});
+afterAll(async () => {
+  await api.close();
+});
+
+const post = (token: string, conversationId: string, body: unknown) => api.request<Message>("POST", `/v1/conversations/${conversationId}/messages`, { token, body });
+const history = (token: string, conversationId: string, query = "") => api.request<Page<Message>>("GET", `/v1/conversations/${conversationId}/messages${query}`, { token });
+const rowCount = async (sql: string, ...params: string[]) => {
+  const [row] = await api.node.database.sql.unsafe<{ count: number }[]>(sql, params);
+  return row?.count ?? -1;
+};
+
+describe("POST /v1/conversations/:id/messages", () => {
+  it("stores the message with the next seq and answers 201 with it", async () => {
+    const conversationId = await openGroup(api, alice, [bob]);
+    const response = await post(alice.token, conversationId, { client_msg_id: "m-1", content: "Hello Bob" });
+    expect(response.status).toBe(201);
+    expect(response.body).toMatchObject({
+      conversation_id: conversationId,
+      seq: 1,
+      sender_id: alice.id,
+      type: "text",
+      content: "Hello Bob",
+      reply_to: null,
+      attachments: [],
+      edited_at: null,
+      deleted: false,
+    });
+    expect((await post(bob.token, conversationId, { client_msg_id: "m-1", content: "Hi" })).body.seq).toBe(2);
+  });
+
+  it("returns the first message again (200) for a repeated client_msg_id, never a duplicate", async () => {
+    const conversationId = await openDirect(api, alice, carol);
+    const first = await post(alice.token, conversationId, { client_msg_id: "retry-me", content: "once" });
+    const again = await post(alice.token, conversationId, { client_msg_id: "retry-me", content: "once (retried)" });
+    expect(first.status).toBe(201);
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual(first.body);
+    expect(await rowCount("SELECT count(*)::int AS count FROM messages WHERE conversation_id = $1", conversationId)).toBe(1);
+  });
+
+  it("stores one row for ten concurrent sends of the same client_msg_id, all answered with it", async () => {
+    const conversationId = await openGroup(api, alice, [bob, carol]);
+    const responses = await Promise.all(Array.from({ length: 10 }, () => post(alice.token, conversationId, { client_msg_id: "burst", content: "only once" })));
+    expect(responses.map((r) => r.status).sort()).toEqual([200, 200, 200, 200, 200, 200, 200, 200, 200, 201]);
+    expect(new Set(responses.map((r) => r.body.id)).size).toBe(1);
+    expect(responses[0]?.body.seq).toBe(1);
+    expect(await rowCount("SELECT count(*)::int AS count FROM messages WHERE conversation_id = $1", conversationId)).toBe(1);
+    expect(await rowCount("SELECT last_seq AS count FROM conversations WHERE id = $1", conversationId)).toBe(1);
+  });
+
+  it("gives fifty concurrent sends the seqs 1..50 exactly", async () => {
+    const conversationId = await openGroup(api, alice, [bob, carol]);
+    const senders = [alice, bob, carol];
+    const responses = await Promise.all(Array.from({ length: 50 }, (_, i) => post(senders[i % 3]!.token, conversationId, { client_msg_id: `c-${i}`, content: `message ${i}` })));
+    expect(responses.every((r) => r.status === 201)).toBe(true);
+    expect(responses.map((r) => r.body.seq).sort((x, y) => x - y)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    const page = await history(bob.token, conversationId, "?limit=200");
+    expect(page.body.items.map((m) => m.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+  });
+
+  it("refuses content over MAX_MESSAGE_LENGTH with 413, counting characters rather than UTF-16 units", async () => {
+    const conversationId = await openDirect(api, alice, bob);
+    const tooLong = await post(alice.token, conversationId, { client_msg_id: randomUUID(), content: "x".repeat(4001) });
+    expect(tooLong).toMatchObject({ status: 413, body: { error: { code: "message_too_large", field: "content" } } });
+    const emoji = await post(alice.token, conversationId, { client_msg_id: randomUUID(), content: "😀".repeat(4000) });
+    expect(emoji.status).toBe(201);
+  });
+
+  it("refuses empty content without attachments, and accepts attachments without content", async () => {
+    const conversationId = await openDirect(api, alice, bob);
+    for (const content of ["", "   \n"]) {
+      expect(await post(alice.token, conversationId, { client_msg_id: randomUUID(), content })).toMatchObject({ status: 400, body: { error: { code: "invalid_request", field: "content" } } });
+    }
+    const attachment = { url: "https://files.example.test/cat.png", name: "cat.png", mime_type: "image/png", size: 2048 };
+    const image = await post(alice.token, conversationId, { client_msg_id: randomUUID(), content: "", type: "image", attachments: [attachment] });
+    expect(image).toMatchObject({ status: 201, body: { type: "image", content: "", attachments: [attachment] } });
+  });
+
+  it("names the invalid field of a malformed body", async () => {
+    const conversationId = await openDirect(api, alice, bob);
+    const attachment = { url: "https://files.example.test/a.pdf", name: "a.pdf", mime_type: "application/pdf", size: 1 };
+    const cases: [unknown, string][] = [
+      [{ content: "no id" }, "client_msg_id"],
+      [{ client_msg_id: "x", content: 42 }, "content"],
+      [{ client_msg_id: "x", content: "hi", type: "poll" }, "type"],
+      [{ client_msg_id: "x", content: "hi", attachments: Array.from({ length: 6 }, () => attachment) }, "attachments"],
+      [{ client_msg_id: "x", content: "hi", attachments: [{ ...attachment, size: 10 * 1024 * 1024 + 1 }] }, "attachments.0.size"],
+      [{ client_msg_id: "x", content: "hi", reply_to: "not-a-uuid" }, "reply_to"],
+    ];
+    for (const [body, field] of cases) {
+      expect(await post(alice.token, conversationId, body), field).toMatchObject({ status: 400, body: { error: { code: "invalid_request", field } } });
+    }
+  });
+
+  it("accepts a reply to a message of the same conversation only", async () => {
+    const conversationId = await openDirect(api, alice, bob);
+    const elsewhere = await send(api, alice, await openDirect(api, alice, carol), "elsewhere");
+    const original = await send(api, bob, conversationId, "question?");
+    const reply = await post(alice.token, conversationId, { client_msg_id: randomUUID(), content: "answer", reply_to: original.id });
+    expect(reply).toMatchObject({ status: 201, body: { reply_to: original.id } });
+    for (const replyTo of [elsewhere.id, randomUUID()]) {
+      expect(await post(alice.token, conversationId, { client_msg_id: randomUUID(), content: "x", reply_to: replyTo })).toMatchObject({
+        status: 400,
+        body: { error: { code: "invalid_request", field: "reply_to" } },
+      });
+    }
+  });
+
+  it("lets only service tokens post system messages, anywhere and without a sender", async () => {
+    const conversationId = await openGroup(api, alice, [bob]);
+    expect(await post(alice.token, conversationId, { client_msg_id: randomUUID(), content: "fake notice", type: "system" })).toMatchObject({
+      status: 403,
+      body: { error: { code: "forbidden", field: "type" } },
+    });
+    const notice = await post(serviceToken, conversationId, { client_msg_id: "appointment-42", content: "Appointment booked for Tuesday", type: "system" });
+    expect(notice).toMatchObject({ status: 201, body: { type: "system", sender_id: null, seq: 1 } });
+    const retried = await post(serviceToken, conversationId, { client_msg_id: "appointment-42", content: "Appointment booked for Tuesday", type: "system" });
+    expect(retried).toMatchObject({ status: 200, body: { id: notice.body.id } });
+    expect((await post(serviceToken, randomUUID(), { client_msg_id: "x", content: "nobody", type: "system" })).status).toBe(404);
+  });
+
+  it("refuses a client_msg_id already used in another conversation with 409", async () => {
+    const first = await openDirect(api, alice, bob);
+    const second = await openDirect(api, alice, carol);
+    await post(alice.token, first, { client_msg_id: "reused", content: "one" });
+    expect(await post(alice.token, second, { client_msg_id: "reused", content: "two" })).toMatchObject({ status: 409, body: { error: { code: "conflict", field: "client_msg_id" } } });
+  });
+
+  it("answers 404 to outsiders and for unknown conversations, 401 without a token", async () => {
+    const conversationId = await openDirect(api, alice, bob);
+    const body = { client_msg_id: randomUUID(), content: "let me in" };
+    expect(await post(outsider.token, conversationId, body)).toMatchObject({ status: 404, body: { error: { code: "not_found" } } });
+    expect((await post(alice.token, randomUUID(), body)).status).toBe(404);
+    expect((await post(alice.token, "not-a-uuid", body)).status).toBe(404);
+    expect((await api.request("POST", `/v1/conversations/${conversationId}/messages`, { body })).status).toBe(401);
+  });
+});
+
+describe("GET /v1/conversations/:id/messages", () => {
+  let conversationId: string;
+  beforeAll(async () => {
+    conversationId = await openGroup(api, alice, [bob]);
+    for (let i = 1; i <= 12; i++) await send(api, i % 2 ? alice : bob, conversationId, `m${i}`);
+  });
+
+  it("returns the newest page in ascending seq, with the seq to pass as before_seq next", async () => {
+    const newest = await history(bob.token, conversationId, "?limit=5");
+    expect(newest.status).toBe(200);
+    expect(newest.body.items.map((m) => m.seq)).toEqual([8, 9, 10, 11, 12]);
+    expect(newest.body.next_cursor).toBe("8");
+  });
+
+  it("walks back with before_seq and forward with after_seq, both exclusive, until next_cursor is null", async () => {
+    const seen: number[] = [];
+    let cursor: string | null = "13";
+    while (cursor !== null) {
+      const page: Awaited<ReturnType<typeof history>> = await history(alice.token, conversationId, `?limit=5&before_seq=${cursor}`);
+      seen.unshift(...page.body.items.map((m) => m.seq));
+      cursor = page.body.next_cursor;
+    }
+    expect(seen).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+
+    const forward = await history(alice.token, conversationId, "?after_seq=3&limit=4");
+    expect(forward.body).toMatchObject({ next_cursor: "7" });
+    expect(forward.body.items.map((m) => m.seq)).toEqual([4, 5, 6, 7]);
+    const tail = await history(alice.token, conversationId, "?after_seq=9&limit=4");
+    expect(tail.body.items.map((m) => m.seq)).toEqual([10, 11, 12]);
+    expect(tail.body.next_cursor).toBeNull();
+    expect((await history(alice.token, conversationId, "?after_seq=12")).body).toEqual({ items: [], next_cursor: null });
+  });
+
+  it("names the invalid query field", async () => {
+    for (const [query, field] of [
+      ["?limit=0", "limit"],
+      ["?limit=201", "limit"],
+      ["?before_seq=abc", "before_seq"],
+      ["?before_seq=5&after_seq=1", "before_seq"],
+    ] as const) {
+      expect(await history(alice.token, conversationId, query), query).toMatchObject({ status: 400, body: { error: { code: "invalid_request", field } } });
+    }
+  });
+
+  it("answers 404 to outsiders, lets services read, 401 without a token", async () => {
+    expect((await history(outsider.token, conversationId)).status).toBe(404);
+    expect((await history(serviceToken, conversationId, "?limit=1")).body.items.map((m) => m.seq)).toEqual([12]);
+    expect((await api.request("GET", `/v1/conversations/${conversationId}/messages`)).status).toBe(401);
+  });
+});
+
+describe("PATCH and DELETE /v1/messages/:id", () => {
+  const patch = (token: string, id: string, body: unknown) => api.request<Message>("PATCH", `/v1/messages/${id}`, { token, body });
+  const remove = (token: string, id: string) => api.request("DELETE", `/v1/messages/${id}`, { token });
+
+  it("lets the sender edit: content replaced, edited_at set, seq kept", async () => {
+    const conversationId = await openGroup(api, alice, [bob]);
+    const original = await send(api, alice, conversationId, "helo");
+    const edited = await patch(alice.token, original.id, { content: "hello" });
+    expect(edited).toMatchObject({ status: 200, body: { id: original.id, seq: original.seq, content: "hello", deleted: false } });
+    expect(edited.body.edited_at).not.toBeNull();
+    expect((await history(bob.token, conversationId)).body.items[0]).toEqual(edited.body);
+  });
+
+  it("refuses edits by others (403), by outsiders (404), of deleted messages (409), and invalid content", async () => {
+    const conversationId = await openGroup(api, alice, [bob]);
+    const message = await send(api, alice, conversationId, "mine");
+    expect(await patch(bob.token, message.id, { content: "yours?" })).toMatchObject({ status: 403, body: { error: { code: "forbidden" } } });
+    expect(await patch(outsider.token, message.id, { content: "x" })).toMatchObject({ status: 404, body: { error: { code: "not_found" } } });
+    expect((await patch(alice.token, randomUUID(), { content: "x" })).status).toBe(404);
+    expect((await patch(alice.token, "nope", { content: "x" })).status).toBe(404);
+    expect(await patch(alice.token, message.id, { content: "x".repeat(4001) })).toMatchObject({ status: 413, body: { error: { code: "message_too_large", field: "content" } } });
+    expect(await patch(alice.token, message.id, { content: " " })).toMatchObject({ status: 400, body: { error: { field: "content" } } });
+    expect(await patch(alice.token, message.id, {})).toMatchObject({ status: 400, body: { error: { field: "content" } } });
+    expect((await api.request("PATCH", `/v1/messages/${message.id}`, { body: { content: "x" } })).status).toBe(401);
+    expect((await remove(alice.token, message.id)).status).toBe(204);
+    expect(await patch(alice.token, message.id, { content: "back" })).toMatchObject({ status: 409, body: { error: { code: "conflict" } } });
+  });
+
+  it("leaves a tombstone with its seq; deleting again is a no-op", async () => {
+    const conversationId = await openGroup(api, alice, [bob]);
+    const attachment = { url: "https://files.example.test/a.pdf", name: "a.pdf", mime_type: "application/pdf", size: 10 };
+    const doomed = (await post(alice.token, conversationId, { client_msg_id: randomUUID(), content: "oops", type: "file", attachments: [attachment] })).body;
+    await send(api, bob, conversationId, "after");
+    expect((await remove(alice.token, doomed.id)).status).toBe(204);
+    expect((await remove(alice.token, doomed.id)).status).toBe(204);
+    const items = (await history(bob.token, conversationId)).body.items;
+    expect(items.map((m) => m.seq)).toEqual([1, 2]);
+    expect(items[0]).toMatchObject({ id: doomed.id, seq: 1, deleted: true, content: null, attachments: [] });
+    const [row] = await api.node.database.sql<{ content: string; deleted: boolean }[]>`SELECT content, deleted_at IS NOT NULL AS deleted FROM messages WHERE id = ${doomed.id}`;
+    expect(row).toEqual({ content: "", deleted: true });
+  });
+
+  it("lets group owners and admins, and services, delete others' messages; nobody else", async () => {
+    const groupId = await openGroup(api, alice, [bob, carol]);
+    const bobs = await send(api, bob, groupId, "from bob");
+    expect(await remove(carol.token, bobs.id)).toMatchObject({ status: 403, body: { error: { code: "forbidden" } } });
+    expect((await remove(outsider.token, bobs.id)).status).toBe(404);
+    expect((await api.request("DELETE", `/v1/messages/${bobs.id}`)).status).toBe(401);
+    expect((await remove(alice.token, bobs.id)).status).toBe(204);
+
+    await api.node.database.sql`UPDATE participants SET role = 'admin' WHERE conversation_id = ${groupId} AND user_id = ${carol.id}`;
+    expect((await remove(carol.token, (await send(api, bob, groupId, "again")).id)).status).toBe(204);
+    expect((await remove(serviceToken, (await send(api, bob, groupId, "and again")).id)).status).toBe(204);
+
+    const directId = await openDirect(api, bob, carol);
+    expect((await remove(carol.token, (await send(api, bob, directId, "direct")).id)).status).toBe(403);
+  });
+});
+
+describe("rate limit", () => {
+  it("answers 429 with Retry-After past MESSAGE_RATE_LIMIT, and does not count idempotent retries", async () => {
+    const limited = await ApiHarness.start({ MESSAGE_RATE_LIMIT: "3" });
+    try {
+      const [a, b] = await Promise.all([limited.register("user"), limited.register("user")]);
+      const conversationId = await openDirect(limited, a, b);
+      const sendAs = (id: string) => limited.request<Message>("POST", `/v1/conversations/${conversationId}/messages`, { token: a.token, body: { client_msg_id: id, content: id } });
+      expect((await sendAs("one")).status).toBe(201);
+      expect((await sendAs("one")).status).toBe(200);
+      expect((await sendAs("one")).status).toBe(200);
+      expect((await sendAs("two")).status).toBe(201);
+      expect((await sendAs("three")).status).toBe(201);
+      const over = await sendAs("four");
+      expect(over).toMatchObject({ status: 429, body: { error: { code: "rate_limited" } } });
+      expect(Number(over.headers.get("retry-after"))).toBeGreaterThan(0);
+      expect((await sendAs("three")).status).toBe(200);
+      const rows = await limited.node.database.sql<{ seq: number }[]>`SELECT seq FROM messages WHERE conversation_id = ${conversationId} ORDER BY seq`;
+      expect(rows.map((r) => r.seq)).toEqual([1, 2, 3]);
+    } finally {
+      await limited.close();
+    }
+  });
+});
