@@ -5,6 +5,7 @@ import { createDb, type Database } from "@parley/db";
 import { createLogger, createMetrics, postgresCheck, redisCheck, type Logger } from "@parley/observability";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
+import { Counter } from "prom-client";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { uuidv7 } from "uuidv7";
@@ -78,7 +79,7 @@ export async function createApiNode(options: ApiNodeOptions): Promise<ApiNode> {
   const verifier = createTokenVerifier(fromConfig(config, { revocations }));
   const issuerOptions = issuerOptionsFromConfig(config);
   const issuer = issuerOptions ? createTokenIssuer(issuerOptions) : undefined;
-  const limits = new RateLimits(redis, config.REDIS_KEY_PREFIX, { ...DEFAULT_RATE_LIMITS, messagesPerMinute: config.MESSAGE_RATE_LIMIT });
+  const limits = new RateLimits(redis, config.REDIS_KEY_PREFIX, { ...DEFAULT_RATE_LIMITS, messagesPerMinute: config.MESSAGE_RATE_LIMIT, requestsPerMinutePerUser: config.REQUEST_RATE_LIMIT, requestsPerMinutePerIp: config.IP_REQUEST_RATE_LIMIT });
 
   const users = new UserRepository(database);
   const outbox = new OutboxRepository(database);
@@ -111,6 +112,13 @@ export async function createApiNode(options: ApiNodeOptions): Promise<ApiNode> {
   const appendSystemMessage: AppendSystemMessage = systemMessageWriter(messageWriter);
   const conversationDeps = { database, conversations: conversationRepo, participants: participantRepo, outbox, relay, views: conversationViews, directory, policy, clock };
 
+  const messagesSent = new Counter({
+    name: "parley_messages_sent_total",
+    help: "New messages stored, by message type (idempotent retries are not counted).",
+    labelNames: ["type"],
+    registers: [metrics.registry],
+  });
+
   const services: ApiServices = {
     accounts: new AccountService({ users, policy, issuer, verifier, revocations, limits, newId }),
     limits,
@@ -119,7 +127,15 @@ export async function createApiNode(options: ApiNodeOptions): Promise<ApiNode> {
     users: directory,
     relationships: new RelationshipService({ database, relationships: relationshipRepo, clock }),
     presence: new PresenceService({ database, store: presenceStore, participants: participantRepo, directory }),
-    messages: new MessageService({ ...messageDeps, writer: messageWriter, limits, policy, clock, maxMessageLength: config.MAX_MESSAGE_LENGTH }),
+    messages: new MessageService({
+      ...messageDeps,
+      writer: messageWriter,
+      limits,
+      policy,
+      clock,
+      maxMessageLength: config.MAX_MESSAGE_LENGTH,
+      onSent: (message) => messagesSent.inc({ type: message.type }),
+    }),
     reads: new ReadService({ ...messageDeps, writer: messageWriter, unread: recipientUnread }),
     search: new SearchService({ database, messages: messageRepo, search: new SearchRepository() }),
     restore: new RestoreService({ ...messageDeps, archive: archiveRepo, views: conversationViews }),

@@ -58,14 +58,14 @@ export function createApp(options: AppOptions): Express {
   app.use(express.json({ limit: options.maxBodyBytes, strict: true }));
   app.use("/v1", async (req, _res, next) => {
     // Per-address limit before anything costly; the per-user limit is counted once the caller is known.
-    await services.limits.consumeRequest(undefined, req.ip ?? "unknown");
+    await services.limits.consumeIpRequest(req.ip ?? "unknown");
     next();
   });
 
   app.use("/v1", openApiRouter());
   app.use("/v1", authRouter(services.accounts));
   const authenticated = express.Router();
-  authenticated.use(authenticate(services.accounts));
+  authenticated.use(authenticate(services.accounts, services.limits));
   authenticated.use(meRouter(services.accounts));
   // Each feature's router is mounted here, one line each.
   authenticated.use(usersRouter(services.users));

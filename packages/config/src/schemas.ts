@@ -55,6 +55,10 @@ export const apiEnv = z
     PORT: port(3000),
     PARLEY_POLICY: z.string().min(1).default("open"),
     MESSAGE_RATE_LIMIT: integer(100, 1),
+    /** REST requests one user may make per minute (every endpoint). */
+    REQUEST_RATE_LIMIT: integer(1200, 1),
+    /** REST requests one client address may make per minute, before authentication. */
+    IP_REQUEST_RATE_LIMIT: integer(3000, 1),
     MAX_MESSAGE_LENGTH: integer(4000, 1, 1_000_000),
     MAX_BODY_BYTES: integer(256 * 1024, 1024),
     EMAIL_DELAY: duration("2m"),

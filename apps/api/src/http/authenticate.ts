@@ -2,6 +2,7 @@ import { ParleyError } from "@parley/protocol";
 import type { Request, RequestHandler, Response } from "express";
 import type { AccountService } from "../services/account-service";
 import type { Actor } from "../services/actor";
+import type { RateLimits } from "../services/rate-limits";
 
 interface Locals {
   actor?: Actor;
@@ -22,12 +23,14 @@ export function bearerToken(req: Request): string | undefined {
   return match[1];
 }
 
-/** Requires a valid, unrevoked bearer token. */
-export function authenticate(accounts: AccountService): RequestHandler {
+/** Requires a valid, unrevoked bearer token; counts the request against the caller's per-user limit when given. */
+export function authenticate(accounts: AccountService, limits?: RateLimits): RequestHandler {
   return async (req, res, next) => {
     const token = bearerToken(req);
     if (token === undefined) throw new ParleyError("unauthorized");
-    (res.locals as Locals).actor = await accounts.authenticate(token);
+    const actor = await accounts.authenticate(token);
+    (res.locals as Locals).actor = actor;
+    await limits?.consumeUserRequest(actor.id);
     next();
   };
 }

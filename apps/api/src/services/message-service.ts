@@ -21,6 +21,8 @@ export interface MessageServiceDeps {
   readonly clock: Clock;
   /** MAX_MESSAGE_LENGTH, in characters (code points). */
   readonly maxMessageLength: number;
+  /** Called once per new message after it committed (metrics); never for an idempotent retry. */
+  readonly onSent?: (message: Message) => void;
 }
 
 export interface SendOutcome {
@@ -71,8 +73,12 @@ export class MessageService {
       });
       return { row, created: true };
     });
-    if (outcome.created) this.deps.relay.kick();
-    return { message: this.replayed(outcome.row, conversationId), created: outcome.created };
+    const message = this.replayed(outcome.row, conversationId);
+    if (outcome.created) {
+      this.deps.relay.kick();
+      this.deps.onSent?.(message);
+    }
+    return { message, created: outcome.created };
   }
 
   /**

@@ -12,9 +12,7 @@ export interface RateLimitSettings {
   readonly loginFailuresPerIp: number;
 }
 
-export const DEFAULT_RATE_LIMITS: Omit<RateLimitSettings, "messagesPerMinute"> = {
-  requestsPerMinutePerUser: 1200,
-  requestsPerMinutePerIp: 3000,
+export const DEFAULT_RATE_LIMITS: Pick<RateLimitSettings, "loginFailuresPerAccount" | "loginFailuresPerIp"> = {
   loginFailuresPerAccount: 10,
   loginFailuresPerIp: 100,
 };
@@ -42,11 +40,12 @@ export class RateLimits {
     return consume(this.messages, userId, "Too many messages; slow down.");
   }
 
-  consumeRequest(userId: string | undefined, ip: string): Promise<void> {
-    return Promise.all([
-      consume(this.ipRequests, ip, "Too many requests from this address."),
-      userId === undefined ? Promise.resolve() : consume(this.userRequests, userId, "Too many requests."),
-    ]).then(() => undefined);
+  consumeIpRequest(ip: string): Promise<void> {
+    return consume(this.ipRequests, ip, "Too many requests from this address.");
+  }
+
+  consumeUserRequest(userId: string): Promise<void> {
+    return consume(this.userRequests, userId, "Too many requests.");
   }
 
   /** Throws when this account or address is throttled after too many failed logins. */
