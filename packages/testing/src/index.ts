@@ -1,3 +1,4 @@
+export { freePort, startAppProcess, type AppProcess, type AppProcessOptions } from "./app-process";
 export { createTestDatabase, databaseUrl, type TestDatabase, type TestDatabaseOptions } from "./databases";
 export { createTestRedis, type TestRedis } from "./redis";
 export { dockerAnswers, resolveServices, type TestServices } from "./services";

@@ -1,0 +1,165 @@
+import { schema, type Database } from "@parley/db";
+import { and, desc, eq, gte, isNull, lte, ne, or, sql } from "drizzle-orm";
+import type { MessagePreview } from "./email-composer";
+
+/** A range of messages claimed for one e-mail: recorded in email_log and in participants.notified_seq together. */
+export interface NotificationClaim {
+  /** The email_log row that proves the claim committed; also names the e-mail (Message-ID). */
+  readonly log_id: string;
+  readonly from_seq: number;
+  readonly to_seq: number;
+  /** notified_seq before the claim, so a claim that is given up can be handed back. */
+  readonly previous_notified_seq: number;
+}
+
+export interface RecipientState {
+  readonly email: string | null;
+  readonly emailNotifications: boolean;
+  readonly displayName: string;
+  readonly muted: boolean;
+  readonly active: boolean;
+  readonly lastReadSeq: number;
+  readonly notifiedSeq: number;
+  readonly conversation: {
+    readonly id: string;
+    readonly type: "direct" | "group" | "support";
+    readonly title: string | null;
+    readonly archived: boolean;
+  };
+}
+
+export interface RangeSummary {
+  readonly count: number;
+  readonly senders: string[];
+  readonly previews: MessagePreview[];
+}
+
+const p = schema.participants;
+const u = schema.users;
+const c = schema.conversations;
+const m = schema.messages;
+const log = schema.emailLog;
+
+/** Shown for messages without a sender (system messages posted by an integration). */
+const SYSTEM_SENDER = "System";
+
+/** Everything the e-mail job reads and writes in PostgreSQL. */
+export class EmailRepository {
+  constructor(private readonly database: Database) {}
+
+  async recipientState(userId: string, conversationId: string): Promise<RecipientState | undefined> {
+    const [row] = await this.database.db
+      .select({
+        email: u.email,
+        emailNotifications: u.emailNotifications,
+        displayName: u.displayName,
+        muted: p.muted,
+        leftAt: p.leftAt,
+        lastReadSeq: p.lastReadSeq,
+        notifiedSeq: p.notifiedSeq,
+        conversationId: c.id,
+        type: c.type,
+        title: c.title,
+        archivedAt: c.archivedAt,
+      })
+      .from(p)
+      .innerJoin(u, eq(u.id, p.userId))
+      .innerJoin(c, eq(c.id, p.conversationId))
+      .where(and(eq(p.conversationId, conversationId), eq(p.userId, userId)))
+      .limit(1);
+    if (!row) return undefined;
+    return {
+      email: row.email,
+      emailNotifications: row.emailNotifications,
+      displayName: row.displayName,
+      muted: row.muted,
+      active: row.leftAt === null,
+      lastReadSeq: row.lastReadSeq,
+      notifiedSeq: row.notifiedSeq,
+      conversation: { id: row.conversationId, type: row.type, title: row.title, archived: row.archivedAt !== null },
+    };
+  }
+
+  /** Messages from others after `afterSeq` that are not deleted: how many, and the last one's seq. */
+  async unmailedAfter(conversationId: string, userId: string, afterSeq: number): Promise<{ count: number; lastSeq: number }> {
+    const [row] = await this.database.db
+      .select({ count: sql<number>`count(*)::int`, lastSeq: sql<number>`coalesce(max(${m.seq}), 0)::int` })
+      .from(m)
+      .where(and(eq(m.conversationId, conversationId), sql`${m.seq} > ${afterSeq}`, isNull(m.deletedAt), or(isNull(m.senderId), ne(m.senderId, userId))));
+    return { count: row?.count ?? 0, lastSeq: row?.lastSeq ?? 0 };
+  }
+
+  /** The e-mail's content for a claimed range: messages from others still unread (after `lastReadSeq`). */
+  async summary(conversationId: string, userId: string, claim: NotificationClaim, lastReadSeq: number, previews: number): Promise<RangeSummary> {
+    const where = and(
+      eq(m.conversationId, conversationId),
+      gte(m.seq, Math.max(claim.from_seq, lastReadSeq + 1)),
+      lte(m.seq, claim.to_seq),
+      isNull(m.deletedAt),
+      or(isNull(m.senderId), ne(m.senderId, userId)),
+    );
+    // Inlined, not a parameter: GROUP BY must see the same expression as the select list.
+    const sender = sql<string>`coalesce(${u.displayName}, ${sql.raw(`'${SYSTEM_SENDER}'`)})`;
+    const [counted, senders, latest] = await Promise.all([
+      this.database.db.select({ count: sql<number>`count(*)::int` }).from(m).where(where),
+      this.database.db
+        .select({ name: sender, last: sql<number>`max(${m.seq})` })
+        .from(m)
+        .leftJoin(u, eq(u.id, m.senderId))
+        .where(where)
+        .groupBy(sender)
+        .orderBy(desc(sql`max(${m.seq})`))
+        .limit(10),
+      this.database.db
+        .select({ sender, type: m.type, content: m.content, attachments: sql<number>`jsonb_array_length(${m.attachments})::int`, createdAt: m.createdAt })
+        .from(m)
+        .leftJoin(u, eq(u.id, m.senderId))
+        .where(where)
+        .orderBy(desc(m.seq))
+        .limit(previews),
+    ]);
+    return { count: counted[0]?.count ?? 0, senders: senders.map((row) => row.name), previews: latest.reverse() };
+  }
+
+  /**
+   * Claims (from, to] for one e-mail: moves notified_seq forward only if no other job moved it since it was read
+   * (compare-and-set), and records the claim in email_log in the same transaction. False when another job won.
+   */
+  async claim(userId: string, conversationId: string, claim: NotificationClaim, at: Date): Promise<boolean> {
+    return this.database.db.transaction(async (tx) => {
+      const moved = await tx
+        .update(p)
+        .set({ notifiedSeq: claim.to_seq })
+        .where(and(eq(p.conversationId, conversationId), eq(p.userId, userId), eq(p.notifiedSeq, claim.previous_notified_seq), isNull(p.leftAt)))
+        .returning({ notifiedSeq: p.notifiedSeq });
+      if (moved.length === 0) return false;
+      await tx.insert(log).values({ id: claim.log_id, userId, conversationId, fromSeq: claim.from_seq, toSeq: claim.to_seq, sentAt: at });
+      return true;
+    });
+  }
+
+  /** True when the claim committed (its email_log row exists) and was not handed back. */
+  async claimExists(logId: string): Promise<boolean> {
+    const [row] = await this.database.db.select({ id: log.id }).from(log).where(eq(log.id, logId)).limit(1);
+    return row !== undefined;
+  }
+
+  /** Records when the SMTP server accepted the e-mail. */
+  async markSent(logId: string, at: Date): Promise<void> {
+    await this.database.db.update(log).set({ sentAt: at }).where(eq(log.id, logId));
+  }
+
+  /**
+   * Hands a claim back (nothing was mailed): deletes its email_log row and moves notified_seq back if no later
+   * claim moved it on, so the next notification covers these messages.
+   */
+  async release(userId: string, conversationId: string, claim: NotificationClaim): Promise<void> {
+    await this.database.db.transaction(async (tx) => {
+      await tx.delete(log).where(eq(log.id, claim.log_id));
+      await tx
+        .update(p)
+        .set({ notifiedSeq: claim.previous_notified_seq })
+        .where(and(eq(p.conversationId, conversationId), eq(p.userId, userId), eq(p.notifiedSeq, claim.to_seq)));
+    });
+  }
+}
