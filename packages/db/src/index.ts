@@ -11,3 +11,4 @@ export {
   type MigrateOptions,
   type MigrateResult,
 } from "./migrate";
+export { toWireConversation, toWireMessage, type ConversationViewer } from "./wire";

@@ -3,7 +3,8 @@ import type { ConversationRepository, ConversationRow } from "../repositories/co
 import type { OutboxEntry } from "../repositories/outbox-repository";
 import type { ParticipantRepository, ParticipantWithUser } from "../repositories/participant-repository";
 import type { Executor } from "../repositories/transaction";
-import { toMessage, type MessageRow } from "./message-view";
+import { toWireConversation } from "@parley/db";
+import type { MessageRow } from "./message-view";
 
 /** What one viewer sees differently from everyone else. */
 export interface ViewerState {
@@ -28,18 +29,7 @@ export function toConversation(
   participants?: readonly ParticipantWithUser[],
 ): Conversation {
   return {
-    id: row.id,
-    type: row.type,
-    title: row.title,
-    created_by: row.createdBy,
-    created_at: row.createdAt.toISOString(),
-    last_activity_at: row.lastActivityAt.toISOString(),
-    last_seq: row.lastSeq,
-    last_message: lastMessage ? toMessage(lastMessage) : null,
-    unread_count: viewer.unread,
-    muted: viewer.muted,
-    archived: viewer.archived || row.archivedAt !== null,
-    archived_at: row.archivedAt?.toISOString() ?? null,
+    ...toWireConversation(row, viewer, lastMessage),
     ...(participants === undefined ? {} : { participants: participants.map(toParticipant) }),
   };
 }

@@ -1,6 +1,6 @@
-import { schema, type Database } from "@parley/db";
+import { schema, toWireConversation, type Database } from "@parley/db";
 import type { Logger } from "@parley/observability";
-import { conversationEvent, type Conversation, type ConversationEvent, type Message } from "@parley/protocol";
+import { conversationEvent, type Conversation, type ConversationEvent } from "@parley/protocol";
 import { and, asc, eq, inArray, isNull, lt, sql } from "drizzle-orm";
 import type { Clock } from "../../clock";
 import type { WorkerMetrics } from "../../metrics";
@@ -26,7 +26,6 @@ export interface ArchiveRunResult {
 }
 
 type Tx = Parameters<Parameters<Database["db"]["transaction"]>[0]>[0];
-type MessageRow = typeof schema.messages.$inferSelect;
 type ConversationRow = typeof schema.conversations.$inferSelect;
 
 const c = schema.conversations;
@@ -41,23 +40,6 @@ const MESSAGE_COLUMNS = sql.raw(
     .join(", "),
 );
 
-/** The wire form of a stored message (a deleted one is a tombstone), as the API sends it. */
-function toMessage(row: MessageRow): Message {
-  const deleted = row.deletedAt !== null;
-  return {
-    id: row.id,
-    conversation_id: row.conversationId,
-    seq: row.seq,
-    sender_id: row.senderId,
-    type: row.type,
-    content: deleted ? null : row.content,
-    reply_to: row.replyTo,
-    attachments: deleted ? [] : row.attachments,
-    created_at: row.createdAt.toISOString(),
-    edited_at: row.editedAt?.toISOString() ?? null,
-    deleted,
-  };
-}
 
 /**
  * Archives idle conversations in two restartable steps, each in short transactions:
@@ -183,20 +165,7 @@ export class Archiver {
       const row = rows.find((candidate) => candidate.id === member.conversationId);
       if (!row) continue;
       const last = row.lastMessageId === null ? undefined : lastById.get(row.lastMessageId);
-      const conversation: Conversation = {
-        id: row.id,
-        type: row.type,
-        title: row.title,
-        created_by: row.createdBy,
-        created_at: row.createdAt.toISOString(),
-        last_activity_at: row.lastActivityAt.toISOString(),
-        last_seq: row.lastSeq,
-        last_message: last === undefined ? null : toMessage(last),
-        unread_count: member.unread,
-        muted: member.muted,
-        archived: true,
-        archived_at: row.archivedAt?.toISOString() ?? null,
-      };
+      const conversation: Conversation = toWireConversation(row, { unread: member.unread, muted: member.muted, archived: true }, last ?? null);
       // Validated here: the relay skips (and logs) an event that does not match the protocol.
       const event = conversationEvent.parse({ type: "conversation_updated", conversation });
       const key = JSON.stringify(event);
