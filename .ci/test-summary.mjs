@@ -1,6 +1,8 @@
+// @ts-check
 // Prints one closing line for the whole monorepo from each package's vitest JSON report.
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import process from "node:process";
 
 const root = join(import.meta.dirname, "..");
 const reports = ["apps", "packages"].flatMap((group) =>
@@ -12,13 +14,16 @@ if (process.argv[2] === "--clean") {
   process.exit(0);
 }
 
+/** @param {unknown} value */
+const count = (value) => (typeof value === "number" ? value : 0);
+
 let passed = 0;
 let failed = 0;
 let skipped = 0;
 for (const file of reports.filter((f) => existsSync(f))) {
-  const report = JSON.parse(readFileSync(file, "utf8"));
-  passed += report.numPassedTests ?? 0;
-  failed += (report.numFailedTests ?? 0);
-  skipped += (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
+  const report = /** @type {Record<string, unknown>} */ (JSON.parse(readFileSync(file, "utf8")));
+  passed += count(report.numPassedTests);
+  failed += count(report.numFailedTests);
+  skipped += count(report.numPendingTests) + count(report.numTodoTests);
 }
 process.stdout.write(`\nTests: ${passed} passed, ${failed} failed, ${skipped} skipped\n`);
