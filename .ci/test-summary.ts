@@ -1,4 +1,3 @@
-// @ts-check
 // Prints one closing line for the whole monorepo from each package's vitest JSON report.
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -14,14 +13,13 @@ if (process.argv[2] === "--clean") {
   process.exit(0);
 }
 
-/** @param {unknown} value */
-const count = (value) => (typeof value === "number" ? value : 0);
+const count = (value: unknown): number => (typeof value === "number" ? value : 0);
 
 let passed = 0;
 let failed = 0;
 let skipped = 0;
 for (const file of reports.filter((f) => existsSync(f))) {
-  const report = /** @type {Record<string, unknown>} */ (JSON.parse(readFileSync(file, "utf8")));
+  const report = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
   passed += count(report.numPassedTests);
   failed += count(report.numFailedTests);
   skipped += count(report.numPendingTests) + count(report.numTodoTests);
