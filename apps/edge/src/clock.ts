@@ -1,0 +1,6 @@
+/** Time source; tests inject their own. */
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };

@@ -1,0 +1,39 @@
+import { presenceList, type ClientFrameOf } from "@parley/protocol";
+import type { Connection } from "../connection";
+import type { EdgeContext } from "../context";
+import { replyError } from "./reply";
+
+export async function setStatus(ctx: EdgeContext, connection: Connection, frame: ClientFrameOf<"set_status">): Promise<void> {
+  await ctx.presence.setStatus(connection.userId, frame.status);
+  connection.ack(frame.id, { status: frame.status });
+}
+
+/**
+ * `watch_presence {user_ids}` replaces the socket's watch list with the users the API lets it see
+ * (GET /v1/presence); the ack carries their current presence, `presence` frames follow each change.
+ */
+export async function watchPresence(ctx: EdgeContext, connection: Connection, frame: ClientFrameOf<"watch_presence">): Promise<void> {
+  const userIds = [...new Set(frame.user_ids)];
+  if (userIds.length === 0) {
+    await ctx.watchers.watch(connection, []);
+    connection.ack(frame.id, { items: [] });
+    return;
+  }
+  const answer = await ctx.api.request("GET", "/v1/presence", {
+    token: connection.identity?.token ?? "",
+    clientIp: connection.remoteAddress,
+    query: { user_ids: userIds.join(",") },
+  });
+  if (!answer.ok) {
+    replyError(connection, frame.id, answer.error);
+    return;
+  }
+  const visible = presenceList.safeParse(answer.body);
+  if (!visible.success) {
+    replyError(connection, frame.id, { code: "unavailable", message: "The API answered an unexpected presence list." });
+    return;
+  }
+  if (connection.isClosing()) return;
+  await ctx.watchers.watch(connection, visible.data.items);
+  connection.ack(frame.id, { items: visible.data.items });
+}

@@ -1,0 +1,63 @@
+import type { ClientFrameOf } from "@parley/protocol";
+import type { Connection } from "../connection";
+import type { EdgeContext } from "../context";
+import { fetchHistoryPage, replayHistory, type PageAnswer } from "../delivery/history-replay";
+import { resumeFromStream } from "../delivery/stream-replay";
+import { replyError } from "./reply";
+
+/** Conversations one socket may have open at once. */
+export const MAX_SUBSCRIPTIONS = 200;
+
+/**
+ * `subscribe {conversation_id, since_seq?}`: membership checked by the API, then typing signals flow; with since_seq
+ * the ack is followed by every message after it (history, as `new_message` frames in seq order), then live events,
+ * with the live copies of replayed messages left out.
+ */
+export async function subscribe(ctx: EdgeContext, connection: Connection, frame: ClientFrameOf<"subscribe">): Promise<void> {
+  const conversationId = frame.conversation_id;
+  if (!connection.subscriptions.has(conversationId) && connection.subscriptions.size >= MAX_SUBSCRIPTIONS) {
+    connection.error(frame.id, "invalid_request", `At most ${MAX_SUBSCRIPTIONS} conversations can be subscribed per connection.`);
+    return;
+  }
+  let replayedUpTo = frame.since_seq ?? 0;
+  await connection.events.hold(
+    async () => {
+      let first: PageAnswer | undefined;
+      if (frame.since_seq === undefined) {
+        const member = await ctx.membership.check(connection, conversationId, { fresh: true });
+        if (!member.ok) {
+          replyError(connection, frame.id, member.error);
+          return;
+        }
+      } else {
+        // The history read doubles as the membership check (404 when not a participant).
+        first = await fetchHistoryPage(ctx.api, connection, conversationId, frame.since_seq);
+        if (!first.ok) {
+          replyError(connection, frame.id, first.error);
+          return;
+        }
+        ctx.membership.remember(conversationId, connection.userId, true);
+      }
+      if (connection.isClosing()) return;
+      connection.subscriptions.add(conversationId);
+      await ctx.typing.join(connection, conversationId);
+      connection.ack(frame.id, { conversation_id: conversationId });
+      if (first?.ok !== true) return;
+      const replay = await replayHistory(ctx.api, connection, conversationId, first.page);
+      replayedUpTo = Math.max(replayedUpTo, replay.lastSeq);
+      if (replay.error) replyError(connection, frame.id, replay.error);
+    },
+    ({ event }) => event.type === "new_message" && event.conversation_id === conversationId && event.message.seq <= replayedUpTo,
+  );
+}
+
+export async function unsubscribe(ctx: EdgeContext, connection: Connection, frame: ClientFrameOf<"unsubscribe">): Promise<void> {
+  connection.subscriptions.delete(frame.conversation_id);
+  await ctx.typing.leave(connection, frame.conversation_id);
+  connection.ack(frame.id, { conversation_id: frame.conversation_id });
+}
+
+/** `resume {since}`: the user's stream after `since`, then live, nothing lost or doubled. */
+export async function resume(ctx: EdgeContext, connection: Connection, frame: ClientFrameOf<"resume">): Promise<void> {
+  await resumeFromStream(ctx.redis, ctx.config.REDIS_KEY_PREFIX, connection, frame.since, frame.id);
+}

@@ -1,0 +1,247 @@
+import type { TokenClaims } from "@parley/auth";
+import { CloseCode, closeCodeOf, ERRORS, type ErrorCode } from "@parley/protocol";
+import type { WebSocket } from "ws";
+import type { Clock } from "./clock";
+import { EventGate, type DeliverableEvent } from "./delivery/event-gate";
+import type { EdgeMetrics } from "./metrics";
+
+export type OutgoingFrame = { readonly type: string } & Readonly<Record<string, unknown>>;
+
+/** Who is on the socket, from a verified token. */
+export interface Identity {
+  readonly userId: string;
+  readonly token: string;
+  readonly claims: TokenClaims;
+}
+
+/** awaiting_auth: no token yet; authenticating: an `auth` frame is being checked; open: `connected` was sent. */
+export type ConnectionState = "awaiting_auth" | "authenticating" | "open";
+
+export interface ConnectionLimits {
+  /** bufferedAmount past which the socket is a slow consumer (closed 4009). */
+  readonly slowConsumerBytes: number;
+  /** Invalid or refused frames tolerated within `strikeWindowMs` before the socket is closed 4008. */
+  readonly maxStrikes: number;
+  readonly strikeWindowMs: number;
+  /** Commands waiting behind the one in flight. */
+  readonly maxPendingCommands: number;
+  /** Live events held during a replay before the socket is closed 4009. */
+  readonly maxHeldEvents: number;
+}
+
+export const DEFAULT_LIMITS: Omit<ConnectionLimits, "slowConsumerBytes"> = {
+  maxStrikes: 10,
+  strikeWindowMs: 10_000,
+  maxPendingCommands: 64,
+  maxHeldEvents: 10_000,
+};
+
+export interface ConnectionOptions {
+  readonly ws: WebSocket;
+  readonly id: string;
+  readonly remoteAddress: string | undefined;
+  readonly limits: ConnectionLimits;
+  readonly metrics: EdgeMetrics;
+  readonly clock: Clock;
+  /** Runs once when the connection starts closing, whoever closed it: the cleanup. */
+  readonly onClosing: (connection: Connection) => void;
+  readonly onTaskError: (error: unknown) => void;
+}
+
+/** How long a close handshake may take before the socket is destroyed (a slow consumer never reads the close frame). */
+const CLOSE_HANDSHAKE_MS = 5_000;
+/** How long writes wait for a congested socket to drain before it counts as a slow consumer. */
+const WRITABLE_TIMEOUT_MS = 10_000;
+
+/** One client socket: framing, the close code table, slow-consumer bound, event ordering and a serial command queue. */
+export class Connection {
+  state: ConnectionState = "awaiting_auth";
+  identity: Identity | undefined;
+  /** Registered in the cluster-wide presence store (so it must be unregistered). */
+  registered = false;
+  /** Answered the last heartbeat ping. */
+  alive = true;
+  /** Conversations this socket `subscribe`d to (typing). */
+  readonly subscriptions = new Set<string>();
+  /** Conversations this socket's user is typing in, from this socket. */
+  readonly typingIn = new Set<string>();
+  /** Users whose presence this socket watches. */
+  readonly watched = new Set<string>();
+  readonly timers = new Set<NodeJS.Timeout>();
+  readonly events: EventGate;
+  private closing = false;
+  private strikes: number[] = [];
+  private queue: Promise<void> = Promise.resolve();
+  private pending = 0;
+
+  constructor(private readonly options: ConnectionOptions) {
+    this.events = new EventGate({
+      emit: (event) => this.emitEvent(event),
+      writable: () => this.writable(),
+      congested: () => this.congested(),
+      overflow: () => {
+        this.close("slow_consumer");
+      },
+      maxHeld: options.limits.maxHeldEvents,
+    });
+    options.ws.on("close", (code: number) => {
+      this.clearTimers();
+      if (this.closing) return;
+      this.closing = true;
+      options.metrics.closes.inc({ code: String(code) });
+      options.onClosing(this);
+    });
+  }
+
+  get id(): string {
+    return this.options.id;
+  }
+  get remoteAddress(): string | undefined {
+    return this.options.remoteAddress;
+  }
+  isOpen(): boolean {
+    return !this.closing && this.options.ws.readyState === this.options.ws.OPEN;
+  }
+  isClosing(): boolean {
+    return this.closing;
+  }
+  /** The user id; only valid once authenticated. */
+  get userId(): string {
+    if (this.identity === undefined) throw new Error("connection is not authenticated");
+    return this.identity.userId;
+  }
+
+  /** Writes a frame, unless the client has fallen too far behind: then it is closed 4009, never silently skipped. */
+  send(frame: OutgoingFrame): boolean {
+    if (!this.isOpen()) return false;
+    if (this.options.ws.bufferedAmount > this.options.limits.slowConsumerBytes) {
+      this.close("slow_consumer");
+      return false;
+    }
+    this.options.ws.send(JSON.stringify(frame));
+    this.options.metrics.framesSent.inc({ type: frame.type });
+    return true;
+  }
+
+  ack(id: string | undefined, data: unknown = {}): void {
+    this.send({ type: "ack", ...(id === undefined ? {} : { id }), data: isRecord(data) ? data : {} });
+  }
+
+  error(id: string | undefined, code: ErrorCode, message: string = ERRORS[code].message, extra: { field?: string; retry_after_ms?: number } = {}): void {
+    this.send({ type: "error", ...(id === undefined ? {} : { id }), code, message, ...extra });
+  }
+
+  /** A live event of this user's stream. */
+  deliver(event: DeliverableEvent): void {
+    if (!this.closing) this.events.offer(event);
+  }
+
+  private emitEvent(event: DeliverableEvent): boolean {
+    const sent = this.send({ ...event.event, pos: event.pos });
+    if (sent && event.ts !== undefined) this.options.metrics.deliveryLatency.observe(Math.max(0, this.options.clock.now() - event.ts) / 1000);
+    return sent;
+  }
+
+  congested(): boolean {
+    return this.options.ws.bufferedAmount > this.options.limits.slowConsumerBytes / 2;
+  }
+
+  /** Resolves once the socket's buffer is at most half full (replays pace themselves); false when it is gone. */
+  async writable(): Promise<boolean> {
+    const deadline = Date.now() + WRITABLE_TIMEOUT_MS;
+    while (this.congested()) {
+      if (!this.isOpen()) return false;
+      if (Date.now() > deadline) {
+        this.close("slow_consumer");
+        return false;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    return this.isOpen();
+  }
+
+  /** Counts an invalid or refused frame; a client that keeps at it is closed 4008. False when it was closed. */
+  strike(): boolean {
+    const now = this.options.clock.now();
+    this.strikes = this.strikes.filter((at) => now - at < this.options.limits.strikeWindowMs);
+    this.strikes.push(now);
+    if (this.strikes.length <= this.options.limits.maxStrikes) return true;
+    this.close("abuse");
+    return false;
+  }
+
+  /** Runs commands one at a time, in arrival order; false when too many are waiting. */
+  enqueue(task: () => Promise<void>): boolean {
+    if (this.pending >= this.options.limits.maxPendingCommands) return false;
+    this.pending += 1;
+    this.queue = this.queue
+      .then(task)
+      .catch(this.options.onTaskError)
+      .finally(() => {
+        this.pending -= 1;
+      });
+    return true;
+  }
+
+  /** Resolves when the commands queued so far are done, or after `timeoutMs`. */
+  async idle(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.queue, new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
+  }
+
+  /** Closes with the close code of `code` in the one error table (the code is the close reason). */
+  close(code: ErrorCode): void {
+    if (this.closing) return;
+    this.closing = true;
+    const closeCode = closeCodeOf(code) ?? CloseCode.internalError;
+    this.options.metrics.closes.inc({ code: String(closeCode) });
+    const ws = this.options.ws;
+    if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) {
+      ws.close(closeCode, code);
+      const force = setTimeout(() => ws.terminate(), CLOSE_HANDSHAKE_MS);
+      force.unref();
+      this.timers.add(force);
+    }
+    this.options.onClosing(this);
+  }
+
+  /** Drops a dead socket without a close handshake (it stopped answering pings). */
+  terminate(): void {
+    if (!this.closing) {
+      this.closing = true;
+      this.options.metrics.closes.inc({ code: "1006" });
+      this.options.onClosing(this);
+    }
+    this.options.ws.terminate();
+  }
+
+  ping(): void {
+    if (this.isOpen()) this.options.ws.ping();
+  }
+
+  after(ms: number, action: () => void): NodeJS.Timeout {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      action();
+    }, Math.max(0, Math.min(ms, 2_147_483_647)));
+    timer.unref();
+    this.timers.add(timer);
+    return timer;
+  }
+
+  cancel(timer: NodeJS.Timeout | undefined): void {
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.timers.delete(timer);
+  }
+
+  private clearTimers(): void {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,135 @@
+import { comparePos } from "@parley/bus";
+import type { ConversationEvent } from "@parley/protocol";
+
+/** A conversation event as it leaves a user's stream: its position, and its commit time (ms) when it arrived live. */
+export interface DeliverableEvent {
+  readonly pos: string;
+  readonly ts?: number | undefined;
+  readonly event: ConversationEvent;
+}
+
+export interface EventGateOptions {
+  /** Writes one event to the socket; false when the socket is gone (stop flushing). */
+  readonly emit: (event: DeliverableEvent) => boolean;
+  /** Waits until the socket's buffer has room; false when the socket is gone. */
+  readonly writable: () => Promise<boolean>;
+  /** Too many events piled up while held: the socket is closed rather than events dropped. */
+  readonly overflow: () => void;
+  readonly maxHeld: number;
+  /** Whether writes must wait for room before the next one. */
+  readonly congested: () => boolean;
+}
+
+/**
+ * Orders a socket's events: while a replay runs (resume, subscribe) live events are held, then written after it,
+ * skipping what the replay already wrote. Positions already written are remembered (bounded) so a replay never
+ * doubles an event that went out live.
+ */
+export class EventGate {
+  /** Starts held: nothing live goes out before `connected`, nor before a first `resume` had its chance. */
+  private holds = 1;
+  private initialReleased = false;
+  private held: DeliverableEvent[] = [];
+  private heldStart = 0;
+  private skips: ((event: DeliverableEvent) => boolean)[] = [];
+  private readonly written = new Set<string>();
+  private newest: string | undefined;
+  private static readonly rememberedPositions = 10_000;
+
+  constructor(private readonly options: EventGateOptions) {}
+
+  /** A live event: written now, or queued behind a running replay. */
+  offer(event: DeliverableEvent): void {
+    if (this.holds > 0) {
+      if (this.held.length - this.heldStart >= this.options.maxHeld) {
+        this.options.overflow();
+        return;
+      }
+      this.held.push(event);
+      return;
+    }
+    this.write(event);
+  }
+
+  /** Writes an event unless it was written before; false when the socket is gone. */
+  write(event: DeliverableEvent): boolean {
+    if (this.written.has(event.pos)) return true;
+    if (!this.options.emit(event)) return false;
+    this.written.add(event.pos);
+    if (this.newest === undefined || comparePos(event.pos, this.newest) > 0) this.newest = event.pos;
+    if (this.written.size > EventGate.rememberedPositions) {
+      const oldest = this.written.values().next();
+      if (oldest.done !== true) this.written.delete(oldest.value);
+    }
+    return true;
+  }
+
+  /** Where the socket's stream stood when it connected (the `pos` of `connected`). */
+  startAt(pos: string): void {
+    this.newest ??= pos;
+  }
+
+  /** The newest position written to the socket: where a catch-up replay starts. */
+  get lastPos(): string | undefined {
+    return this.newest;
+  }
+
+  /** Runs a replay with live events held; afterwards held events are written, minus those `skip` says were replayed. */
+  async hold<T>(work: () => Promise<T>, skip?: (event: DeliverableEvent) => boolean): Promise<T> {
+    this.holds += 1;
+    try {
+      return await work();
+    } finally {
+      if (skip) this.skips.push(skip);
+      this.release();
+    }
+  }
+
+  /** Ends the hold every socket starts with (after its first command, or a short delay). */
+  releaseInitial(): void {
+    if (this.initialReleased) return;
+    this.initialReleased = true;
+    this.release();
+  }
+
+  private release(): void {
+    this.holds -= 1;
+    if (this.holds > 0) return;
+    if (this.held.length === this.heldStart) {
+      this.resetHeld();
+      return;
+    }
+    // Keep holding while the backlog is written, paced by the socket's buffer.
+    this.holds = 1;
+    void this.flush().then(() => {
+      this.release();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    while (this.heldStart < this.held.length) {
+      if (this.holds > 1) return; // another replay started: its release continues the flush
+      const event = this.held[this.heldStart];
+      this.heldStart += 1;
+      if (event === undefined || this.skips.some((skip) => skip(event))) continue;
+      if (this.options.congested() && !(await this.options.writable())) {
+        this.resetHeld();
+        return;
+      }
+      if (!this.write(event)) {
+        this.resetHeld();
+        return;
+      }
+      if (this.heldStart >= 1024) {
+        this.held = this.held.slice(this.heldStart);
+        this.heldStart = 0;
+      }
+    }
+  }
+
+  private resetHeld(): void {
+    this.held = [];
+    this.heldStart = 0;
+    this.skips = [];
+  }
+}

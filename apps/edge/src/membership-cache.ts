@@ -1,0 +1,70 @@
+import type { ApiClient, ApiError } from "./api-client";
+import type { Clock } from "./clock";
+import type { Connection } from "./connection";
+
+interface Entry {
+  readonly member: boolean;
+  readonly until: number;
+}
+
+export type MembershipAnswer = { readonly ok: true } | { readonly ok: false; readonly error: ApiError };
+
+const MAX_ENTRIES = 50_000;
+
+/**
+ * Who participates in which conversation, asked of the API (GET /v1/conversations/:id with the user's token) and
+ * cached briefly, so typing signals do not cost a request each; membership events invalidate a conversation.
+ */
+export class MembershipCache {
+  private readonly byConversation = new Map<string, Map<string, Entry>>();
+  private size = 0;
+
+  constructor(
+    private readonly api: ApiClient,
+    private readonly clock: Clock,
+    private readonly ttlMs = 10_000,
+    private readonly negativeTtlMs = 2_000,
+  ) {}
+
+  async check(connection: Connection, conversationId: string, options: { fresh?: boolean } = {}): Promise<MembershipAnswer> {
+    const userId = connection.userId;
+    const cached = this.byConversation.get(conversationId)?.get(userId);
+    if (options.fresh !== true && cached !== undefined && cached.until > this.clock.now()) {
+      return cached.member ? { ok: true } : { ok: false, error: { code: "not_found", message: "No such conversation." } };
+    }
+    const answer = await this.api.request("GET", `/v1/conversations/${encodeURIComponent(conversationId)}`, {
+      token: connection.identity?.token ?? "",
+      clientIp: connection.remoteAddress,
+    });
+    if (answer.ok) {
+      this.remember(conversationId, userId, true);
+      return { ok: true };
+    }
+    if (answer.status === 404 || answer.status === 403) this.remember(conversationId, userId, false);
+    return { ok: false, error: answer.error };
+  }
+
+  remember(conversationId: string, userId: string, member: boolean): void {
+    if (this.size >= MAX_ENTRIES) this.clear();
+    let users = this.byConversation.get(conversationId);
+    if (!users) {
+      users = new Map();
+      this.byConversation.set(conversationId, users);
+    }
+    if (!users.has(userId)) this.size += 1;
+    users.set(userId, { member, until: this.clock.now() + (member ? this.ttlMs : this.negativeTtlMs) });
+  }
+
+  /** Membership of the conversation changed: ask the API again next time. */
+  invalidate(conversationId: string): void {
+    const users = this.byConversation.get(conversationId);
+    if (!users) return;
+    this.size -= users.size;
+    this.byConversation.delete(conversationId);
+  }
+
+  clear(): void {
+    this.byConversation.clear();
+    this.size = 0;
+  }
+}

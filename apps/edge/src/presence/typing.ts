@@ -1,0 +1,88 @@
+import type { BusKeys, ChannelSubscriber } from "@parley/bus";
+import type { Logger } from "@parley/observability";
+import { typingEvent, type TypingEvent } from "@parley/protocol";
+import type { Redis } from "ioredis";
+import { z } from "zod";
+import type { Connection } from "../connection";
+import { TopicHub } from "../delivery/topic-hub";
+
+/** A typing signal on Redis: the frame plus the node that published it. Never stored. */
+const typingSignal = typingEvent.extend({ node: z.string() });
+
+export interface TypingHubOptions {
+  readonly subscriber: ChannelSubscriber;
+  readonly redis: Redis;
+  readonly keys: BusKeys;
+  readonly nodeId: string;
+  /** A typing indicator with no fresh `typing_start` for this long ends by itself. */
+  readonly ttlMs: number;
+  readonly logger: Logger;
+}
+
+/**
+ * Typing indicators: published on the conversation's channel, which a node subscribes to only while one of its
+ * sockets has `subscribe`d to the conversation. Each receiving node expires an indicator on its own, so one
+ * that stops (a node that died mid-sentence) still ends after `ttlMs`.
+ */
+export class TypingHub {
+  private readonly hub: TopicHub<Connection>;
+  private readonly expiries = new Map<string, NodeJS.Timeout>();
+
+  constructor(private readonly options: TypingHubOptions) {
+    this.hub = new TopicHub(options.subscriber, (channel, message) => {
+      this.receive(channel, message);
+    });
+  }
+
+  join(connection: Connection, conversationId: string): Promise<void> {
+    return this.hub.join(this.options.keys.typingChannel(conversationId), connection);
+  }
+
+  leave(connection: Connection, conversationId: string): Promise<void> {
+    return this.hub.leave(this.options.keys.typingChannel(conversationId), connection);
+  }
+
+  async publish(conversationId: string, userId: string, isTyping: boolean): Promise<void> {
+    const signal: z.infer<typeof typingSignal> = { type: "typing", conversation_id: conversationId, user_id: userId, is_typing: isTyping, node: this.options.nodeId };
+    await this.options.redis.publish(this.options.keys.typingChannel(conversationId), JSON.stringify(signal));
+  }
+
+  private receive(channel: string, message: string): void {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(message);
+    } catch {
+      parsed = undefined;
+    }
+    const signal = typingSignal.safeParse(parsed);
+    if (!signal.success) {
+      this.options.logger.warn({ channel }, "dropped a malformed typing signal");
+      return;
+    }
+    const { node: _node, ...frame } = signal.data;
+    const key = `${frame.conversation_id}|${frame.user_id}`;
+    clearTimeout(this.expiries.get(key));
+    this.expiries.delete(key);
+    if (frame.is_typing) {
+      const timer = setTimeout(() => {
+        this.expiries.delete(key);
+        this.deliver(channel, { ...frame, is_typing: false });
+      }, this.options.ttlMs);
+      timer.unref();
+      this.expiries.set(key, timer);
+    }
+    this.deliver(channel, frame);
+  }
+
+  /** To the local sockets subscribed to the conversation, except the typing user's own. */
+  private deliver(channel: string, frame: TypingEvent): void {
+    for (const connection of this.hub.listeners(channel)) {
+      if (connection.identity?.userId !== frame.user_id) connection.send(frame);
+    }
+  }
+
+  close(): void {
+    for (const timer of this.expiries.values()) clearTimeout(timer);
+    this.expiries.clear();
+  }
+}

@@ -1,0 +1,233 @@
+import { createTokenVerifier, fromConfig, RevocationStore } from "@parley/auth";
+import { busKeys, ChannelSubscriber, PresenceStore } from "@parley/bus";
+import type { EdgeConfig } from "@parley/config";
+import { createLogger, createMetrics, createOpsHandler, redisCheck, type Logger } from "@parley/observability";
+import { Redis } from "ioredis";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Registry } from "prom-client";
+import { uuidv7 } from "uuidv7";
+import { WebSocketServer, type WebSocket } from "ws";
+import { ApiClient } from "./api-client";
+import { systemClock, type Clock } from "./clock";
+import { DEFAULT_LIMITS, type ConnectionLimits } from "./connection";
+import { ConnectionRegistry } from "./connection-registry";
+import type { EdgeContext } from "./context";
+import { catchUpAfterReconnect } from "./delivery/catch-up";
+import { UserDelivery } from "./delivery/user-delivery";
+import { drainConnections } from "./drain";
+import { admitUpgrade, refuseUpgrade } from "./handshake";
+import { startHeartbeat } from "./heartbeat";
+import { MembershipCache } from "./membership-cache";
+import { createEdgeMetrics } from "./metrics";
+import { PresenceTracker } from "./presence/presence-tracker";
+import { PresenceWatchers } from "./presence/presence-watchers";
+import { TypingHub } from "./presence/typing";
+import { startSession } from "./session";
+
+export interface EdgeNodeOptions {
+  readonly logger?: Logger;
+  readonly clock?: Clock;
+  /** A typing indicator ends by itself after this long without `typing_start`; 5 s unless given. */
+  readonly typingTtlMs?: number;
+  /** Offline is announced this long after a user's last connection closed; 5 s unless given. */
+  readonly presenceGraceMs?: number;
+  /** A connection not refreshed for this long (its node died) stops counting; 1.5 × HEARTBEAT_MS unless given. */
+  readonly presenceTtlMs?: number;
+  readonly limits?: Partial<Omit<ConnectionLimits, "slowConsumerBytes">>;
+}
+
+export interface EdgeNode {
+  readonly nodeId: string;
+  readonly registry: Registry;
+  /** Open sockets on this node (authenticated or not). */
+  readonly connectionCount: number;
+  /** Listens on `port` (0 picks a free one); resolves with the bound port. */
+  listen(port?: number, host?: string): Promise<number>;
+  /** Readiness 503, no new upgrades, clients told to reconnect (spread over DRAIN_SPREAD_MS), closed 1012, then close(). */
+  drain(): Promise<void>;
+  /** Closes every socket (1012) and connection at once. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Builds an edge node from validated config: one Redis command connection, one subscriber connection, one HTTP server. */
+export async function createEdgeNode(config: EdgeConfig, options: EdgeNodeOptions = {}): Promise<EdgeNode> {
+  const nodeId = config.NODE_ID ?? `edge-${uuidv7().slice(-8)}`;
+  const logger = options.logger ?? createLogger({ name: "edge", level: config.LOG_LEVEL, nodeId });
+  const clock = options.clock ?? systemClock;
+  const keyPrefix = config.REDIS_KEY_PREFIX;
+
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3, lazyConnect: true, connectionName: `parley:${nodeId}` });
+  const subscriberRedis = redis.duplicate({ connectionName: `parley:${nodeId}:subscriber` });
+  for (const connection of [redis, subscriberRedis]) {
+    // ioredis reconnects by itself; without a listener its errors would go to the console.
+    connection.on("error", (error: unknown) => {
+      logger.warn({ err: error }, "redis connection error");
+    });
+  }
+  await redis.connect();
+  await subscriberRedis.connect();
+  const subscriber = new ChannelSubscriber(subscriberRedis);
+  // Revocation broadcasts share the node's one subscriber connection.
+  const revocations = new RevocationStore({ redis, subscriber: subscriberRedis, keyPrefix, now: () => clock.now() });
+  await revocations.start();
+  const verifier = createTokenVerifier(fromConfig(config, { revocations, now: () => new Date(clock.now()) }));
+  const keys = busKeys(keyPrefix);
+  const store = new PresenceStore({
+    redis,
+    keyPrefix,
+    ttlMs: options.presenceTtlMs ?? Math.max(1_000, Math.round(config.HEARTBEAT_MS * 1.5)),
+    now: () => clock.now(),
+  });
+
+  let draining = false;
+  const registry = new ConnectionRegistry();
+  const metrics = createMetrics({ service: "edge", nodeId });
+  const edgeMetrics = createEdgeMetrics(metrics, {
+    connectionStats: () => registry.stats(),
+    subscribedChannels: () => subscriber.channelCount,
+    draining: () => draining,
+  });
+  const api = new ApiClient({ baseUrl: config.API_URL, logger });
+  const membership = new MembershipCache(api, clock);
+  const graceMs = options.presenceGraceMs ?? 5_000;
+  const presence = new PresenceTracker({
+    store,
+    redis,
+    keys,
+    nodeId,
+    graceMs,
+    logger,
+    localRefs: () => registry.authenticated().map((connection) => ({ userId: connection.userId, connectionId: connection.id, node: nodeId })),
+  });
+  const watchers = new PresenceWatchers({ subscriber, store, keys, clock, graceMs, pollMs: store.refreshIntervalMs, logger });
+  const typing = new TypingHub({ subscriber, redis, keys, nodeId, ttlMs: options.typingTtlMs ?? 5_000, logger });
+  const delivery = new UserDelivery({
+    subscriber,
+    keys,
+    logger,
+    observe: (userId, { event }) => {
+      if (event.type !== "conversation_updated") return;
+      // Participants may have changed: typing permissions are asked of the API again.
+      const { id, participants } = event.conversation;
+      membership.invalidate(id);
+      if (participants === undefined || participants.some((participant) => participant.user_id === userId)) return;
+      // Removed from the conversation: its typing signals stop reaching this user's sockets.
+      for (const connection of registry.ofUser(userId)) {
+        if (connection.subscriptions.delete(id)) void typing.leave(connection, id).catch(() => undefined);
+      }
+    },
+  });
+
+  const ctx: EdgeContext = {
+    config,
+    nodeId,
+    logger,
+    clock,
+    redis,
+    keys,
+    api,
+    verifier,
+    registry,
+    delivery,
+    typing,
+    presence,
+    watchers,
+    membership,
+    metrics: edgeMetrics,
+    limits: { ...DEFAULT_LIMITS, ...options.limits, slowConsumerBytes: config.SLOW_CONSUMER_BYTES },
+    initialHoldMs: 250,
+    pendingCleanups: new Set(),
+  };
+
+  const stopRevocationWatch = revocations.onRevoked((jti) => {
+    for (const connection of registry.withToken(jti)) connection.close("token_revoked");
+  });
+  const stopCatchUp = catchUpAfterReconnect(subscriberRedis, redis, keyPrefix, registry, logger);
+  presence.start();
+  watchers.start();
+  const stopHeartbeat = startHeartbeat(registry, config.HEARTBEAT_MS);
+
+  /** Sockets whose close handshake has not finished: a drain waits for them so every close frame is delivered. */
+  const sockets = new Set<WebSocket>();
+  const wss = new WebSocketServer({ noServer: true, maxPayload: config.MAX_PAYLOAD_BYTES, perMessageDeflate: false, clientTracking: false });
+  const ops = createOpsHandler({ registry: metrics.registry, checks: { redis: redisCheck(redis) }, isDraining: () => draining });
+  const server = http.createServer((req, res) => {
+    if (ops(req, res)) return;
+    res.writeHead(404, { "content-type": "application/json; charset=utf-8" }).end(JSON.stringify({ error: { code: "not_found", message: "Not found." } }));
+  });
+  server.on("upgrade", (req: http.IncomingMessage, socket, head: Buffer) => {
+    const onError = () => socket.destroy();
+    socket.on("error", onError);
+    void admitUpgrade(req, { allowedOrigins: config.ALLOWED_ORIGINS, verifier, metrics: edgeMetrics, logger, isDraining: () => draining }).then((decision) => {
+      if (!decision.ok) {
+        refuseUpgrade(socket, decision.status, decision.code, decision.message);
+        return;
+      }
+      if (draining) {
+        refuseUpgrade(socket, 503, "node_restarting", "This node is restarting; reconnect elsewhere.");
+        return;
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        socket.off("error", onError);
+        sockets.add(ws);
+        ws.once("close", () => sockets.delete(ws));
+        startSession(ctx, ws, req.socket.remoteAddress, decision.identity);
+      });
+    });
+  });
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      draining = true;
+      stopHeartbeat();
+      stopRevocationWatch();
+      stopCatchUp();
+      for (const connection of registry.connections()) connection.close("node_restarting");
+      server.close();
+      server.closeAllConnections();
+      wss.close();
+      await Promise.allSettled([...ctx.pendingCleanups]);
+      typing.close();
+      watchers.close();
+      await presence.close();
+      await revocations.close();
+      await subscriber.close();
+      await redis.quit().catch(() => redis.disconnect());
+      logger.info("edge node closed");
+    })();
+    return closing;
+  };
+
+  let drainWork: Promise<void> | undefined;
+  return {
+    nodeId,
+    registry: metrics.registry,
+    get connectionCount() {
+      return registry.size;
+    },
+    listen(port = config.PORT, host = "0.0.0.0") {
+      return new Promise((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, host, () => {
+          server.off("error", reject);
+          resolve((server.address() as AddressInfo).port);
+        });
+      });
+    },
+    drain() {
+      drainWork ??= (async () => {
+        draining = true;
+        logger.info({ connections: registry.size, spreadMs: config.DRAIN_SPREAD_MS }, "draining");
+        await drainConnections(registry.connections(), config.DRAIN_SPREAD_MS);
+        // Close handshakes finish (a socket that does not answer is destroyed after 5 s) before the process exits.
+        const deadline = Date.now() + 6_000;
+        while (sockets.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+        await close();
+      })();
+      return drainWork;
+    },
+    close,
+  };
+}

@@ -1,0 +1,122 @@
+import { waitFor } from "@parley/testing";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { TestCluster, type RunningEdge } from "./support/cluster";
+import { handshakeStatus, TestClient } from "./support/ws-client";
+
+let cluster: TestCluster;
+let edgeA: RunningEdge;
+let edgeB: RunningEdge;
+let clients: TestClient[] = [];
+
+/** The token's `exp` claim (seconds). */
+function expiryOf(token: string): number {
+  return (JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()) as { exp: number }).exp;
+}
+
+const track = (client: TestClient) => {
+  clients.push(client);
+  return client;
+};
+
+beforeAll(async () => {
+  cluster = await TestCluster.start();
+  [edgeA, edgeB] = await Promise.all([cluster.startEdge({ ALLOWED_ORIGINS: "https://app.example.com" }), cluster.startEdge()]);
+}, 60_000);
+
+afterEach(() => {
+  for (const client of clients) client.ws.terminate();
+  clients = [];
+});
+
+afterAll(async () => {
+  await cluster.close();
+});
+
+describe("authentication at the handshake", () => {
+  it("accepts a token in the Authorization header or the access_token query", async () => {
+    const user = await cluster.register();
+    expect(await handshakeStatus(edgeA.url, { token: user.token })).toBe(101);
+    const client = track(await TestClient.open(edgeA.url, { token: user.token, tokenInQuery: true }));
+    await client.next((frame) => frame.type === "connected" && frame.user_id === user.id);
+  });
+
+  it("refuses a bad, an expired or a revoked token with HTTP 401 before the upgrade", async () => {
+    const user = await cluster.register();
+    expect(await handshakeStatus(edgeA.url, { token: "not.a.jwt" })).toBe(401);
+    expect(await handshakeStatus(edgeA.url, { token: `${user.token.slice(0, -4)}AAAA` })).toBe(401);
+    const shortLived = await cluster.token({ sub: user.id }, 1_000);
+    await waitFor(() => Date.now() >= expiryOf(shortLived) * 1000, { timeout: 3_000 });
+    expect(await handshakeStatus(edgeA.url, { token: shortLived })).toBe(401);
+
+    const login = await cluster.register();
+    expect((await cluster.request("POST", "/v1/auth/logout", { token: login.token })).status).toBe(204);
+    expect(await handshakeStatus(edgeA.url, { token: login.token })).toBe(401);
+    expect(await handshakeStatus(edgeB.url, { token: login.token, tokenInQuery: true })).toBe(401);
+  });
+
+  it("refuses a browser origin that is not allowed with 403, and allows listed origins and non-browser clients", async () => {
+    const user = await cluster.register();
+    expect(await handshakeStatus(edgeA.url, { token: user.token, origin: "https://evil.example.com" })).toBe(403);
+    expect(await handshakeStatus(edgeA.url, { token: user.token, origin: "https://app.example.com" })).toBe(101);
+    expect(await handshakeStatus(edgeA.url, { token: user.token })).toBe(101);
+  });
+});
+
+describe("authentication with an auth frame", () => {
+  it("connects after a first auth frame, answering commands sent before it with unauthorized", async () => {
+    const user = await cluster.register();
+    const client = track(await TestClient.open(edgeA.url));
+    const early = await client.request({ type: "ping" });
+    expect(early).toMatchObject({ type: "error", code: "unauthorized" });
+    client.send({ type: "auth", token: user.token });
+    await client.next((frame) => frame.type === "connected" && frame.user_id === user.id);
+    expect(await client.request({ type: "ping" })).toMatchObject({ type: "pong" });
+  });
+
+  it("closes 4001 when no auth frame arrives in time", async () => {
+    const client = track(await TestClient.open(edgeA.url));
+    const closed = await client.closed;
+    expect(closed).toEqual({ code: 4001, reason: "auth_timeout" });
+  });
+
+  it("closes 4001 when the auth frame carries a bad token", async () => {
+    const client = track(await TestClient.open(edgeB.url));
+    client.send({ type: "auth", token: "garbage" });
+    expect((await client.closed).code).toBe(4001);
+  });
+});
+
+describe("tokens during a connection", () => {
+  it("closes every socket using a token revoked anywhere with 4001, on every edge", async () => {
+    const user = await cluster.register();
+    const onA = track(await TestClient.connect(edgeA.url, user.token));
+    const onB = track(await TestClient.connect(edgeB.url, user.token));
+    const started = Date.now();
+    expect((await cluster.request("POST", "/v1/auth/logout", { token: user.token })).status).toBe(204);
+    const [closedA, closedB] = await Promise.all([onA.closed, onB.closed]);
+    expect(closedA).toEqual({ code: 4001, reason: "token_revoked" });
+    expect(closedB).toEqual({ code: 4001, reason: "token_revoked" });
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
+  it("closes 4001 when the token expires", async () => {
+    const user = await cluster.register();
+    const client = track(await TestClient.connect(edgeA.url, await cluster.token({ sub: user.id }, 1_500)));
+    expect(await client.closed).toEqual({ code: 4001, reason: "token_expired" });
+  });
+
+  it("keeps the socket open past expiry when the client sends a fresh token", async () => {
+    const user = await cluster.register();
+    const expiring = await cluster.token({ sub: user.id }, 1_500);
+    const exp = expiryOf(expiring);
+    const client = track(await TestClient.connect(edgeB.url, expiring));
+    const refreshed = await client.request({ type: "auth", token: await cluster.token({ sub: user.id }) });
+    expect(refreshed).toMatchObject({ type: "ack", data: { user_id: user.id } });
+    await waitFor(() => Date.now() > exp * 1000 + 300, { timeout: 3_000 });
+    expect(await client.request({ type: "ping" })).toMatchObject({ type: "pong" });
+
+    const other = await cluster.register();
+    const refused = await client.request({ type: "auth", token: other.token });
+    expect(refused).toMatchObject({ type: "error", code: "forbidden" });
+  });
+});

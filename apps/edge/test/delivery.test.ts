@@ -1,0 +1,217 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { busKeys, EventPublisher } from "@parley/bus";
+import { randomUUID } from "node:crypto";
+import { waitFor } from "@parley/testing";
+import { Redis } from "ioredis";
+import { TestCluster, type RunningEdge, type TestUser } from "./support/cluster";
+import { TestClient, type Frame } from "./support/ws-client";
+
+let cluster: TestCluster;
+let edgeA: RunningEdge;
+let edgeB: RunningEdge;
+let alice: TestUser;
+let bob: TestUser;
+let conversationId: string;
+let clients: TestClient[] = [];
+
+async function connect(edge: RunningEdge, user: TestUser): Promise<TestClient> {
+  const client = await TestClient.connect(edge.url, user.token);
+  clients.push(client);
+  return client;
+}
+
+const newMessages = (client: TestClient, conversation = conversationId) =>
+  client.frames.filter((frame) => frame.type === "new_message" && frame.conversation_id === conversation);
+const seqOf = (frame: Frame) => (frame.message as { seq: number }).seq;
+
+beforeAll(async () => {
+  cluster = await TestCluster.start();
+  [edgeA, edgeB] = await Promise.all([cluster.startEdge(), cluster.startEdge()]);
+}, 60_000);
+
+// Fresh users per test: each test's sockets count against their own per-user cap.
+beforeEach(async () => {
+  [alice, bob] = await Promise.all([cluster.register(), cluster.register()]);
+  conversationId = await cluster.directConversation(alice, bob);
+});
+
+afterEach(() => {
+  for (const client of clients) client.ws.terminate();
+  clients = [];
+});
+
+afterAll(async () => {
+  for (const client of clients) client.ws.terminate();
+  await cluster.close();
+});
+
+describe("delivery across edges", () => {
+  it("says connected with the user, the connection, the node and the stream position", async () => {
+    const client = await TestClient.open(edgeA.url, { token: alice.token });
+    clients.push(client);
+    const connected = await client.next((frame) => frame.type === "connected");
+    expect(connected).toMatchObject({ user_id: alice.id, node: edgeA.node.nodeId, heartbeat_ms: 2000 });
+    expect(connected.connection_id).toEqual(expect.any(String));
+    expect(connected.pos).toMatch(/^\d+-\d+$/);
+  });
+
+  it("delivers a message sent on edge A to the other participant on edge B and to every socket of both users, once, with seq and pos", async () => {
+    const aliceOnA = await connect(edgeA, alice);
+    const aliceOnB = await connect(edgeB, alice);
+    const bobOnA = await connect(edgeA, bob);
+    const bobOnB = await connect(edgeB, bob);
+    const bobOnB2 = await connect(edgeB, bob);
+
+    const ack = await aliceOnA.request({ type: "send_message", conversation_id: conversationId, client_msg_id: "m-1", content: "hello across edges" });
+    expect(ack.type).toBe("ack");
+    const message = ack.data as { id: string; seq: number; content: string; sender_id: string };
+    expect(message).toMatchObject({ content: "hello across edges", sender_id: alice.id, conversation_id: conversationId });
+
+    for (const client of [aliceOnA, aliceOnB, bobOnA, bobOnB, bobOnB2]) {
+      const frame = await client.next((candidate) => candidate.type === "new_message" && (candidate.message as { id: string }).id === message.id);
+      expect(frame).toMatchObject({ conversation_id: conversationId, message: { seq: message.seq, id: message.id } });
+      expect(frame.pos).toMatch(/^\d+-\d+$/);
+    }
+    // Nothing arrives twice (the unread counters may follow; wait for Bob's to be sure the stream went quiet).
+    await bobOnB.next((frame) => frame.type === "unread_count");
+    for (const client of [aliceOnA, aliceOnB, bobOnA, bobOnB, bobOnB2]) {
+      expect(newMessages(client).filter((frame) => (frame.message as { id: string }).id === message.id)).toHaveLength(1);
+    }
+  });
+
+  it("answers an idempotent resend with the first message, never a duplicate", async () => {
+    const client = await connect(edgeA, alice);
+    const first = await client.request({ type: "send_message", conversation_id: conversationId, client_msg_id: "dup-1", content: "once" });
+    const again = await client.request({ type: "send_message", conversation_id: conversationId, client_msg_id: "dup-1", content: "once" });
+    expect(first.type).toBe("ack");
+    expect((again.data as { id: string }).id).toBe((first.data as { id: string }).id);
+  });
+
+  it("edits, deletes and marks read through the API, and the other side sees each event", async () => {
+    const sender = await connect(edgeA, alice);
+    const reader = await connect(edgeB, bob);
+    const sent = await sender.request({ type: "send_message", conversation_id: conversationId, client_msg_id: "edit-1", content: "draft" });
+    const message = sent.data as { id: string; seq: number };
+
+    const edited = await sender.request({ type: "edit_message", message_id: message.id, content: "final" });
+    expect(edited).toMatchObject({ type: "ack", data: { id: message.id, content: "final" } });
+    await reader.next((frame) => frame.type === "message_updated" && (frame.message as { content: string }).content === "final");
+
+    const read = await reader.request({ type: "mark_read", conversation_id: conversationId, up_to_seq: message.seq });
+    expect(read).toMatchObject({ type: "ack", data: { unread_count: 0 } });
+    await sender.next((frame) => frame.type === "messages_read" && frame.user_id === bob.id && frame.up_to_seq === message.seq);
+
+    const deleted = await sender.request({ type: "delete_message", message_id: message.id });
+    expect(deleted.type).toBe("ack");
+    await reader.next((frame) => frame.type === "message_deleted" && frame.message_id === message.id && frame.seq === message.seq);
+
+    const refused = await reader.request({ type: "edit_message", message_id: message.id, content: "not mine" });
+    expect(refused.type).toBe("error");
+    expect(["forbidden", "not_found"]).toContain(refused.code);
+  });
+
+  it("maps API refusals to error frames with the same code", async () => {
+    const client = await connect(edgeA, alice);
+    const unknown = await client.request({ type: "send_message", conversation_id: "01890000-0000-7000-8000-000000000000", client_msg_id: "x", content: "?" });
+    expect(unknown).toMatchObject({ type: "error", code: "not_found" });
+  });
+
+  it("replays history after since_seq on subscribe, acked first, then live, without duplicates", async () => {
+    const sender = await connect(edgeA, alice);
+    const base = await sender.request({ type: "send_message", conversation_id: conversationId, client_msg_id: "base", content: "base" });
+    const baseSeq = (base.data as { seq: number }).seq;
+    for (let i = 1; i <= 3; i++) await sender.request({ type: "send_message", conversation_id: conversationId, client_msg_id: `missed-${i}`, content: `missed ${i}` });
+
+    const reader = await connect(edgeB, bob);
+    const subscribeId = "sub-1";
+    reader.send({ type: "subscribe", id: subscribeId, conversation_id: conversationId, since_seq: baseSeq });
+    const live = sender.request({ type: "send_message", conversation_id: conversationId, client_msg_id: "live-1", content: "live" });
+    const liveSeq = ((await live).data as { seq: number }).seq;
+
+    await reader.next((frame) => frame.type === "new_message" && seqOf(frame) === liveSeq);
+    const ackIndex = reader.frames.findIndex((frame) => frame.type === "ack" && frame.id === subscribeId);
+    expect(ackIndex).toBeGreaterThanOrEqual(0);
+    const after = reader.frames.slice(ackIndex).filter((frame) => frame.type === "new_message" && frame.conversation_id === conversationId);
+    expect(after.map(seqOf)).toEqual([baseSeq + 1, baseSeq + 2, baseSeq + 3, liveSeq]);
+    expect(newMessages(reader).filter((frame) => seqOf(frame) === liveSeq)).toHaveLength(1);
+  });
+
+  it("refuses to subscribe to a conversation the user is not in", async () => {
+    const carol = await cluster.register();
+    const client = await connect(edgeA, carol);
+    const answer = await client.request({ type: "subscribe", conversation_id: conversationId });
+    expect(answer).toMatchObject({ type: "error", code: "not_found" });
+  });
+
+  it("resumes from a position on another edge: everything missed, in order, then live, nothing doubled", async () => {
+    const sender = await connect(edgeA, alice);
+    const first = await connect(edgeA, bob);
+    await first.request({ type: "send_message", conversation_id: conversationId, client_msg_id: "r-0", content: "seen" }).catch(() => undefined);
+    const seen = await first.next((frame) => frame.type === "new_message" && (frame.message as { content: string }).content === "seen");
+    const since = seen.pos as string;
+    first.ws.terminate();
+
+    const missed: number[] = [];
+    for (let i = 1; i <= 4; i++) {
+      const ack = await sender.request({ type: "send_message", conversation_id: conversationId, client_msg_id: `r-${i}`, content: `missed ${i}` });
+      missed.push((ack.data as { seq: number }).seq);
+    }
+    const second = await TestClient.open(edgeB.url, { token: bob.token });
+    clients.push(second);
+    await second.next((frame) => frame.type === "connected");
+    second.send({ type: "resume", id: "resume-1", since });
+    const live = await sender.request({ type: "send_message", conversation_id: conversationId, client_msg_id: "r-live", content: "live" });
+    const liveSeq = (live.data as { seq: number }).seq;
+    await second.next((frame) => frame.type === "new_message" && seqOf(frame) === liveSeq);
+
+    expect(second.frames.find((frame) => frame.id === "resume-1")?.type).toBe("ack");
+    expect(newMessages(second).map(seqOf)).toEqual([...missed, liveSeq]);
+    const positions = second.frames.filter((frame) => typeof frame.pos === "string" && frame.type !== "connected").map((frame) => frame.pos as string);
+    expect(new Set(positions).size).toBe(positions.length);
+  });
+
+  it("replays what sockets missed while the edge's Redis subscriber connection was down", async () => {
+    const reader = await connect(edgeB, bob);
+    await reader.request({ type: "ping" });
+    const redis = new Redis(cluster.redis.url);
+    const publisher = new EventPublisher({ redis, keyPrefix: cluster.redis.prefix });
+    const ids = Array.from({ length: 3 }, () => randomUUID());
+    try {
+      const clients = (await redis.call("CLIENT", "LIST")) as string;
+      const line = clients.split("\n").find((entry) => entry.includes(`name=parley:${edgeB.node.nodeId}:subscriber `));
+      const clientId = /\bid=(\d+)/.exec(line ?? "")?.[1];
+      expect(clientId).toBeDefined();
+      await redis.call("CLIENT", "KILL", "ID", clientId!);
+      // Published while the edge is reconnecting: nothing arrives live.
+      await publisher.publish(
+        ids.map((id, i) => ({
+          id,
+          recipients: [bob.id],
+          event: { type: "unread_count" as const, conversation_id: conversationId, unread_count: i + 1, total: i + 1 },
+        })),
+      );
+      await reader.next((frame) => frame.type === "unread_count" && frame.unread_count === 3, 5_000);
+    } finally {
+      redis.disconnect();
+    }
+    const counts = reader.of("unread_count").map((frame) => frame.unread_count);
+    expect(counts).toEqual([1, 2, 3]);
+  });
+
+  it("answers resume_too_old when the stream was trimmed past the position", async () => {
+    const client = await connect(edgeA, alice);
+    const firstAck = await client.request({ type: "send_message", conversation_id: conversationId, client_msg_id: "old-1", content: "old" });
+    const first = await client.next((frame) => frame.type === "new_message" && seqOf(frame) === (firstAck.data as { seq: number }).seq);
+    await client.request({ type: "send_message", conversation_id: conversationId, client_msg_id: "old-2", content: "newer" });
+    // Retention trims the oldest entries (as MAXLEN does under load).
+    const redis = new Redis(cluster.redis.url);
+    try {
+      await waitFor(async () => (await redis.xlen(busKeys(cluster.redis.prefix).userStream(alice.id))) >= 2);
+      await redis.xtrim(busKeys(cluster.redis.prefix).userStream(alice.id), "MAXLEN", 1);
+    } finally {
+      redis.disconnect();
+    }
+    const answer = await client.request({ type: "resume", since: first.pos });
+    expect(answer).toMatchObject({ type: "error", code: "resume_too_old" });
+  });
+});

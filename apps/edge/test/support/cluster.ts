@@ -1,0 +1,151 @@
+import { createTokenIssuer } from "@parley/auth";
+import { edgeEnv, loadConfig } from "@parley/config";
+import { migrate, migrationsFingerprint } from "@parley/db";
+import { createLogger } from "@parley/observability";
+import { createTestDatabase, createTestRedis, startAppProcess, type AppProcess, type TestDatabase, type TestRedis } from "@parley/testing";
+import { randomBytes } from "node:crypto";
+import path from "node:path";
+import { Writable } from "node:stream";
+import { fileURLToPath } from "node:url";
+import { createEdgeNode, type EdgeNode, type EdgeNodeOptions } from "../../src/server";
+
+export const JWT_SECRET = "edge-test-secret-that-is-long-enough-for-hs256-42";
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const EDGE_DIR = path.resolve(here, "../..");
+export const API_DIR = path.resolve(here, "../../../api");
+
+export interface TestUser {
+  readonly id: string;
+  readonly username: string;
+  readonly token: string;
+}
+
+export interface RunningEdge {
+  readonly node: EdgeNode;
+  readonly port: number;
+  /** ws://127.0.0.1:<port>/v1/ws */
+  readonly url: string;
+  readonly httpUrl: string;
+}
+
+export interface ApiResponse<T = unknown> {
+  readonly status: number;
+  readonly body: T;
+}
+
+/** Logs go nowhere unless PARLEY_TEST_LOGS is set: tests assert on frames, not log lines. */
+function testLogger(name: string) {
+  const sink = new Writable({ write: (_chunk, _enc, done) => done() });
+  return process.env.PARLEY_TEST_LOGS
+    ? createLogger({ name, level: "debug" })
+    : createLogger({ name, level: "warn", destination: sink });
+}
+
+/** The real API as a child process on its own database and Redis prefix, plus edges in-process or as processes. */
+export class TestCluster {
+  private readonly edges: RunningEdge[] = [];
+  private readonly processes: AppProcess[] = [];
+  private users = 0;
+
+  private constructor(
+    readonly api: AppProcess,
+    readonly database: TestDatabase,
+    readonly redis: TestRedis,
+  ) {}
+
+  static async start(apiEnv: Record<string, string> = {}): Promise<TestCluster> {
+    const [database, redis] = await Promise.all([createTestDatabase({ migrate, templateKey: migrationsFingerprint() }), createTestRedis("edge")]);
+    const api = await startAppProcess({
+      cwd: API_DIR,
+      name: "api",
+      env: {
+        DATABASE_URL: database.url,
+        REDIS_URL: redis.url,
+        REDIS_KEY_PREFIX: redis.prefix,
+        JWT_SECRET,
+        JWT_CLOCK_TOLERANCE: "0",
+        LOG_LEVEL: "warn",
+        NODE_ENV: "test",
+        MESSAGE_RATE_LIMIT: "100000",
+        ...apiEnv,
+      },
+    });
+    return new TestCluster(api, database, redis);
+  }
+
+  /** The environment an edge reads: this cluster's Redis prefix and API, short timers. */
+  edgeEnv(overrides: Record<string, string> = {}): Record<string, string> {
+    return {
+      REDIS_URL: this.redis.url,
+      REDIS_KEY_PREFIX: this.redis.prefix,
+      API_URL: this.api.url,
+      JWT_SECRET,
+      JWT_CLOCK_TOLERANCE: "0",
+      HEARTBEAT_MS: "2000",
+      AUTH_TIMEOUT_MS: "800",
+      DRAIN_SPREAD_MS: "600",
+      LOG_LEVEL: "warn",
+      NODE_ENV: "test",
+      ...overrides,
+    };
+  }
+
+  /** An edge node in this test process. */
+  async startEdge(overrides: Record<string, string> = {}, options: EdgeNodeOptions = {}): Promise<RunningEdge> {
+    const config = loadConfig(edgeEnv, this.edgeEnv({ NODE_ID: `edge-${randomBytes(3).toString("hex")}`, ...overrides }));
+    const node = await createEdgeNode(config, { logger: testLogger("edge-test"), typingTtlMs: 700, presenceGraceMs: 400, ...options });
+    const port = await node.listen(0, "127.0.0.1");
+    const edge = { node, port, url: `ws://127.0.0.1:${port}/v1/ws`, httpUrl: `http://127.0.0.1:${port}` };
+    this.edges.push(edge);
+    return edge;
+  }
+
+  /** An edge as a real child process (for SIGTERM / SIGKILL). */
+  async startEdgeProcess(name: string, overrides: Record<string, string> = {}): Promise<AppProcess & { wsUrl: string }> {
+    const process = await startAppProcess({ cwd: EDGE_DIR, name, env: this.edgeEnv({ NODE_ID: name, ...overrides }) });
+    this.processes.push(process);
+    return Object.assign(process, { wsUrl: `ws://127.0.0.1:${process.port}/v1/ws` });
+  }
+
+  async request<T = unknown>(method: string, path: string, options: { token?: string; body?: unknown } = {}): Promise<ApiResponse<T>> {
+    const headers: Record<string, string> = {};
+    if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
+    if (options.body !== undefined) headers["content-type"] = "application/json";
+    const response = await fetch(`${this.api.url}${path}`, {
+      method,
+      headers,
+      ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+    });
+    const text = await response.text();
+    return { status: response.status, body: (text === "" ? undefined : JSON.parse(text)) as T };
+  }
+
+  async register(role = "user"): Promise<TestUser> {
+    const username = `u${++this.users}_${randomBytes(3).toString("hex")}`;
+    const response = await this.request<{ user: { id: string }; access_token: string }>("POST", "/v1/auth/register", {
+      body: { username, password: "correct horse battery", display_name: username, role },
+    });
+    if (response.status !== 201) throw new Error(`register failed: ${response.status} ${JSON.stringify(response.body)}`);
+    return { id: response.body.user.id, username, token: response.body.access_token };
+  }
+
+  /** A token signed with the deployment's secret, as an identity provider would issue it. */
+  async token(claims: { sub: string; role?: string }, ttlMs = 3_600_000): Promise<string> {
+    const issuer = createTokenIssuer({ secret: JWT_SECRET, ttlMs });
+    return (await issuer.issue({ sub: claims.sub, role: claims.role ?? "user" })).token;
+  }
+
+  async directConversation(a: TestUser, b: TestUser): Promise<string> {
+    const response = await this.request<{ id: string }>("POST", "/v1/conversations", { token: a.token, body: { type: "direct", participant_ids: [b.id] } });
+    if (response.status !== 201 && response.status !== 200) throw new Error(`conversation failed: ${response.status} ${JSON.stringify(response.body)}`);
+    return response.body.id;
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled(this.edges.map((edge) => edge.node.close()));
+    await Promise.allSettled(this.processes.map((process) => process.stop("SIGKILL")));
+    await this.api.stop();
+    await this.database.drop();
+    await this.redis.cleanup();
+  }
+}
