@@ -95,7 +95,7 @@ export async function createApiNode(options: ApiNodeOptions): Promise<ApiNode> {
   const relationshipRepo = new RelationshipRepository();
   const conversationViews = new ConversationViews(conversationRepo, participantRepo);
   const directory = new UserDirectoryService({ database, directory: new UserDirectoryRepository(relationshipRepo), policy });
-  const presenceStore = new PresenceStore({ redis, keyPrefix: config.REDIS_KEY_PREFIX });
+  const presenceStore = new PresenceStore({ redis, keyPrefix: config.REDIS_KEY_PREFIX, offlineGraceMs: config.PRESENCE_GRACE_MS });
   const messageRepo = new MessageRepository();
   const archiveRepo = new ArchiveRepository();
   const recipientUnread = new RecipientUnreadRepository();

@@ -26,7 +26,8 @@ export interface AppOptions {
   readonly readiness: Record<string, ReadinessCheck>;
   readonly isDraining: () => boolean;
   readonly maxBodyBytes: number;
-  readonly trustProxy: boolean;
+  /** Express's "trust proxy" setting. */
+  readonly trustProxy: boolean | number | string;
 }
 
 /** The Express app: ops endpoints, then /v1 routes behind authentication, then the one error mapping. */

@@ -1,3 +1,4 @@
+import { waitFor } from "@parley/testing";
 import { PresenceStore } from "@parley/bus";
 import type { Presence } from "@parley/protocol";
 import { Redis } from "ioredis";
@@ -10,7 +11,7 @@ let redis: Redis;
 let store: PresenceStore;
 
 beforeAll(async () => {
-  api = await ApiHarness.start({ PARLEY_POLICY: "school" });
+  api = await ApiHarness.start({ PARLEY_POLICY: "school", PRESENCE_GRACE_MS: "300ms" });
   // The edge nodes' side: the same key prefix, a connection of its own.
   redis = new Redis(api.redis.url, { lazyConnect: true });
   await redis.connect();
@@ -81,9 +82,13 @@ describe("GET /v1/presence", () => {
     ]);
 
     await store.unregister({ userId: classmate.id, node: "edge-1", connectionId: "m1" });
-    const [after] = (await presence(pupil.token, `?user_ids=${classmate.id}`)).body.items;
-    expect(after).toMatchObject({ user_id: classmate.id, status: "offline" });
-    expect(Date.parse(after?.last_seen ?? "")).toBeGreaterThan(Date.now() - 60_000);
+    const [justLeft] = (await presence(pupil.token, `?user_ids=${classmate.id}`)).body.items;
+    expect(justLeft).toMatchObject({ user_id: classmate.id, status: "online" });
+    const after = await waitFor(async () => {
+      const [item] = (await presence(pupil.token, `?user_ids=${classmate.id}`)).body.items;
+      return item?.status === "offline" ? item : undefined;
+    });
+    expect(Date.parse(after.last_seen ?? "")).toBeGreaterThan(Date.now() - 60_000);
     await store.unregister({ userId: teacher.id, node: "edge-1", connectionId: "t1" });
   });
 

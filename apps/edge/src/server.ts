@@ -77,6 +77,7 @@ export async function createEdgeNode(config: EdgeConfig, options: EdgeNodeOption
     redis,
     keyPrefix,
     ttlMs: options.presenceTtlMs ?? Math.max(1_000, Math.round(config.HEARTBEAT_MS * 1.5)),
+    offlineGraceMs: options.presenceGraceMs ?? config.PRESENCE_GRACE_MS,
     now: () => clock.now(),
   });
 
@@ -90,7 +91,7 @@ export async function createEdgeNode(config: EdgeConfig, options: EdgeNodeOption
   });
   const api = new ApiClient({ baseUrl: config.API_URL, logger });
   const membership = new MembershipCache(api, clock);
-  const graceMs = options.presenceGraceMs ?? 5_000;
+  const graceMs = options.presenceGraceMs ?? config.PRESENCE_GRACE_MS;
   const presence = new PresenceTracker({
     store,
     redis,

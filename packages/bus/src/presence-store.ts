@@ -28,6 +28,11 @@ export interface PresenceStoreOptions {
   readonly keyPrefix: string;
   /** A connection not refreshed for this long counts as gone (its node died). */
   readonly ttlMs?: number;
+  /**
+   * A user whose last connection closed less than this long ago still reads as present, so a quick reconnect
+   * does not flap; the edges announce "offline" to watchers after the same grace.
+   */
+  readonly offlineGraceMs?: number;
   readonly now?: () => number;
 }
 
@@ -46,11 +51,13 @@ export class PresenceStore {
   private readonly keys: BusKeys;
   private readonly ttlMs: number;
   private readonly now: () => number;
+  readonly offlineGraceMs: number;
 
   constructor(private readonly options: PresenceStoreOptions) {
     this.keys = busKeys(options.keyPrefix);
     this.ttlMs = options.ttlMs ?? 45_000;
     this.now = options.now ?? Date.now;
+    this.offlineGraceMs = options.offlineGraceMs ?? 5_000;
     options.redis.defineCommand("parleyRegisterConnection", { numberOfKeys: 3, lua: REGISTER });
   }
 
@@ -152,12 +159,14 @@ export class PresenceStore {
     return userIds.map((userId, i) => {
       const count = Number(results[i * 3]?.[1] ?? 0);
       const status = results[i * 3 + 1]?.[1];
-      const lastSeen = results[i * 3 + 2]?.[1];
-      const online = count > 0;
+      const lastSeenText = results[i * 3 + 2]?.[1];
+      const lastSeen = typeof lastSeenText === "string" ? Number(lastSeenText) : undefined;
+      const inGrace = lastSeen !== undefined && now - lastSeen < this.offlineGraceMs;
+      const present = count > 0 || inGrace;
       return {
         user_id: userId,
-        status: online ? (status === "away" || status === "busy" ? status : "online") : "offline",
-        last_seen: online ? new Date(now).toISOString() : typeof lastSeen === "string" ? new Date(Number(lastSeen)).toISOString() : null,
+        status: present ? (status === "away" || status === "busy" ? status : "online") : "offline",
+        last_seen: count > 0 ? new Date(now).toISOString() : lastSeen === undefined ? null : new Date(lastSeen).toISOString(),
       };
     });
   }

@@ -32,8 +32,12 @@ describe("presence", () => {
     expect(await store.unregister({ userId: "ann", connectionId: "c1", node: "edge-1" })).toBe(1);
     expect(await store.isOnline("ann")).toBe(true);
     expect(await store.unregister({ userId: "ann", connectionId: "c2", node: "edge-2" })).toBe(0);
+    const closedAt = new Date(clock).toISOString();
+    // Within the grace a reconnect must not flap: still busy.
+    expect(await store.get(["ann"])).toEqual([{ user_id: "ann", status: "busy", last_seen: closedAt }]);
+    clock += store.offlineGraceMs;
     expect(await store.get(["ann", "never"])).toEqual([
-      { user_id: "ann", status: "offline", last_seen: new Date(clock).toISOString() },
+      { user_id: "ann", status: "offline", last_seen: closedAt },
       { user_id: "never", status: "offline", last_seen: null },
     ]);
   });

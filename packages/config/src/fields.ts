@@ -44,13 +44,6 @@ export function url(protocols: readonly string[], message: string) {
   }, message);
 }
 
-export function boolean(defaultValue: boolean) {
-  return z
-    .enum(["true", "false", "1", "0", "yes", "no"], { message: "must be true or false" })
-    .default(defaultValue ? "true" : "false")
-    .transform((text) => text === "true" || text === "1" || text === "yes");
-}
-
 /** A comma-separated list; empty entries are dropped. */
 export function list(defaultValue = "") {
   return z

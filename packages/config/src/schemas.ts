@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { boolean, duration, integer, list, logLevel, port, url } from "./fields";
+import { duration, integer, list, logLevel, port, url } from "./fields";
 
 const postgresUrl = url(["postgres:", "postgresql:"], "must be a postgres:// URL");
 const redisUrl = url(["redis:", "rediss:"], "must be a redis:// or rediss:// URL");
@@ -14,6 +14,8 @@ export const commonEnv = z.object({
   /** Prefixes every Redis key and channel, so several deployments (or test files) can share one Redis. */
   REDIS_KEY_PREFIX: z.string().regex(/^[\w:.-]{0,64}$/, "must be at most 64 letters, digits, ':', '.', '_' or '-'").default("parley:"),
   REDIS_URL: redisUrl.default("redis://127.0.0.1:6379"),
+  /** A user whose last connection closed less than this long ago still shows as present (no flapping on reconnect). */
+  PRESENCE_GRACE_MS: duration("5s"),
 });
 
 export const databaseEnv = z.object({
@@ -63,7 +65,16 @@ export const apiEnv = z
     MAX_BODY_BYTES: integer(256 * 1024, 1024),
     EMAIL_DELAY: duration("2m"),
     PUBLIC_APP_URL: httpUrl.default("http://localhost:3000"),
-    TRUST_PROXY: boolean(false),
+    /**
+     * Which proxies' X-Forwarded-For to believe (Express "trust proxy"): true, false, a hop count, or a comma-separated
+     * list of addresses/subnets or the names loopback, linklocal, uniquelocal. The default trusts private networks, so
+     * an edge's X-Forwarded-For counts each WebSocket client's own address against the per-address limit.
+     */
+    TRUST_PROXY: z
+      .string()
+      .regex(/^[\w.:/, -]+$/, "must be true, false, a hop count, or a list of addresses, subnets or loopback/linklocal/uniquelocal")
+      .default("loopback, linklocal, uniquelocal")
+      .transform((text): boolean | number | string => (text === "true" ? true : text === "false" ? false : /^\d+$/.test(text) ? Number(text) : text)),
   })
   .superRefine(requireOneKeySource);
 
