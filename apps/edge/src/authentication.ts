@@ -6,12 +6,17 @@ import type { EdgeMetrics } from "./metrics";
 
 export type AuthOutcome =
   | { readonly ok: true; readonly identity: Identity }
-  | { readonly ok: false; readonly code: "invalid_token" | "token_expired" | "token_revoked" | "unavailable"; readonly message: string };
+  | { readonly ok: false; readonly code: "invalid_token" | "token_expired" | "token_revoked" | "forbidden" | "unavailable"; readonly message: string };
 
 /** Verifies a token (signature, pinned algorithm, exp, revocation); a failure of Redis is `unavailable`, not the token's fault. */
 export async function authenticate(verifier: TokenVerifier, token: string, metrics: EdgeMetrics, logger: Logger): Promise<AuthOutcome> {
   try {
     const claims = await verifier.verify(token);
+    if (claims.role === "service") {
+      // Integrations act through REST only (PROTOCOL.md): a service token has no user to deliver to.
+      metrics.authFailures.inc({ reason: "service_token" });
+      return { ok: false, code: "forbidden", message: "Service tokens act through the REST API only." };
+    }
     return { ok: true, identity: { userId: claims.sub, token, claims } };
   } catch (error) {
     if (error instanceof AuthError) {

@@ -60,7 +60,7 @@ export async function admitUpgrade(req: IncomingMessage, options: HandshakeOptio
     return refusal(401, "invalid_token", "The Authorization header must be `Bearer <token>`.");
   }
   const outcome = await authenticate(options.verifier, token, options.metrics, options.logger);
-  if (!outcome.ok) return refusal(outcome.code === "unavailable" ? 503 : 401, outcome.code, outcome.message);
+  if (!outcome.ok) return refusal(ERRORS[outcome.code].status, outcome.code, outcome.message);
   return { ok: true, identity: outcome.identity };
 }
 

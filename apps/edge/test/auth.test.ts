@@ -79,6 +79,14 @@ describe("authentication with an auth frame", () => {
     expect(closed).toEqual({ code: 4001, reason: "auth_timeout" });
   });
 
+  it("refuses service tokens, which act through REST only: 403 at the handshake, 4003 after an auth frame", async () => {
+    const service = await cluster.token({ sub: "booking-system", role: "service" });
+    expect(await handshakeStatus(edgeA.url, { token: service })).toBe(403);
+    const client = track(await TestClient.open(edgeB.url));
+    client.send({ type: "auth", token: service });
+    expect((await client.closed).code).toBe(4003);
+  });
+
   it("closes 4001 when the auth frame carries a bad token", async () => {
     const client = track(await TestClient.open(edgeB.url));
     client.send({ type: "auth", token: "garbage" });
