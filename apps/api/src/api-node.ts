@@ -2,12 +2,11 @@ import { RevocationStore, createTokenIssuer, createTokenVerifier, fromConfig, is
 import { EventPublisher, JOB_QUEUES, jobQueuePrefix, PresenceStore } from "@parley/bus";
 import type { ApiConfig } from "@parley/config";
 import { createDb, type Database } from "@parley/db";
-import { createLogger, createMetrics, postgresCheck, redisCheck, type Logger } from "@parley/observability";
+import { createLogger, createMetrics, listenOn, postgresCheck, redisCheck, type Logger } from "@parley/observability";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { Counter } from "prom-client";
 import http from "node:http";
-import type { AddressInfo } from "node:net";
 import { uuidv7 } from "uuidv7";
 import { createApp } from "./app";
 import { EmailScheduler } from "./events/email-scheduler";
@@ -164,13 +163,7 @@ export async function createApiNode(options: ApiNodeOptions): Promise<ApiNode> {
     redis,
     relay,
     listen(port = config.PORT, host = "0.0.0.0") {
-      return new Promise((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(port, host, () => {
-          server.off("error", reject);
-          resolve((server.address() as AddressInfo).port);
-        });
-      });
+      return listenOn(server, port, host);
     },
     close() {
       closing ??= (async () => {

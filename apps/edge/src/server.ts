@@ -1,10 +1,9 @@
 import { createTokenVerifier, fromConfig, RevocationStore } from "@parley/auth";
 import { busKeys, ChannelSubscriber, PresenceStore } from "@parley/bus";
 import type { EdgeConfig } from "@parley/config";
-import { createLogger, createMetrics, createOpsHandler, redisCheck, type Logger } from "@parley/observability";
+import { createLogger, createMetrics, createOpsHandler, listenOn, redisCheck, type Logger } from "@parley/observability";
 import { Redis } from "ioredis";
 import http from "node:http";
-import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
 import { uuidv7 } from "uuidv7";
 import { WebSocketServer, type WebSocket } from "ws";
@@ -209,13 +208,7 @@ export async function createEdgeNode(config: EdgeConfig, options: EdgeNodeOption
       return registry.size;
     },
     listen(port = config.PORT, host = "0.0.0.0") {
-      return new Promise((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(port, host, () => {
-          server.off("error", reject);
-          resolve((server.address() as AddressInfo).port);
-        });
-      });
+      return listenOn(server, port, host);
     },
     drain() {
       drainWork ??= (async () => {

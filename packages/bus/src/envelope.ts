@@ -5,23 +5,25 @@ import { z } from "zod";
 export const eventEnvelope = z.object({ pos: z.string().regex(/^\d+-\d+$/), ts: z.number().optional(), event: conversationEvent });
 export type EventEnvelope = z.infer<typeof eventEnvelope>;
 
-/** Parses a Redis payload; returns undefined for anything that is not a well-formed envelope. */
-export function parseEnvelope(text: string): EventEnvelope | undefined {
+/** Parses a JSON payload from Redis with `schema`; undefined for anything malformed (never throws). */
+export function parseJsonWith<S extends z.ZodType>(schema: S, text: string): z.output<S> | undefined {
+  let raw: unknown;
   try {
-    const parsed = eventEnvelope.safeParse(JSON.parse(text));
-    return parsed.success ? parsed.data : undefined;
+    raw = JSON.parse(text);
   } catch {
     return undefined;
   }
+  const parsed = schema.safeParse(raw);
+  return parsed.success ? parsed.data : undefined;
+}
+
+/** Parses a payload of a user's channel; undefined for anything that is not a well-formed envelope. */
+export function parseEnvelope(text: string): EventEnvelope | undefined {
+  return parseJsonWith(eventEnvelope, text);
 }
 
 export function parseStoredEvent(text: string): ConversationEvent | undefined {
-  try {
-    const parsed = conversationEvent.safeParse(JSON.parse(text));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
-  }
+  return parseJsonWith(conversationEvent, text);
 }
 
 /** Compares two stream positions (`ms-seq`). */

@@ -11,3 +11,4 @@ export {
   type OpsServerOptions,
   type ReadinessCheck,
 } from "./ops-server";
+export { listenOn } from "./http-listen";

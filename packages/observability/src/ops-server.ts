@@ -1,6 +1,6 @@
 import http from "node:http";
-import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
+import { listenOn } from "./http-listen";
 
 export type ReadinessCheck = () => Promise<void>;
 
@@ -118,14 +118,7 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
   const server = http.createServer((req, res) => {
     if (!handle(req, res)) sendJson(res, 404, { status: "not_found" }, req.method === "HEAD");
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOn(server, options.port, options.host);
   let closing: Promise<void> | undefined;
   return {
     port,

@@ -171,7 +171,7 @@ export class MessageRepository {
   }
 
   /**
-   * The message a sender already stored under this client_msg_id (idempotent retries): any live one (the
+   * The message a sender already stored under this client_msg_id (idempotent retries): a live one in any conversation (the
    * unique index, so reuse in another conversation shows), or an archived one of this conversation (the
    * archive has no such index; its conversation_id prefix keeps the scan to one conversation). A service's
    * system messages have no sender, so theirs are keyed by conversation.

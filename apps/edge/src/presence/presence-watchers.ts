@@ -1,4 +1,4 @@
-import type { BusKeys, ChannelSubscriber, PresenceStore } from "@parley/bus";
+import { parseJsonWith, type BusKeys, type ChannelSubscriber, type PresenceStore } from "@parley/bus";
 import type { Logger } from "@parley/observability";
 import { presenceEvent, type Presence } from "@parley/protocol";
 import type { Clock } from "../clock";
@@ -61,18 +61,12 @@ export class PresenceWatchers {
   }
 
   private receive(channel: string, message: string): void {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(message);
-    } catch {
-      parsed = undefined;
-    }
-    const event = presenceEvent.safeParse(parsed);
-    if (!event.success) {
+    const event = parseJsonWith(presenceEvent, message);
+    if (!event) {
       this.options.logger.warn({ channel }, "dropped a malformed presence event");
       return;
     }
-    const { type: _type, ...presence } = event.data;
+    const { type: _type, ...presence } = event;
     this.apply(presence);
   }
 

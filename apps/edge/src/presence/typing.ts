@@ -1,4 +1,4 @@
-import type { BusKeys, ChannelSubscriber } from "@parley/bus";
+import { parseJsonWith, type BusKeys, type ChannelSubscriber } from "@parley/bus";
 import type { Logger } from "@parley/observability";
 import { typingEvent, type TypingEvent } from "@parley/protocol";
 import type { Redis } from "ioredis";
@@ -48,18 +48,12 @@ export class TypingHub {
   }
 
   private receive(channel: string, message: string): void {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(message);
-    } catch {
-      parsed = undefined;
-    }
-    const signal = typingSignal.safeParse(parsed);
-    if (!signal.success) {
+    const signal = parseJsonWith(typingSignal, message);
+    if (!signal) {
       this.options.logger.warn({ channel }, "dropped a malformed typing signal");
       return;
     }
-    const { node: _node, ...frame } = signal.data;
+    const { node: _node, ...frame } = signal;
     const key = `${frame.conversation_id}|${frame.user_id}`;
     clearTimeout(this.expiries.get(key));
     this.expiries.delete(key);
