@@ -20,6 +20,9 @@ export default tseslint.config(
     },
     plugins: { "import-x": importX },
     settings: {
+      // Dependencies are parsed with the TypeScript parser, or no-cycle cannot see their imports.
+      "import-x/parsers": { "@typescript-eslint/parser": [".ts", ".tsx", ".mts", ".cts"] },
+      "import-x/extensions": [".ts", ".tsx", ".js", ".mjs"],
       "import-x/resolver-next": [createTypeScriptImportResolver({ alwaysTryTypes: true, project: ["apps/*/tsconfig.json", "packages/*/tsconfig.json", "bench/tsconfig.json"], noWarnOnMultipleProjects: true })],
     },
     rules: {
