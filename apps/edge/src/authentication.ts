@@ -30,6 +30,8 @@ export async function authenticate(verifier: TokenVerifier, token: string, metri
 }
 
 const expiryTimers = new WeakMap<Connection, NodeJS.Timeout>();
+/** The longest delay a timer honours (about 24.8 days): a token that lives longer is looked at again then. */
+const MAX_TIMER_MS = 2_147_483_647;
 
 /**
  * Closes the socket 4001 when its token expires (as the verifier sees it: exp plus the allowed clock skew),
@@ -42,8 +44,9 @@ export function trackExpiry(connection: Connection, clock: Clock, clockTolerance
   const delay = exp * 1000 + clockToleranceMs - clock.now();
   expiryTimers.set(
     connection,
-    connection.after(delay, () => {
-      connection.close("token_expired");
+    connection.after(Math.min(delay, MAX_TIMER_MS), () => {
+      if (delay > MAX_TIMER_MS) trackExpiry(connection, clock, clockToleranceMs);
+      else connection.close("token_expired");
     }),
   );
 }

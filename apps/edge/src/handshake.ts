@@ -49,7 +49,9 @@ export function handshakeToken(req: IncomingMessage, url: URL): string | null | 
 
 /** Everything checked before the upgrade: path, drain, origin, and the token when one is given (bad → 401). */
 export async function admitUpgrade(req: IncomingMessage, options: HandshakeOptions): Promise<UpgradeDecision> {
-  const url = new URL(req.url ?? "/", "http://edge.invalid");
+  // A request line can carry an absolute target that is no URL at all ("http://["): refused, never thrown.
+  const url = parseTarget(req.url);
+  if (url === undefined) return refusal(400, "invalid_request", "The request target is not a valid URL.");
   if (url.pathname !== WS_PATH) return refusal(404, "not_found");
   if (options.isDraining()) return refusal(503, "node_restarting");
   if (!originAllowed(req.headers.origin, options.allowedOrigins)) return refusal(403, "origin_not_allowed");
@@ -62,6 +64,14 @@ export async function admitUpgrade(req: IncomingMessage, options: HandshakeOptio
   const outcome = await authenticate(options.verifier, token, options.metrics, options.logger);
   if (!outcome.ok) return refusal(ERRORS[outcome.code].status, outcome.code, outcome.message);
   return { ok: true, identity: outcome.identity };
+}
+
+function parseTarget(target: string | undefined): URL | undefined {
+  try {
+    return new URL(target ?? "/", "http://edge.invalid");
+  } catch {
+    return undefined;
+  }
 }
 
 function refusal(status: number, code: ErrorCode, message: string = ERRORS[code].message): UpgradeDecision {

@@ -2,6 +2,7 @@ import { createTokenVerifier, fromConfig, RevocationStore } from "@parley/auth";
 import { busKeys, ChannelSubscriber, PresenceStore } from "@parley/bus";
 import type { EdgeConfig } from "@parley/config";
 import { createLogger, createMetrics, createOpsHandler, listenOn, redisCheck, type Logger } from "@parley/observability";
+import { ERRORS } from "@parley/protocol";
 import { Redis } from "ioredis";
 import http from "node:http";
 import type { Registry } from "prom-client";
@@ -159,7 +160,8 @@ export async function createEdgeNode(config: EdgeConfig, options: EdgeNodeOption
   server.on("upgrade", (req: http.IncomingMessage, socket, head: Buffer) => {
     const onError = () => socket.destroy();
     socket.on("error", onError);
-    void admitUpgrade(req, { allowedOrigins: config.ALLOWED_ORIGINS, verifier, metrics: edgeMetrics, logger, isDraining: () => draining }).then((decision) => {
+    let upgraded = false;
+    admitUpgrade(req, { allowedOrigins: config.ALLOWED_ORIGINS, verifier, metrics: edgeMetrics, logger, isDraining: () => draining }).then((decision) => {
       if (!decision.ok) {
         refuseUpgrade(socket, decision.status, decision.code, decision.message);
         return;
@@ -169,11 +171,17 @@ export async function createEdgeNode(config: EdgeConfig, options: EdgeNodeOption
         return;
       }
       wss.handleUpgrade(req, socket, head, (ws) => {
+        upgraded = true;
         socket.off("error", onError);
         sockets.add(ws);
         ws.once("close", () => sockets.delete(ws));
         startSession(ctx, ws, req.socket.remoteAddress, decision.identity);
       });
+    }).catch((error: unknown) => {
+      // A bug in one upgrade must not become an unhandled rejection that ends the process (and every socket).
+      logger.error({ err: error }, "upgrade failed");
+      if (upgraded) socket.destroy();
+      else refuseUpgrade(socket, 500, "internal_error", ERRORS.internal_error.message);
     });
   });
 

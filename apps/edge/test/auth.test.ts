@@ -1,4 +1,5 @@
 import { waitFor } from "@parley/testing";
+import net from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { TestCluster, type RunningEdge } from "./support/cluster";
 import { handshakeStatus, TestClient } from "./support/ws-client";
@@ -126,5 +127,36 @@ describe("tokens during a connection", () => {
     const other = await cluster.register();
     const refused = await client.request({ type: "auth", token: other.token });
     expect(refused).toMatchObject({ type: "error", code: "forbidden" });
+  });
+});
+
+/** Writes a raw HTTP upgrade request and resolves with the status line of the answer ("" when the socket just closed). */
+function rawUpgrade(port: number, target: string): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, "127.0.0.1", () => {
+      socket.write(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
+    });
+    let answer = "";
+    socket.on("data", (chunk: Buffer) => (answer += chunk.toString("utf8")));
+    socket.on("error", () => undefined);
+    socket.on("close", () => {
+      resolve(answer.split("\r\n")[0] ?? "");
+    });
+  });
+}
+
+describe("malformed upgrade requests", () => {
+  it("refuses an upgrade whose target is not a valid URL with 400, and the node keeps serving", async () => {
+    const edge = await cluster.startEdgeProcess(`edge-url-${Date.now()}`);
+    try {
+      expect(await rawUpgrade(edge.port, "http://[/v1/ws")).toMatch(/^HTTP\/1\.1 400 /);
+      const health = await fetch(`${edge.url}/healthz`);
+      expect(health.status).toBe(200);
+      const user = await cluster.register();
+      const client = track(await TestClient.connect(edge.wsUrl, user.token));
+      expect(client.of("connected")).toHaveLength(1);
+    } finally {
+      await edge.stop("SIGKILL");
+    }
   });
 });

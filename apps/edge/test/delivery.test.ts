@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { busKeys, EventPublisher } from "@parley/bus";
+import { createDb } from "@parley/db";
 import { randomUUID } from "node:crypto";
-import { waitFor } from "@parley/testing";
 import { Redis } from "ioredis";
 import { TestCluster, type RunningEdge, type TestUser } from "./support/cluster";
 import { TestClient, type Frame } from "./support/ws-client";
@@ -22,6 +22,8 @@ async function connect(edge: RunningEdge, user: TestUser): Promise<TestClient> {
 
 const newMessages = (client: TestClient, conversation = conversationId) =>
   client.frames.filter((frame) => frame.type === "new_message" && frame.conversation_id === conversation);
+/** The advisory lock the API's outbox relay publishes under (apps/api/src/events/outbox-relay.ts). */
+const RELAY_LOCK = 0x7061726c;
 const seqOf = (frame: Frame) => (frame.message as { seq: number }).seq;
 
 beforeAll(async () => {
@@ -136,6 +138,34 @@ describe("delivery across edges", () => {
     expect(newMessages(reader).filter((frame) => seqOf(frame) === liveSeq)).toHaveLength(1);
   });
 
+  it("leaves out the live copy of a replayed message that the relay publishes only after the replay", async () => {
+    const sender = await connect(edgeA, alice);
+    const reader = await connect(edgeB, bob);
+    await reader.request({ type: "ping" });
+    const base = await sender.request({ type: "send_message", conversation_id: conversationId, client_msg_id: "late-base", content: "base" });
+    const baseSeq = (base.data as { seq: number }).seq;
+    await reader.next((frame) => frame.type === "new_message" && seqOf(frame) === baseSeq);
+    // The relay publishes under this advisory lock: holding it keeps the next message committed but unpublished.
+    const database = createDb(cluster.database.url, { max: 1 });
+    let lateSeq = 0;
+    try {
+      await database.sql`SELECT pg_advisory_lock(${RELAY_LOCK})`;
+      const late = await sender.request({ type: "send_message", conversation_id: conversationId, client_msg_id: "late-1", content: "late" });
+      lateSeq = (late.data as { seq: number }).seq;
+      expect(await reader.request({ type: "subscribe", conversation_id: conversationId, since_seq: baseSeq })).toMatchObject({ type: "ack" });
+      await reader.next((frame) => frame.type === "new_message" && seqOf(frame) === lateSeq);
+      await reader.request({ type: "ping" }); // the replay is over
+    } finally {
+      await database.sql`SELECT pg_advisory_unlock(${RELAY_LOCK})`;
+      await database.close();
+    }
+    // Published now, after the replay; a later message shows the stream went past it.
+    const next = await sender.request({ type: "send_message", conversation_id: conversationId, client_msg_id: "late-2", content: "next" });
+    const nextSeq = (next.data as { seq: number }).seq;
+    await reader.next((frame) => frame.type === "new_message" && seqOf(frame) === nextSeq);
+    expect(newMessages(reader).map(seqOf)).toEqual([baseSeq, lateSeq, nextSeq]);
+  });
+
   it("refuses to subscribe to a conversation the user is not in", async () => {
     const carol = await cluster.register();
     const client = await connect(edgeA, carol);
@@ -202,11 +232,12 @@ describe("delivery across edges", () => {
     const client = await connect(edgeA, alice);
     const firstAck = await client.request({ type: "send_message", conversation_id: conversationId, client_msg_id: "old-1", content: "old" });
     const first = await client.next((frame) => frame.type === "new_message" && seqOf(frame) === (firstAck.data as { seq: number }).seq);
-    await client.request({ type: "send_message", conversation_id: conversationId, client_msg_id: "old-2", content: "newer" });
+    const secondAck = await client.request({ type: "send_message", conversation_id: conversationId, client_msg_id: "old-2", content: "newer" });
+    // Only once the newer event is in the stream (delivered live) does trimming to one entry drop `first`.
+    await client.next((frame) => frame.type === "new_message" && seqOf(frame) === (secondAck.data as { seq: number }).seq);
     // Retention trims the oldest entries (as MAXLEN does under load).
     const redis = new Redis(cluster.redis.url);
     try {
-      await waitFor(async () => (await redis.xlen(busKeys(cluster.redis.prefix).userStream(alice.id))) >= 2);
       await redis.xtrim(busKeys(cluster.redis.prefix).userStream(alice.id), "MAXLEN", 1);
     } finally {
       redis.disconnect();

@@ -79,4 +79,36 @@ describe("EventGate", () => {
     events.offer(event("3-0", 3));
     expect(overflowed()).toBe(true);
   });
+
+  it("lets a replay that starts while the backlog waits for buffer room go first, then applies its skip", async () => {
+    const out: string[] = [];
+    let congested = true;
+    let room: ((ok: boolean) => void) | undefined;
+    const events = new EventGate({
+      emit: (delivered) => {
+        out.push(`live ${delivered.pos}`);
+        return true;
+      },
+      writable: () => new Promise<boolean>((resolve) => (room = resolve)),
+      congested: () => congested,
+      overflow: () => undefined,
+      maxHeld: 100,
+    });
+    events.offer(event("7-0", 7)); // held until the first command
+    events.releaseInitial(); // the backlog flush waits for room in the socket's buffer
+    expect(room).toBeDefined();
+    // `subscribe {since_seq: 5}`: history frames go out beside the gate; the live copy of seq 7 is one of them.
+    await events.hold(
+      async () => {
+        out.push("history 6");
+        congested = false;
+        room?.(true);
+        await settle();
+        out.push("history 7", "history 8");
+      },
+      ({ event: held }) => held.type === "message_deleted" && held.seq <= 8,
+    );
+    await settle();
+    expect(out).toEqual(["history 6", "history 7", "history 8"]);
+  });
 });

@@ -18,6 +18,26 @@ export interface WorkerMetrics {
   readonly conversationsArchived: Counter;
 }
 
+/** How long a scrape waits for a queue's counts (BullMQ's connection waits for Redis forever). */
+const COUNTS_TIMEOUT_MS = 2_000;
+
+async function countsWithin(queue: QueueCounts, timeoutMs: number): Promise<Awaited<ReturnType<QueueCounts["counts"]>> | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => {
+      resolve(undefined);
+    }, timeoutMs);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([queue.counts(), deadline]);
+  } catch {
+    return undefined;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** The worker's metrics on its registry; queue depth is read from Redis at scrape time. */
 export function createWorkerMetrics(registry: Registry, queues: readonly QueueCounts[]): WorkerMetrics {
   new Gauge({
@@ -26,9 +46,13 @@ export function createWorkerMetrics(registry: Registry, queues: readonly QueueCo
     labelNames: ["queue", "state"],
     registers: [registry],
     async collect() {
-      const all = await Promise.all(queues.map(async (queue) => ({ name: queue.name, counts: await queue.counts() })));
+      const all = await Promise.all(queues.map(async (queue) => ({ name: queue.name, counts: await countsWithin(queue, COUNTS_TIMEOUT_MS) })));
       for (const { name, counts } of all) {
-        for (const state of DEPTH_STATES) this.set({ queue: name, state }, counts[state] ?? 0);
+        for (const state of DEPTH_STATES) {
+          // Unknown while Redis is away: the series is left out rather than stale, and the rest of the scrape answers.
+          if (counts === undefined) this.remove({ queue: name, state });
+          else this.set({ queue: name, state }, counts[state] ?? 0);
+        }
       }
     },
   });

@@ -35,7 +35,14 @@ export class ChannelSubscriber {
     const first = state.handlers.size === 0;
     state.handlers.add(handler);
     if (first) state.pending = this.after(state.pending, () => this.redis.subscribe(channel));
-    await state.pending;
+    try {
+      await state.pending;
+    } catch (error) {
+      // The SUBSCRIBE failed (Redis away): forget this handler, so the next caller subscribes afresh.
+      state.handlers.delete(handler);
+      if (state.handlers.size === 0 && this.channels.get(channel) === state) this.channels.delete(channel);
+      throw error;
+    }
     let removed = false;
     return async () => {
       if (removed) return;

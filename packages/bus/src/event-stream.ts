@@ -13,9 +13,11 @@ export type ReplayResult =
  */
 export async function readUserStream(redis: Redis, keyPrefix: string, userId: string, since: string, count = 500): Promise<ReplayResult> {
   const key = busKeys(keyPrefix).userStream(userId);
-  const exists = await redis.exists(key);
-  if (exists && (await trimmedPast(redis, key, since))) return { ok: false, reason: "too_old" };
-  const entries = exists ? await redis.xrange(key, `(${since}`, "+", "COUNT", count) : [];
+  if (!(await redis.exists(key))) return { ok: true, events: [], more: false };
+  const entries = await redis.xrange(key, `(${since}`, "+", "COUNT", count);
+  // Checked after the read: trimming only removes the oldest entries, so if nothing after `since` is gone now,
+  // nothing was gone when the entries were read (checking first would let a trim in between open a silent gap).
+  if (await trimmedPast(redis, key, since)) return { ok: false, reason: "too_old" };
   const events: { pos: string; event: ConversationEvent }[] = [];
   for (const [pos, fields] of entries) {
     const json = fields[fields.indexOf("e") + 1];

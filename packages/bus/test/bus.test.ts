@@ -120,3 +120,51 @@ describe("the channel subscriber", () => {
     await second();
   });
 });
+
+describe("the channel subscriber after a failed SUBSCRIBE", () => {
+  it("forgets the handler of a SUBSCRIBE that failed, so the channel can be joined again once Redis answers", async () => {
+    // Offline queue off and not connected yet: the first SUBSCRIBE fails at once, as one does while Redis is away.
+    const connection = new Redis(testRedis.url, { lazyConnect: true, enableOfflineQueue: false });
+    const flaky = new ChannelSubscriber(connection);
+    const channel = busKeys(testRedis.prefix).userChannel("hana");
+    const got: string[] = [];
+    try {
+      await expect(flaky.subscribe(channel, () => undefined)).rejects.toThrow();
+      expect(flaky.channelCount).toBe(0);
+      // The failed command started the lazy connection: Redis is back once it is ready.
+      await waitFor(() => connection.status === "ready");
+      const stop = await flaky.subscribe(channel, (message) => got.push(message));
+      expect(((await redis.pubsub("NUMSUB", channel)) as [string, number])[1]).toBe(1);
+      await redis.publish(channel, "after the outage");
+      await waitFor(() => got.length === 1);
+      expect(got).toEqual(["after the outage"]);
+      await stop();
+    } finally {
+      await flaky.close();
+    }
+  });
+});
+
+describe("reading a stream that is being trimmed", () => {
+  it("answers too_old, never a silent gap, when trimming overtakes the read", async () => {
+    const stream = busKeys(testRedis.prefix).userStream("ivan");
+    const small = new EventPublisher({ redis, keyPrefix: testRedis.prefix, streamMaxLength: 1000 });
+    const first = await small.publish([{ id: "v0", recipients: ["ivan"], event: readEvent(1) }]);
+    const since = first.get("v0")?.get("ivan") ?? "";
+    for (let i = 1; i <= 5; i++) await small.publish([{ id: `v${i}`, recipients: ["ivan"], event: readEvent(i + 1) }]);
+    // Retention trims between the checks and the read (another publish with MAXLEN, on another connection).
+    const racing = new Proxy(redis, {
+      get(target, property, receiver) {
+        if (property === "xrange") {
+          return async (...args: Parameters<Redis["xrange"]>) => {
+            await target.xtrim(stream, "MAXLEN", 2);
+            return target.xrange(...args);
+          };
+        }
+        const value: unknown = Reflect.get(target, property, receiver);
+        return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    expect(await readUserStream(racing, testRedis.prefix, "ivan", since)).toEqual({ ok: false, reason: "too_old" });
+  });
+});

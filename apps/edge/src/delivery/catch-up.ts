@@ -10,21 +10,37 @@ import { resumeFromStream } from "./stream-replay";
  */
 export function catchUpAfterReconnect(subscriberRedis: Redis, redis: Redis, keyPrefix: string, registry: ConnectionRegistry, logger: Logger): () => void {
   const onReady = () => {
-    // 'ready' fires before ioredis re-sends SUBSCRIBE; a PING queued after it answers once the subscriptions are back.
+    // Held from here on (ioredis has just re-sent SUBSCRIBE, and no reply was read yet): a live event must not
+    // overtake the missed ones, even when a socket's catch-up waits behind a command in flight.
+    const sockets = registry
+      .authenticated()
+      .filter((connection) => connection.state === "open")
+      .flatMap((connection) => {
+        const since = connection.events.lastPos;
+        return since === undefined ? [] : [{ connection, since, release: connection.events.suspend() }];
+      });
+    // A PING queued after the re-SUBSCRIBE answers once the subscriptions are back.
     setImmediate(() => {
       subscriberRedis.ping().then(
         () => {
-          const connections = registry.authenticated().filter((connection) => connection.state === "open");
-          logger.warn({ connections: connections.length }, "subscriber reconnected; replaying what sockets missed");
-          for (const connection of connections) {
-            const since = connection.events.lastPos;
-            if (since === undefined) continue;
-            const queued = connection.enqueue(() => resumeFromStream(redis, keyPrefix, connection, since, undefined, { quiet: true }));
+          logger.warn({ connections: sockets.length }, "subscriber reconnected; replaying what sockets missed");
+          for (const { connection, since, release } of sockets) {
+            const queued = connection.enqueue(async () => {
+              try {
+                await resumeFromStream(redis, keyPrefix, connection, since, undefined, { quiet: true });
+              } finally {
+                release();
+              }
+            });
+            if (queued) continue;
             // Never skip silently: a socket too busy to catch up is closed and resumes after reconnecting.
-            if (!queued) connection.close("slow_consumer");
+            release();
+            connection.close("slow_consumer");
           }
         },
         (error: unknown) => {
+          // The connection dropped again: its next 'ready' catches up from the same positions.
+          for (const { release } of sockets) release();
           logger.warn({ err: error }, "subscriber ping after reconnect failed");
         },
       );

@@ -34,12 +34,16 @@ export class EventGate {
   private skips: ((event: DeliverableEvent) => boolean)[] = [];
   private readonly written = new Set<string>();
   private newest: string | undefined;
+  /** Per conversation, the newest seq this socket got from history (`subscribe {since_seq}`). */
+  private readonly covered = new Map<string, number>();
   private static readonly rememberedPositions = 10_000;
+  private static readonly rememberedConversations = 1_000;
 
   constructor(private readonly options: EventGateOptions) {}
 
   /** A live event: written now, or queued behind a running replay. */
   offer(event: DeliverableEvent): void {
+    if (this.isCovered(event)) return;
     if (this.holds > 0) {
       if (this.held.length - this.heldStart >= this.options.maxHeld) {
         this.options.overflow();
@@ -53,7 +57,7 @@ export class EventGate {
 
   /** Writes an event unless it was written before; false when the socket is gone. */
   write(event: DeliverableEvent): boolean {
-    if (this.written.has(event.pos)) return true;
+    if (this.written.has(event.pos) || this.isCovered(event)) return true;
     if (!this.options.emit(event)) return false;
     this.written.add(event.pos);
     if (this.newest === undefined || comparePos(event.pos, this.newest) > 0) this.newest = event.pos;
@@ -85,6 +89,35 @@ export class EventGate {
     }
   }
 
+  /**
+   * Messages of a conversation up to `seq` went out from history: their `new_message` events are left out from
+   * now on, also when the relay publishes one only after the replay ended (seqs are unique, so it is a copy).
+   */
+  cover(conversationId: string, seq: number): void {
+    const previous = this.covered.get(conversationId) ?? 0;
+    this.covered.delete(conversationId);
+    this.covered.set(conversationId, Math.max(previous, seq));
+    if (this.covered.size > EventGate.rememberedConversations) {
+      const oldest = this.covered.keys().next();
+      if (oldest.done !== true) this.covered.delete(oldest.value);
+    }
+  }
+
+  private isCovered({ event }: DeliverableEvent): boolean {
+    return event.type === "new_message" && event.message.seq <= (this.covered.get(event.conversation_id) ?? 0);
+  }
+
+  /** Holds live events until the returned function is called (once): for work that must wait its turn first. */
+  suspend(): () => void {
+    this.holds += 1;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.release();
+    };
+  }
+
   /** Ends the hold every socket starts with (after its first command, or a short delay). */
   releaseInitial(): void {
     if (this.initialReleased) return;
@@ -114,6 +147,11 @@ export class EventGate {
       if (event === undefined || this.skips.some((skip) => skip(event))) continue;
       if (this.options.congested() && !(await this.options.writable())) {
         this.resetHeld();
+        return;
+      }
+      if (this.holds > 1) {
+        // A replay started while the buffer drained: it goes first, and this event waits for its release.
+        this.heldStart -= 1;
         return;
       }
       if (!this.write(event)) {

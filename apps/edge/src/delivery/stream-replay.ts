@@ -1,4 +1,4 @@
-import { readUserStream } from "@parley/bus";
+import { comparePos, readUserStream } from "@parley/bus";
 import type { Redis } from "ioredis";
 import type { Connection } from "../connection";
 
@@ -38,5 +38,6 @@ export async function resumeFromStream(
       }
       if (!page.more || page.events.length === 0) return;
     }
-  });
+    // Held live events at or before `since` were seen by the client already (on its previous socket).
+  }, ({ pos }) => comparePos(pos, since) <= 0);
 }

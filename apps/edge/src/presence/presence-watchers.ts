@@ -46,6 +46,11 @@ export class PresenceWatchers {
       if (connection.watched.has(presence.user_id)) continue;
       connection.watched.add(presence.user_id);
       await this.hub.join(this.options.keys.presenceChannel(presence.user_id), connection);
+      if (connection.isClosing()) {
+        // The socket closed meanwhile and its cleanup already ran: leave what was joined since.
+        await this.unwatchAll(connection);
+        return;
+      }
     }
   }
 
