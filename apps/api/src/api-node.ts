@@ -137,7 +137,7 @@ export async function createApiNode(options: ApiNodeOptions): Promise<ApiNode> {
     }),
     reads: new ReadService({ ...messageDeps, writer: messageWriter, unread: recipientUnread }),
     search: new SearchService({ database, messages: messageRepo, search: new SearchRepository() }),
-    restore: new RestoreService({ ...messageDeps, archive: archiveRepo, views: conversationViews }),
+    restore: new RestoreService({ ...messageDeps, archive: archiveRepo, views: conversationViews, clock }),
   };
 
   let draining = false;

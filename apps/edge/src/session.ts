@@ -75,6 +75,10 @@ export function startSession(ctx: EdgeContext, ws: WebSocket, remoteAddress: str
         return;
       }
       await establish(ctx, connection, outcome.identity);
+      // The auth frame is a command like any other: after `connected`, its id gets its answer.
+      if (frameId !== undefined && connection.state === "open") {
+        connection.ack(frameId, { user_id: connection.userId, expires_at: new Date(outcome.identity.claims.exp * 1000).toISOString() });
+      }
       if (buffered !== undefined && connection.state === "open") handleOpenFrame(ctx, connection, buffered);
       buffered = undefined;
     });
@@ -125,8 +129,10 @@ async function establish(ctx: EdgeContext, connection: Connection, identity: Ide
   trackExpiry(connection, ctx.clock, ctx.config.JWT_CLOCK_TOLERANCE);
   let pos: string;
   try {
+    const provisioned = provision(ctx, connection);
     await ctx.delivery.join(connection);
     pos = await latestPos(ctx.redis, ctx.config.REDIS_KEY_PREFIX, connection.userId);
+    await provisioned;
   } catch (error) {
     ctx.logger.error({ err: error }, "joining the user channel failed");
     connection.close("unavailable");
@@ -147,6 +153,21 @@ async function establish(ctx: EdgeContext, connection: Connection, identity: Ide
   connection.after(ctx.initialHoldMs, () => {
     connection.events.releaseInitial();
   });
+}
+
+/** How long `connected` waits for the API to provision the user; past it the socket opens anyway. */
+const PROVISION_WAIT_MS = 1_000;
+
+/**
+ * A connection is a first use of a token too: the API provisions an identity provider's unknown `sub` from its claims
+ * (GET /v1/users/me), so others can reach a user who has only ever connected. Best effort, bounded; never throws.
+ */
+async function provision(ctx: EdgeContext, connection: Connection): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const answer = ctx.api.request("GET", "/v1/users/me", { token: connection.identity?.token ?? "", clientIp: connection.remoteAddress });
+  const outcome = await Promise.race([answer, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), PROVISION_WAIT_MS)))]);
+  clearTimeout(timer);
+  if (outcome !== undefined && !outcome.ok) ctx.logger.warn({ status: outcome.status, code: outcome.error.code }, "the API did not provision the user");
 }
 
 /** Runs once per socket when it starts closing: leaves every channel and unregisters it cluster-wide. */

@@ -80,7 +80,8 @@ export const addParticipantsBody = z.strictObject({
   role: z.enum(["member", "admin"]).default("member"),
 });
 export type AddParticipantsBody = z.infer<typeof addParticipantsBody>;
-export const participantList = z.object({ items: z.array(participant) });
+/** The list shape of the contract; never paged, so next_cursor is always null. */
+export const participantList = page(participant);
 
 // ---- messages
 export const clientMsgId = z.string().min(1).max(100);
@@ -100,6 +101,8 @@ export const historyQuery = z
   .object({
     before_seq: z.coerce.number().int().min(1).optional(),
     after_seq: z.coerce.number().int().min(0).optional(),
+    /** A page's next_cursor passed back: continues in that page's direction (as after_seq when paging forward). */
+    cursor: z.string().max(500).optional(),
     limit: limit(200, 50),
   })
   .refine((q) => q.before_seq === undefined || q.after_seq === undefined, {
@@ -128,7 +131,8 @@ export const searchQuery = z.object({
   limit: limit(100, 20),
   cursor: z.string().max(500).optional(),
 });
-export const searchHit = z.object({ message, snippet: z.string(), rank: z.number() });
+/** A hit is the message (its fields at the top level) plus `message` repeating it, the HTML snippet and the rank. */
+export const searchHit = message.extend({ message, snippet: z.string(), rank: z.number() });
 export const searchPage = page(searchHit);
 
 // ---- relationships
@@ -148,7 +152,8 @@ export const presenceQuery = z.object({
     .pipe(z.array(userId).max(500))
     .optional(),
 });
-export const presenceList = z.object({ items: z.array(presence) });
+/** The list shape of the contract; never paged, so next_cursor is always null. */
+export const presenceList = page(presence);
 
 export const stats = z.object({
   connections: z.number().int().nonnegative(),

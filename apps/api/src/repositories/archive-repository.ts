@@ -24,9 +24,10 @@ export class ArchiveRepository {
   /**
    * Moves every archived message of the conversation back to `messages`, seqs unchanged, and clears
    * conversations.archived_at. Runs in the caller's transaction, which must hold the conversation row lock.
+   * `activityAt` counts the restore as activity, so the next archival run does not take the conversation right back.
    * Returns how many messages came back.
    */
-  async restore(tx: Tx, conversationId: string): Promise<number> {
+  async restore(tx: Tx, conversationId: string, activityAt?: Date): Promise<number> {
     let restored = 0;
     for (;;) {
       const result = await tx.execute(sql`
@@ -43,7 +44,10 @@ export class ArchiveRepository {
       restored += result.count;
       if (result.count < RESTORE_BATCH) break;
     }
-    await tx.update(schema.conversations).set({ archivedAt: null }).where(eq(schema.conversations.id, conversationId));
+    await tx
+      .update(schema.conversations)
+      .set({ archivedAt: null, ...(activityAt === undefined ? {} : { lastActivityAt: activityAt }) })
+      .where(eq(schema.conversations.id, conversationId));
     return restored;
   }
 }

@@ -1,5 +1,5 @@
 import type { Database } from "@parley/db";
-import { ParleyError, type AddParticipantsBody, type Participant } from "@parley/protocol";
+import { ParleyError, type AddParticipantsBody, type Page, type Participant } from "@parley/protocol";
 import type { OutboxRelay } from "../events/outbox-relay";
 import type { ConversationRepository, ConversationRow } from "../repositories/conversation-repository";
 import type { OutboxRepository } from "../repositories/outbox-repository";
@@ -51,7 +51,7 @@ export class MembershipService {
   constructor(private readonly deps: MembershipServiceDeps) {}
 
   /** Adds (or brings back) members; answers the resulting member list. */
-  async add(actor: Actor, id: string, body: AddParticipantsBody): Promise<{ items: Participant[] }> {
+  async add(actor: Actor, id: string, body: AddParticipantsBody): Promise<Page<Participant>> {
     const conversationId = conversationIdOrNotFound(id);
     const { database, participants, directory, outbox, views, clock } = this.deps;
     const ids = unique(body.user_ids);
@@ -72,7 +72,8 @@ export class MembershipService {
       return participants.listActive(tx, [conversationId]);
     });
     this.deps.relay.kick();
-    return { items: members.map(toParticipant) };
+    // The contract's one list shape; the member list is never paged.
+    return { items: members.map(toParticipant), next_cursor: null };
   }
 
   /** Removes a member (owner/admins/moderators, never the owner) or lets anyone leave; the owner's leaving hands ownership on. */

@@ -4,7 +4,7 @@ import type { OutboxRelay } from "../events/outbox-relay";
 import type { ArchiveRepository } from "../repositories/archive-repository";
 import type { MessageRepository } from "../repositories/message-repository";
 import type { OutboxRepository } from "../repositories/outbox-repository";
-import type { Actor } from "./actor";
+import type { Actor, Clock } from "./actor";
 import type { ConversationViews } from "./conversation-view";
 
 export interface RestoreServiceDeps {
@@ -14,6 +14,7 @@ export interface RestoreServiceDeps {
   readonly views: ConversationViews;
   readonly outbox: OutboxRepository;
   readonly relay: Pick<OutboxRelay, "kick">;
+  readonly clock: Clock;
 }
 
 /** Brings back conversations the worker archived for being idle. */
@@ -22,7 +23,8 @@ export class RestoreService {
 
   /**
    * Moves the archived history back (seqs unchanged), clears archived_at and tells every participant with
-   * `conversation_updated`. A conversation that is not archived is returned unchanged. Participants only.
+   * `conversation_updated`, and counts as activity. A conversation that is not archived is returned unchanged.
+   * Participants only.
    */
   async restore(actor: Actor, conversationId: string): Promise<Conversation> {
     const { database, messages, archive, views, outbox } = this.deps;
@@ -32,7 +34,8 @@ export class RestoreService {
       const conversation = await messages.lockConversation(tx, conversationId, "update");
       if (!conversation) throw notFound();
       if (conversation.archivedAt === null) return false;
-      await archive.restore(tx, conversationId);
+      // A restore is activity: the conversation stays back until it is idle for ARCHIVE_AFTER again.
+      await archive.restore(tx, conversationId, this.deps.clock.now());
       await outbox.add(tx, await views.updatedEvents(tx, conversationId, await messages.activeParticipantIds(tx, conversationId)));
       return true;
     });

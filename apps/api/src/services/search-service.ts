@@ -20,12 +20,16 @@ export interface SearchInput {
   readonly cursor?: string | undefined;
 }
 
-export interface SearchHit {
+/**
+ * A hit is the message itself (its fields at the top level, as a list of messages reads) plus the highlight; `message`
+ * repeats it for clients written against the nested form.
+ */
+export type SearchHit = Message & {
   readonly message: Message;
   /** HTML: the content escaped, matches wrapped in <mark>…</mark>. */
   readonly snippet: string;
   readonly rank: number;
-}
+};
 
 const rankCursor = z.strictObject({ rank: z.number().nonnegative(), id: z.uuid() });
 
@@ -66,7 +70,9 @@ export class SearchService {
     for (const hit of page) {
       const row = rows.get(hit.id);
       // Deleted between the two reads: a deleted message never matches.
-      if (row?.deletedAt === null) items.push({ message: toMessage(row), snippet: snippetHtml(hit.snippet), rank: hit.rank });
+      if (row?.deletedAt !== null) continue;
+      const message = toMessage(row);
+      items.push({ ...message, message, snippet: snippetHtml(hit.snippet), rank: hit.rank });
     }
     const last = page.at(-1);
     return { items, next_cursor: hits.length > input.limit && last ? encodeCursor({ rank: last.rank, id: last.id }) : null };

@@ -19,36 +19,33 @@ export async function subscribe(ctx: EdgeContext, connection: Connection, frame:
     connection.error(frame.id, "invalid_request", `At most ${MAX_SUBSCRIPTIONS} conversations can be subscribed per connection.`);
     return;
   }
-  let replayedUpTo = frame.since_seq ?? 0;
-  await connection.events.hold(
-    async () => {
-      let first: PageAnswer | undefined;
-      if (frame.since_seq === undefined) {
-        const member = await ctx.membership.check(connection, conversationId, { fresh: true });
-        if (!member.ok) {
-          replyError(connection, frame.id, member.error);
-          return;
-        }
-      } else {
-        // The history read doubles as the membership check (404 when not a participant).
-        first = await fetchHistoryPage(ctx.api, connection, conversationId, frame.since_seq);
-        if (!first.ok) {
-          replyError(connection, frame.id, first.error);
-          return;
-        }
-        ctx.membership.remember(conversationId, connection.userId, true);
+  await connection.events.hold(async () => {
+    let first: PageAnswer | undefined;
+    if (frame.since_seq === undefined) {
+      const member = await ctx.membership.check(connection, conversationId, { fresh: true });
+      if (!member.ok) {
+        replyError(connection, frame.id, member.error);
+        return;
       }
-      if (connection.isClosing()) return;
-      connection.subscriptions.add(conversationId);
-      await ctx.typing.join(connection, conversationId);
-      connection.ack(frame.id, { conversation_id: conversationId });
-      if (first?.ok !== true) return;
-      const replay = await replayHistory(ctx.api, connection, conversationId, first.page);
-      replayedUpTo = Math.max(replayedUpTo, replay.lastSeq);
-      if (replay.error) replyError(connection, frame.id, replay.error);
-    },
-    ({ event }) => event.type === "new_message" && event.conversation_id === conversationId && event.message.seq <= replayedUpTo,
-  );
+    } else {
+      // The history read doubles as the membership check (404 when not a participant).
+      first = await fetchHistoryPage(ctx.api, connection, conversationId, frame.since_seq);
+      if (!first.ok) {
+        replyError(connection, frame.id, first.error);
+        return;
+      }
+      ctx.membership.remember(conversationId, connection.userId, true);
+    }
+    if (connection.isClosing()) return;
+    connection.subscriptions.add(conversationId);
+    await ctx.typing.join(connection, conversationId);
+    connection.ack(frame.id, { conversation_id: conversationId });
+    if (first?.ok !== true || frame.since_seq === undefined) return;
+    const replay = await replayHistory(ctx.api, connection, conversationId, first.page);
+    // Before the hold ends: live copies of the replayed messages, held or still to come, are left out.
+    connection.events.cover(conversationId, Math.max(frame.since_seq, replay.lastSeq));
+    if (replay.error) replyError(connection, frame.id, replay.error);
+  });
 }
 
 export async function unsubscribe(ctx: EdgeContext, connection: Connection, frame: ClientFrameOf<"unsubscribe">): Promise<void> {

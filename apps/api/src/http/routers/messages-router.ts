@@ -1,4 +1,4 @@
-import { editMessageBody, historyQuery, ParleyError, sendMessageBody, uuid } from "@parley/protocol";
+import { editMessageBody, historyQuery, ParleyError, sendMessageBody, uuid, type HistoryQuery } from "@parley/protocol";
 import { Router } from "express";
 import { conversationIdOrNotFound } from "../../services/conversation-access";
 import type { MessageService } from "../../services/message-service";
@@ -12,6 +12,17 @@ function messageIdOrNotFound(id: string): string {
   return id;
 }
 
+/**
+ * The history query, where `cursor` (a page's next_cursor passed back, as on every list) continues in the page's
+ * direction: as after_seq when the query pages forward, else as before_seq.
+ */
+function historyOf(query: unknown): HistoryQuery {
+  const { cursor, ...parsed } = parse(historyQuery, query);
+  if (cursor === undefined) return parsed;
+  if (!/^\d{1,15}$/.test(cursor)) throw new ParleyError("invalid_cursor", undefined, "cursor");
+  return parsed.after_seq === undefined ? { ...parsed, before_seq: Number(cursor) } : { ...parsed, after_seq: Number(cursor) };
+}
+
 export function messagesRouter(messages: MessageService, restore: RestoreService): Router {
   const router = Router();
   router.post("/conversations/:id/messages", async (req, res) => {
@@ -19,7 +30,7 @@ export function messagesRouter(messages: MessageService, restore: RestoreService
     res.status(created ? 201 : 200).json(message);
   });
   router.get("/conversations/:id/messages", async (req, res) => {
-    res.json(await messages.history(actorOf(res), conversationIdOrNotFound(req.params.id), parse(historyQuery, req.query)));
+    res.json(await messages.history(actorOf(res), conversationIdOrNotFound(req.params.id), historyOf(req.query)));
   });
   router.patch("/messages/:id", async (req, res) => {
     res.json(await messages.edit(actorOf(res), messageIdOrNotFound(req.params.id), parse(editMessageBody, req.body)));

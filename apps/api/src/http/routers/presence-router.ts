@@ -8,7 +8,8 @@ export function presenceRouter(presence: PresenceService): Router {
   const router = Router();
   router.get("/presence", async (req, res) => {
     const { user_ids } = parse(presenceQuery, req.query);
-    res.json({ items: await presence.presence(actorOf(res), user_ids) });
+    // The one list shape of the contract; presence is never paged, so next_cursor is always null.
+    res.json({ items: await presence.presence(actorOf(res), user_ids), next_cursor: null });
   });
   router.get("/stats", async (_req, res) => {
     res.json(await presence.stats(actorOf(res)));

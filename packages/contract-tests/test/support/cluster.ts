@@ -1,0 +1,94 @@
+import { migrate, migrationsFingerprint } from "@parley/db";
+import { createTestDatabase, createTestRedis, startAppProcess, type AppProcess, type TestDatabase, type TestRedis } from "@parley/testing";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The HS256 secret every node of a test cluster shares (an identity provider would hold it too). */
+export const JWT_SECRET = "contract-test-secret-that-is-long-enough-for-hs256";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const appDir = (app: "api" | "edge" | "worker") => path.resolve(here, "../../../../apps", app);
+
+export interface ClusterOptions {
+  /** Extra environment of the API. */
+  readonly api?: Record<string, string>;
+  /** How many edges (2 unless given) and their extra environment. */
+  readonly edges?: number;
+  readonly edge?: Record<string, string>;
+  /** Starts the worker with this extra environment when given. */
+  readonly worker?: Record<string, string>;
+}
+
+export interface Cluster {
+  readonly api: AppProcess;
+  readonly edges: readonly AppProcess[];
+  readonly worker: AppProcess | undefined;
+  /** Every node, for the operations endpoints. */
+  readonly nodes: readonly AppProcess[];
+  /** ws://127.0.0.1:<port>/v1/ws of edge `n` (0-based). */
+  wsUrl(n?: number): string;
+  close(): Promise<void>;
+}
+
+/** The real API, edges and (optionally) worker as child processes on a fresh database and Redis prefix. */
+export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
+  const [database, redis]: [TestDatabase, TestRedis] = await Promise.all([
+    createTestDatabase({ migrate, templateKey: migrationsFingerprint() }),
+    createTestRedis("contract"),
+  ]);
+  const common = {
+    REDIS_URL: redis.url,
+    REDIS_KEY_PREFIX: redis.prefix,
+    LOG_LEVEL: "warn",
+    NODE_ENV: "test",
+  };
+  const started: AppProcess[] = [];
+  const close = async () => {
+    await Promise.allSettled(started.map((node) => node.stop("SIGTERM", 5_000)));
+    await database.drop();
+    await redis.cleanup();
+  };
+  try {
+    const api = await startAppProcess({
+      cwd: appDir("api"),
+      name: "api",
+      env: { ...common, DATABASE_URL: database.url, JWT_SECRET, ...options.api },
+    });
+    started.push(api);
+    const [edges, worker] = await Promise.all([
+      Promise.all(
+        Array.from({ length: options.edges ?? 2 }, (_, i) =>
+          startAppProcess({
+            cwd: appDir("edge"),
+            name: `edge-${i + 1}`,
+            env: { ...common, JWT_SECRET, API_URL: api.url, ...options.edge },
+          }).then((edge) => {
+            started.push(edge);
+            return edge;
+          }),
+        ),
+      ),
+      options.worker === undefined
+        ? Promise.resolve(undefined)
+        : startAppProcess({ cwd: appDir("worker"), name: "worker", env: { ...common, DATABASE_URL: database.url, ...options.worker } }).then((node) => {
+            started.push(node);
+            return node;
+          }),
+    ]);
+    return {
+      api,
+      edges,
+      worker,
+      nodes: [api, ...edges, ...(worker === undefined ? [] : [worker])],
+      wsUrl: (n = 0) => {
+        const edge = edges[n];
+        if (edge === undefined) throw new Error(`no edge ${n}`);
+        return `ws://127.0.0.1:${edge.port}/v1/ws`;
+      },
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
