@@ -32,6 +32,40 @@ const bigintAsNumber: postgres.PostgresType<number> = {
   },
 };
 
+type Client = postgres.Sql<{ bigint: number }>;
+type TransactionClient = postgres.TransactionSql<{ bigint: number }>;
+
+/**
+ * drizzle's postgres.js session runs each query as `unsafe(text, params, { prepare: false })` unless it was built
+ * with `.prepare(name)` (drizzle-orm#6096), overriding the client's `prepare: true`; postgres.js then describes
+ * every parameterised statement in a round trip of its own before running it. This view of the client (and of
+ * each transaction's) prepares instead: a named statement per distinct SQL text and connection, so from its
+ * second use on a query is one round trip and no parse.
+ */
+function preparing<T extends Client | TransactionClient>(client: T): T {
+  return new Proxy(client, {
+    get(target, key, receiver) {
+      if (key === "unsafe") {
+        const unsafe: Client["unsafe"] = (query, params, queryOptions) => target.unsafe(query, params, { ...queryOptions, prepare: true });
+        return unsafe;
+      }
+      if (key === "begin") {
+        return (...args: unknown[]) => {
+          const fn = args.pop() as (tx: TransactionClient) => unknown;
+          return (target as Client).begin(...(args as [string]), (tx) => fn(preparing(tx)));
+        };
+      }
+      if (key === "savepoint") {
+        return (...args: unknown[]) => {
+          const fn = args.pop() as (tx: TransactionClient) => unknown;
+          return (target as TransactionClient).savepoint(...(args as [string]), (tx) => fn(preparing(tx)));
+        };
+      }
+      return Reflect.get(target, key, receiver) as unknown;
+    },
+  });
+}
+
 export function createDb(databaseUrl: string, options: CreateDbOptions = {}): Database {
   const sql = postgres(databaseUrl, {
     max: options.max ?? 10,
@@ -39,7 +73,7 @@ export function createDb(databaseUrl: string, options: CreateDbOptions = {}): Da
     onnotice: options.onnotice ?? (() => undefined),
     types: { bigint: bigintAsNumber },
   });
-  const db = drizzle(sql, { schema });
+  const db = drizzle(preparing(sql), { schema });
   let closing: Promise<void> | undefined;
   return {
     db,

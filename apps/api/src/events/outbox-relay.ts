@@ -118,7 +118,11 @@ export class OutboxRelay {
     const { database, outbox, publisher, clock } = this.options;
     let published: readonly PendingEvent[] = [];
     const outcome = await database.db.transaction(async (tx) => {
-      const [lock] = await tx.execute<{ locked: boolean }>(sql`SELECT pg_try_advisory_xact_lock(${RELAY_LOCK}) AS locked`);
+      // Committed without waiting for the WAL flush: a mark lost in a crash only republishes the events, and the
+      // publisher's per-event marker turns that into a no-op. Saves an fsync per pass that sends would queue behind.
+      const [lock] = await tx.execute<{ locked: boolean }>(
+        sql`SELECT pg_try_advisory_xact_lock(${RELAY_LOCK}) AS locked, set_config('synchronous_commit', 'off', true) AS commit_mode`,
+      );
       if (!lock?.locked) return "busy";
       const { events, invalidIds } = await outbox.pending(tx, BATCH);
       if (invalidIds.length > 0) {
@@ -127,15 +131,18 @@ export class OutboxRelay {
         await outbox.markPublished(tx, invalidIds, clock.now());
       }
       if (events.length === 0) return invalidIds.length === BATCH ? "more" : "done";
-      const result = await publisher.publish(events.map((e) => ({ id: String(e.id), recipients: e.recipients, event: e.event, committedAt: e.createdAt.getTime() })));
+      // Marked while Redis publishes (one round trip less): a failed publish throws and rolls the mark back.
+      const [result] = await Promise.all([
+        publisher.publish(events.map((e) => ({ id: String(e.id), recipients: e.recipients, event: e.event, committedAt: e.createdAt.getTime() }))),
+        outbox.markPublished(
+          tx,
+          events.map((e) => e.id),
+          clock.now(),
+        ),
+      ]);
       let count = 0;
       for (const perUser of result.values()) count += perUser.size;
       this.published.inc(count);
-      await outbox.markPublished(
-        tx,
-        events.map((e) => e.id),
-        clock.now(),
-      );
       published = events;
       return events.length + invalidIds.length === BATCH ? "more" : "done";
     });

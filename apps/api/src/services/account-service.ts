@@ -21,9 +21,25 @@ export interface AccountServiceDeps {
   readonly revocations: RevocationStore;
   readonly limits: RateLimits;
   readonly newId: () => string;
+  /** How long this node trusts a subject's id and role without reading its row again; 5 s unless given. */
+  readonly subjectCacheMs?: number;
+  /** Milliseconds since the epoch, for the subject cache; Date.now unless given. */
+  readonly now?: () => number;
 }
 
+/** What authentication needs of a user row. */
+interface Subject {
+  readonly id: string;
+  readonly role: string;
+}
+
+const SUBJECT_CACHE_SIZE = 10_000;
+
 export class AccountService {
+  // Every authenticated request would otherwise read the caller's row: a short-lived, per-node cache of id
+  // and role (the only fields authentication uses; nothing changes a role), dropped when the user changes.
+  private readonly subjects = new Map<string, { subject: Subject; until: number }>();
+
   constructor(private readonly deps: AccountServiceDeps) {}
 
   async register(body: RegisterBody): Promise<AuthResponse> {
@@ -78,6 +94,7 @@ export class AccountService {
       ...(body.email === undefined ? {} : { email: body.email }),
       ...(body.email_notifications === undefined ? {} : { emailNotifications: body.email_notifications }),
     });
+    this.subjects.delete(actor.id);
     if (!row) throw new ParleyError("not_found");
     return toMe(row);
   }
@@ -90,8 +107,23 @@ export class AccountService {
     const claims = await this.deps.verifier.verify(token);
     const base = { exp: claims.exp, ...(claims.jti === undefined ? {} : { jti: claims.jti }) };
     if (claims.role === SERVICE_ROLE) return { id: claims.sub, role: SERVICE_ROLE, ...base };
+    const subject = await this.subject(claims);
+    return { id: subject.id, role: subject.role, ...base };
+  }
+
+  private async subject(claims: TokenClaims): Promise<Subject> {
+    const now = (this.deps.now ?? Date.now)();
+    const cached = this.subjects.get(claims.sub);
+    if (cached !== undefined && cached.until > now) return cached.subject;
     const row = (await this.deps.users.findById(claims.sub)) ?? (await this.provision(claims));
-    return { id: row.id, role: row.role, ...base };
+    const subject = { id: row.id, role: row.role };
+    this.subjects.delete(claims.sub);
+    if (this.subjects.size >= SUBJECT_CACHE_SIZE) {
+      const oldest = this.subjects.keys().next();
+      if (oldest.done !== true) this.subjects.delete(oldest.value);
+    }
+    this.subjects.set(claims.sub, { subject, until: now + (this.deps.subjectCacheMs ?? 5_000) });
+    return subject;
   }
 
   private async provision(claims: TokenClaims): Promise<UserRow> {

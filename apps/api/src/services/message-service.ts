@@ -43,14 +43,13 @@ export class MessageService {
     const service = actor.role === SERVICE_ROLE;
     if (body.type === "system" && !service) throw new ParleyError("forbidden", "type: only service tokens post system messages", "type");
     this.checkContent(body.content, body.attachments.length);
-    await this.access(database.db, actor, conversationId);
     const senderId = service ? null : actor.id;
 
-    const existing = await messages.findByClientMsgId(database.db, senderId, body.client_msg_id, conversationId);
-    if (existing) return { message: this.replayed(existing, conversationId), created: false };
-
+    // A retry is found inside the transaction, under the client_msg_id lock: a lookup before it as well would
+    // cost every new message a round trip to spare the rare retry a transaction.
     const outcome = await database.db.transaction(async (tx) => {
-      await messages.lockClientMsgId(tx, senderId ?? `service:${conversationId}`, body.client_msg_id);
+      // Independent, so sent together: the access check reads nothing the lock protects.
+      await Promise.all([this.access(tx, actor, conversationId), messages.lockClientMsgId(tx, senderId ?? `service:${conversationId}`, body.client_msg_id)]);
       const raced = await messages.findByClientMsgId(tx, senderId, body.client_msg_id, conversationId);
       if (raced) return { row: raced, created: false };
       const replyTo = body.reply_to ?? null;
@@ -60,17 +59,21 @@ export class MessageService {
           throw new ParleyError("invalid_request", "reply_to: no such message in this conversation", "reply_to");
         }
       }
-      // Counted here, once the message is known to be new and valid: idempotent retries are free.
-      await this.deps.limits.consumeMessage(actor.id);
-      const row = await writer.append(tx, {
-        conversationId,
-        senderId,
-        type: body.type,
-        content: body.content,
-        clientMsgId: body.client_msg_id,
-        replyTo,
-        attachments: body.attachments,
-      });
+      const row = await writer.append(
+        tx,
+        {
+          conversationId,
+          senderId,
+          type: body.type,
+          content: body.content,
+          clientMsgId: body.client_msg_id,
+          replyTo,
+          attachments: body.attachments,
+        },
+        // Counted here, once the message is known to be new and valid (idempotent retries are free), while the
+        // conversation is being locked; a refusal rolls the transaction back before anything is written.
+        { beforeWrite: () => this.deps.limits.consumeMessage(actor.id) },
+      );
       return { row, created: true };
     });
     const message = this.replayed(outcome.row, conversationId);
