@@ -149,6 +149,7 @@ export async function createApiNode(options: ApiNodeOptions): Promise<ApiNode> {
     isDraining: () => draining,
     maxBodyBytes: config.MAX_BODY_BYTES,
     trustProxy: config.TRUST_PROXY,
+    allowedOrigins: config.ALLOWED_ORIGINS,
   });
   const server = http.createServer(app);
   server.keepAliveTimeout = 65_000; // longer than common load balancer idle timeouts

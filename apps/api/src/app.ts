@@ -1,6 +1,7 @@
 import type { Logger } from "@parley/observability";
 import { createOpsHandler, httpRequestDuration, logSerializers, type ReadinessCheck } from "@parley/observability";
 import { ParleyError } from "@parley/protocol";
+import cors from "cors";
 import express, { type Express, type RequestHandler } from "express";
 import { pinoHttp } from "pino-http";
 import type { Registry } from "prom-client";
@@ -28,6 +29,8 @@ export interface AppOptions {
   readonly maxBodyBytes: number;
   /** Express's "trust proxy" setting. */
   readonly trustProxy: boolean | number | string;
+  /** CORS allowlist for browser clients; empty allows every origin (bearer tokens, never cookies). */
+  readonly allowedOrigins: readonly string[];
 }
 
 /** The Express app: ops endpoints, then /v1 routes behind authentication, then the one error mapping. */
@@ -56,6 +59,15 @@ export function createApp(options: AppOptions): Express {
     }),
   );
   app.use(requestMetrics(options.registry));
+  app.use(
+    cors({
+      origin: options.allowedOrigins.length === 0 ? true : [...options.allowedOrigins],
+      methods: ["GET", "POST", "PATCH", "DELETE"],
+      allowedHeaders: ["authorization", "content-type", "x-request-id"],
+      exposedHeaders: ["retry-after", "x-request-id"],
+      maxAge: 600,
+    }),
+  );
   app.use(express.json({ limit: options.maxBodyBytes, strict: true }));
   app.use("/v1", async (req, _res, next) => {
     // Per-address limit before anything costly; the per-user limit is counted once the caller is known.

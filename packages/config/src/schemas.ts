@@ -55,6 +55,8 @@ export const apiEnv = z
     ...databaseEnv.shape,
     ...jwtFields.shape,
     PORT: port(3000),
+    /** Browser origins allowed to call the REST API (CORS); empty allows any origin, since tokens are never cookies. */
+    ALLOWED_ORIGINS: list(),
     PARLEY_POLICY: z.string().min(1).default("open"),
     MESSAGE_RATE_LIMIT: integer(100, 1),
     /** REST requests one user may make per minute (every endpoint). */
