@@ -78,13 +78,24 @@ export interface ClusterPorts {
 
 export async function clusterPorts(edges: number): Promise<ClusterPorts> {
   const edgeBase = await consecutiveFreePorts(edges);
+  // The kernel may hand a just-released port out again: every port of one cluster must differ.
+  const taken = new Set(Array.from({ length: edges }, (_, n) => edgeBase + n));
+  const distinct = async (): Promise<string> => {
+    for (;;) {
+      const port = await freePort(0);
+      if (!taken.has(port)) {
+        taken.add(port);
+        return String(port);
+      }
+    }
+  };
   return {
-    API_PORT: String(await freePort(0)),
+    API_PORT: await distinct(),
     EDGE_COUNT: String(edges),
     EDGE_BASE_PORT: String(edgeBase),
-    WORKER_PORT: String(await freePort(0)),
-    SMTP_CATCHER_PORT: String(await freePort(0)),
-    SMTP_CATCHER_HTTP_PORT: String(await freePort(0)),
+    WORKER_PORT: await distinct(),
+    SMTP_CATCHER_PORT: await distinct(),
+    SMTP_CATCHER_HTTP_PORT: await distinct(),
   };
 }
 

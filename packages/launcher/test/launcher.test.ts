@@ -110,7 +110,8 @@ describe("pnpm start", () => {
         return;
       }
       const deadPort = await freePort(0);
-      const pgPort = await freePort(0);
+      let pgPort = await freePort(0);
+      while (pgPort === deadPort) pgPort = await freePort(0);
       const env = {
         ...(await commonEnv()),
         PARLEY_LOCAL_PG_URL: `postgres://postgres@127.0.0.1:${deadPort}/parley`,
