@@ -88,7 +88,7 @@ export function createWorkerNode(config: WorkerConfig, options: WorkerNodeOption
     },
     messageIdDomain: new URL(config.PUBLIC_APP_URL).hostname,
   });
-  const archiver = new Archiver({ database, clock, logger: logger.child({ queue: JOB_QUEUES.archival }), metrics, archiveAfterMs: config.ARCHIVE_AFTER });
+  const archiver = new Archiver({ database, clock, logger: logger.child({ queue: JOB_QUEUES.archival }), metrics, archiveAfterMs: config.ARCHIVE_AFTER, maxPerRun: config.ARCHIVE_MAX_PER_RUN });
 
   const workers: Worker[] = [];
   let ops: OpsServer | undefined;

@@ -43,7 +43,7 @@ async function archivedAt(conversationId: string): Promise<Date | null> {
 }
 
 /** An archiver on its own connection pool, as on another worker node. */
-function archiver(clock: TestClock, batches: { moveBatch?: number; markBatch?: number } = {}): { archiver: Archiver; registry: Registry } {
+function archiver(clock: TestClock, batches: { moveBatch?: number; markBatch?: number; maxPerRun?: number } = {}): { archiver: Archiver; registry: Registry } {
   const database = createDb(harness.env.DATABASE_URL!, { max: 2 });
   extraDbs.push(database);
   const registry = new Registry();
@@ -143,6 +143,42 @@ describe("archival of idle conversations", () => {
     expect(await messageCounts(id)).toEqual({ hot: 0, archived: 250 });
     const seqs = await harness.db.db.select({ seq: schema.archivedMessages.seq }).from(schema.archivedMessages).where(eq(schema.archivedMessages.conversationId, id)).orderBy(asc(schema.archivedMessages.seq));
     expect(seqs.map((row) => row.seq)).toEqual(Array.from({ length: 250 }, (_, i) => i + 1));
+  });
+
+  it("caps the conversations of one run, and the next run continues where it stopped", async () => {
+    const t0 = new Date(Date.now() - 1_000);
+    const clock = new TestClock(new Date(t0.getTime() + 100 * DAY));
+    const [alice, bob] = [await harness.user(), await harness.user()];
+    // Oldest first: a run marks the longest idle conversations first.
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const idleSince = new Date(t0.getTime() - (1_000 - i) * DAY);
+      const id = await harness.conversation([alice.id, bob.id], { lastActivityAt: idleSince });
+      await harness.bulkMessages(id, alice.id, 30, idleSince);
+      ids.push(id);
+    }
+    // Left by a crash: marked archived, messages still hot. It counts against the cap of the run that finishes it.
+    const leftover = await harness.conversation([alice.id, bob.id], { lastActivityAt: t0 });
+    await harness.bulkMessages(leftover, bob.id, 10, t0);
+    await harness.db.db.update(schema.conversations).set({ archivedAt: clock.now() }).where(eq(schema.conversations.id, leftover));
+
+    const node = archiver(clock, { maxPerRun: 2, markBatch: 100, moveBatch: 7 });
+    const archivedOf = async () => (await Promise.all(ids.map(archivedAt))).map((at) => at !== null);
+
+    expect(await node.archiver.run()).toEqual({ archived: 1, moved: 40, capped: true });
+    expect(await messageCounts(leftover)).toEqual({ hot: 0, archived: 10 });
+    expect(await archivedOf()).toEqual([true, false, false, false, false]);
+    expect(await node.archiver.run()).toEqual({ archived: 2, moved: 60, capped: true });
+    expect(await archivedOf()).toEqual([true, true, true, false, false]);
+    expect(await node.archiver.run()).toEqual({ archived: 2, moved: 60, capped: true });
+    expect(await node.archiver.run()).toEqual({ archived: 0, moved: 0, capped: false });
+    for (const id of ids) expect(await messageCounts(id)).toEqual({ hot: 0, archived: 30 });
+    // Each conversation marked by exactly one run: one conversation_updated per participant.
+    const events = await updatedEvents(ids);
+    for (const id of ids) {
+      const recipients = events.filter((event) => event.conversation.id === id).flatMap((event) => event.recipients);
+      expect(recipients.sort()).toEqual([alice.id, bob.id].sort());
+    }
   });
 
   it("runs on the ARCHIVE_CRON job scheduler", async () => {

@@ -4,27 +4,39 @@ import { comparePos, parseStoredEvent } from "./envelope";
 import { busKeys } from "./keys";
 
 export type ReplayResult =
-  | { ok: true; events: { pos: string; event: ConversationEvent }[]; more: boolean }
+  | {
+      ok: true;
+      events: { pos: string; event: ConversationEvent }[];
+      more: boolean;
+      /** The id of the last entry read, parsed or not: where the next page starts (undefined when none was read). */
+      last: string | undefined;
+      /** Entries of this page that did not parse (e.g. an event type this node does not know yet): left out. */
+      skipped: string[];
+    }
   | { ok: false; reason: "too_old" };
 
 /**
  * Reads a user's stream after `since` (exclusive), oldest first. Answers too_old when entries after
- * `since` were trimmed away, so the client must refetch over REST.
+ * `since` were trimmed away, so the client must refetch over REST. A page can have fewer events than entries
+ * (even none while `more`): the next page starts after `last`, never after the last event.
  */
 export async function readUserStream(redis: Redis, keyPrefix: string, userId: string, since: string, count = 500): Promise<ReplayResult> {
   const key = busKeys(keyPrefix).userStream(userId);
-  if (!(await redis.exists(key))) return { ok: true, events: [], more: false };
+  if (!(await redis.exists(key))) return { ok: true, events: [], more: false, last: undefined, skipped: [] };
   const entries = await redis.xrange(key, `(${since}`, "+", "COUNT", count);
   // Checked after the read: trimming only removes the oldest entries, so if nothing after `since` is gone now,
   // nothing was gone when the entries were read (checking first would let a trim in between open a silent gap).
   if (await trimmedPast(redis, key, since)) return { ok: false, reason: "too_old" };
   const events: { pos: string; event: ConversationEvent }[] = [];
+  const skipped: string[] = [];
   for (const [pos, fields] of entries) {
-    const json = fields[fields.indexOf("e") + 1];
+    const index = fields.indexOf("e");
+    const json = index >= 0 ? fields[index + 1] : undefined;
     const event = json === undefined ? undefined : parseStoredEvent(json);
     if (event) events.push({ pos, event });
+    else skipped.push(pos);
   }
-  return { ok: true, events, more: entries.length === count };
+  return { ok: true, events, more: entries.length === count, last: entries.at(-1)?.[0], skipped };
 }
 
 /** The newest position of a user's stream ("0-0" when empty): where a fresh client starts. */

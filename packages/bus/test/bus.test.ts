@@ -48,7 +48,7 @@ describe("publishing events", () => {
     expect(alice.received[0]?.event).toEqual(readEvent(1));
     expect(alice.received[0]?.pos).toBe(result.get("1")?.get("alice"));
     const replay = await readUserStream(redis, testRedis.prefix, "alice", "0-0");
-    expect(replay).toEqual({ ok: true, events: [{ pos: alice.received[0]?.pos, event: readEvent(1) }], more: false });
+    expect(replay).toEqual({ ok: true, events: [{ pos: alice.received[0]?.pos, event: readEvent(1) }], more: false, last: alice.received[0]?.pos, skipped: [] });
     await alice.stop();
     await bob.stop();
   });
@@ -86,11 +86,11 @@ describe("publishing events", () => {
     await redis.xtrim(busKeys(testRedis.prefix).userStream("erin"), "MAXLEN", 2);
     expect(await readUserStream(redis, testRedis.prefix, "erin", firstPos)).toEqual({ ok: false, reason: "too_old" });
     const newest = await latestPos(redis, testRedis.prefix, "erin");
-    expect(await readUserStream(redis, testRedis.prefix, "erin", newest)).toEqual({ ok: true, events: [], more: false });
+    expect(await readUserStream(redis, testRedis.prefix, "erin", newest)).toEqual({ ok: true, events: [], more: false, last: undefined, skipped: [] });
   });
 
   it("answers an empty replay for a user with no stream yet", async () => {
-    expect(await readUserStream(redis, testRedis.prefix, "nobody", "0-0")).toEqual({ ok: true, events: [], more: false });
+    expect(await readUserStream(redis, testRedis.prefix, "nobody", "0-0")).toEqual({ ok: true, events: [], more: false, last: undefined, skipped: [] });
   });
 });
 
@@ -166,5 +166,36 @@ describe("reading a stream that is being trimmed", () => {
       },
     });
     expect(await readUserStream(racing, testRedis.prefix, "ivan", since)).toEqual({ ok: false, reason: "too_old" });
+  });
+});
+
+describe("reading past entries that do not parse", () => {
+  it("pages past a whole page of unknown events to the valid ones after it, naming what it left out", async () => {
+    const stream = busKeys(testRedis.prefix).userStream("judy");
+    // Written by a newer node during a rolling deploy: event types this one does not know, and a broken entry.
+    const unknown: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const pos = await redis.xadd(stream, "*", "e", JSON.stringify({ type: "reaction_added", conversation_id: conversationId, n: i }));
+      if (pos !== null) unknown.push(pos);
+    }
+    const broken = await redis.xadd(stream, "*", "x", "not an event");
+    await publisher.publish([1, 2, 3].map((i) => ({ id: `j${i}`, recipients: ["judy"], event: readEvent(i) })));
+
+    const first = await readUserStream(redis, testRedis.prefix, "judy", "0-0", 2);
+    expect(first).toEqual({ ok: true, events: [], more: true, last: unknown[1], skipped: unknown.slice(0, 2) });
+    // Following `last` page by page, as a resume does, reaches every valid event.
+    const read: number[] = [];
+    const skipped: string[] = [];
+    let cursor = "0-0";
+    for (;;) {
+      const page = await readUserStream(redis, testRedis.prefix, "judy", cursor, 2);
+      if (!page.ok) throw new Error("unexpected too_old");
+      for (const { event } of page.events) read.push(event.type === "messages_read" ? event.up_to_seq : 0);
+      skipped.push(...page.skipped);
+      if (page.last === undefined || !page.more) break;
+      cursor = page.last;
+    }
+    expect(read).toEqual([1, 2, 3]);
+    expect(skipped).toEqual([...unknown, broken]);
   });
 });

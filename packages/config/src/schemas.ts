@@ -106,6 +106,8 @@ export const workerEnv = z.object({
   PUBLIC_APP_URL: httpUrl.default("http://localhost:3000"),
   EMAIL_DELAY: duration("2m"),
   ARCHIVE_AFTER: duration("90d"),
+  /** Conversations one archival run handles at most; the next scheduled run continues. */
+  ARCHIVE_MAX_PER_RUN: integer(1000, 1),
   ARCHIVE_CRON: z
     .string()
     .regex(/^\S+(\s+\S+){4,5}$/, "must be a cron pattern of 5 or 6 fields")

@@ -56,5 +56,5 @@ export async function unsubscribe(ctx: EdgeContext, connection: Connection, fram
 
 /** `resume {since}`: the user's stream after `since`, then live, nothing lost or doubled. */
 export async function resume(ctx: EdgeContext, connection: Connection, frame: ClientFrameOf<"resume">): Promise<void> {
-  await resumeFromStream(ctx.redis, ctx.config.REDIS_KEY_PREFIX, connection, frame.since, frame.id);
+  await resumeFromStream(ctx.redis, ctx.config.REDIS_KEY_PREFIX, connection, frame.since, frame.id, { logger: ctx.logger });
 }

@@ -27,7 +27,7 @@ export function catchUpAfterReconnect(subscriberRedis: Redis, redis: Redis, keyP
           for (const { connection, since, release } of sockets) {
             const queued = connection.enqueue(async () => {
               try {
-                await resumeFromStream(redis, keyPrefix, connection, since, undefined, { quiet: true });
+                await resumeFromStream(redis, keyPrefix, connection, since, undefined, { logger, quiet: true });
               } finally {
                 release();
               }

@@ -22,8 +22,9 @@ export interface EventGateOptions {
 
 /**
  * Orders a socket's events: while a replay runs (resume, subscribe) live events are held, then written after it,
- * skipping what the replay already wrote. Positions already written are remembered (bounded) so a replay never
- * doubles an event that went out live.
+ * skipping what the replay already wrote. Both paths write in stream order (the publisher appends and publishes
+ * in one script; a replay reads ascending), so what went out is a run of the stream kept as two positions, not a
+ * set: a replay never doubles an event that went out live, in constant memory per socket.
  */
 export class EventGate {
   /** Starts held: nothing live goes out before `connected`, nor before a first `resume` had its chance. */
@@ -32,11 +33,16 @@ export class EventGate {
   private held: DeliverableEvent[] = [];
   private heldStart = 0;
   private skips: ((event: DeliverableEvent) => boolean)[] = [];
-  private readonly written = new Set<string>();
+  /** Every stream entry in [lo, hi] went out (or was left out on purpose): anything inside is a copy. */
+  private run: { lo: string; hi: string } | undefined;
+  /**
+   * A replay that started below `run` (a `resume` after live events flowed): what it wrote so far, ascending. It
+   * joins `run` once it reaches it; forgotten when the next replay starts.
+   */
+  private below: { lo: string; hi: string } | undefined;
   private newest: string | undefined;
   /** Per conversation, the newest seq this socket got from history (`subscribe {since_seq}`). */
   private readonly covered = new Map<string, number>();
-  private static readonly rememberedPositions = 10_000;
   private static readonly rememberedConversations = 1_000;
 
   constructor(private readonly options: EventGateOptions) {}
@@ -57,15 +63,38 @@ export class EventGate {
 
   /** Writes an event unless it was written before; false when the socket is gone. */
   write(event: DeliverableEvent): boolean {
-    if (this.written.has(event.pos) || this.isCovered(event)) return true;
+    if (this.seen(event.pos) || this.isCovered(event)) return true;
     if (!this.options.emit(event)) return false;
-    this.written.add(event.pos);
+    this.remember(event.pos);
     if (this.newest === undefined || comparePos(event.pos, this.newest) > 0) this.newest = event.pos;
-    if (this.written.size > EventGate.rememberedPositions) {
-      const oldest = this.written.values().next();
-      if (oldest.done !== true) this.written.delete(oldest.value);
+    return true;
+  }
+
+  /** Whether `pos` went out already; a replay below the run that reaches it joins it (it read everything between). */
+  private seen(pos: string): boolean {
+    const { run, below } = this;
+    if (below && comparePos(pos, below.lo) >= 0 && comparePos(pos, below.hi) <= 0) return true;
+    if (!run || comparePos(pos, run.lo) < 0 || comparePos(pos, run.hi) > 0) return false;
+    if (below) {
+      this.run = { lo: below.lo, hi: run.hi };
+      this.below = undefined;
     }
     return true;
+  }
+
+  private remember(pos: string): void {
+    const { run, below } = this;
+    if (!run) {
+      this.run = { lo: pos, hi: pos };
+    } else if (comparePos(pos, run.hi) > 0) {
+      // Writers go in stream order, so nothing between the run's end and `pos` was left behind.
+      this.run = { lo: below?.lo ?? run.lo, hi: pos };
+      this.below = undefined;
+    } else if (below && comparePos(pos, below.hi) > 0) {
+      this.below = { lo: below.lo, hi: pos };
+    } else {
+      this.below = { lo: pos, hi: pos };
+    }
   }
 
   /** Where the socket's stream stood when it connected (the `pos` of `connected`). */
@@ -81,6 +110,8 @@ export class EventGate {
   /** Runs a replay with live events held; afterwards held events are written, minus those `skip` says were replayed. */
   async hold<T>(work: () => Promise<T>, skip?: (event: DeliverableEvent) => boolean): Promise<T> {
     this.holds += 1;
+    // A replay starts from its own `since`: it is contiguous with what it writes, not with an earlier replay.
+    this.below = undefined;
     try {
       return await work();
     } finally {

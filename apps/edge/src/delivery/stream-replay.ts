@@ -1,4 +1,5 @@
 import { comparePos, readUserStream } from "@parley/bus";
+import type { Logger } from "@parley/observability";
 import type { Redis } from "ioredis";
 import type { Connection } from "../connection";
 
@@ -15,7 +16,7 @@ export async function resumeFromStream(
   connection: Connection,
   since: string,
   id: string | undefined,
-  options: { quiet?: boolean } = {},
+  options: { readonly logger: Logger; readonly quiet?: boolean },
 ): Promise<void> {
   await connection.events.hold(async () => {
     let cursor = since;
@@ -31,12 +32,17 @@ export async function resumeFromStream(
         connection.ack(id, { since });
       }
       first = false;
+      if (page.skipped.length > 0) {
+        // Never a silent stop: an entry this node cannot parse (a newer event type mid-deploy) is left out, logged.
+        options.logger.warn({ connection: connection.id, skipped: page.skipped.length, first: page.skipped[0] }, "left out stream entries that do not parse");
+      }
       for (const entry of page.events) {
         if (connection.congested() && !(await connection.writable())) return;
         if (!connection.events.write(entry)) return;
-        cursor = entry.pos;
       }
-      if (!page.more || page.events.length === 0) return;
+      // From the last entry read, parsed or not: a page of unparseable entries does not end the replay.
+      if (!page.more || page.last === undefined) return;
+      cursor = page.last;
     }
     // Held live events at or before `since` were seen by the client already (on its previous socket).
   }, ({ pos }) => comparePos(pos, since) <= 0);

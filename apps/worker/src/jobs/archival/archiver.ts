@@ -1,7 +1,7 @@
 import { schema, toWireConversation, type Database } from "@parley/db";
 import type { Logger } from "@parley/observability";
 import { conversationEvent, type Conversation, type ConversationEvent } from "@parley/protocol";
-import { and, asc, eq, inArray, isNull, lt, sql } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, isNull, lt, sql } from "drizzle-orm";
 import type { Clock } from "../../clock";
 import type { WorkerMetrics } from "../../metrics";
 
@@ -14,8 +14,10 @@ export interface ArchiverOptions {
   readonly archiveAfterMs: number;
   /** Messages moved per transaction. */
   readonly moveBatch?: number;
-  /** Conversations marked per transaction. */
+  /** Conversations marked per transaction (and listed per query when finishing interrupted moves). */
   readonly markBatch?: number;
+  /** Conversations one run marks or finishes moving at most; the next run continues (default 1,000). */
+  readonly maxPerRun?: number;
 }
 
 export interface ArchiveRunResult {
@@ -23,6 +25,8 @@ export interface ArchiveRunResult {
   readonly archived: number;
   /** Messages this run moved to archive storage (including those of earlier, interrupted runs). */
   readonly moved: number;
+  /** The run stopped at its cap (work may be left): the next run continues. */
+  readonly capped: boolean;
 }
 
 type Tx = Parameters<Parameters<Database["db"]["transaction"]>[0]>[0];
@@ -51,41 +55,62 @@ const MESSAGE_COLUMNS = sql.raw(
  * Rows are taken with `FOR NO KEY UPDATE SKIP LOCKED`, so several archivers never mark or move the same
  * conversation at once, and a crash between batches leaves work that the next run finishes. The API reads
  * history over both tables, so a conversation is readable at every point of the move.
+ * A run first finishes moves left by earlier runs, then marks and moves one batch at a time, and stops after
+ * `maxPerRun` conversations: memory and run time stay bounded however many conversations went idle at once.
  */
 export class Archiver {
   private readonly moveBatch: number;
   private readonly markBatch: number;
+  private readonly maxPerRun: number;
 
   constructor(private readonly options: ArchiverOptions) {
     this.moveBatch = options.moveBatch ?? 500;
     this.markBatch = options.markBatch ?? 100;
+    this.maxPerRun = options.maxPerRun ?? 1_000;
   }
 
   async run(now: Date = this.options.clock.now()): Promise<ArchiveRunResult> {
     const cutoff = new Date(now.getTime() - this.options.archiveAfterMs);
-    let archived = 0;
-    for (;;) {
-      const marked = await this.markIdle(cutoff, now);
-      archived += marked;
-      if (marked < this.markBatch) break;
-    }
+    let budget = this.maxPerRun;
     let moved = 0;
-    for (const conversationId of await this.conversationsToMove()) moved += await this.moveMessages(conversationId);
-    if (archived > 0 || moved > 0) this.options.logger.info({ archived, moved, cutoff: cutoff.toISOString() }, "idle conversations archived");
-    return { archived, moved };
+    let capped = false;
+    // Leftovers of interrupted runs first, a page at a time (keyset: a conversation another node holds is passed).
+    let after: string | undefined;
+    while (budget > 0) {
+      const limit = Math.min(this.markBatch, budget);
+      const page = await this.conversationsToMove(limit, after);
+      for (const id of page) moved += await this.moveMessages(id);
+      budget -= page.length;
+      after = page.at(-1);
+      if (page.length < limit) break;
+      capped = budget === 0;
+    }
+    let archived = 0;
+    while (budget > 0) {
+      const limit = Math.min(this.markBatch, budget);
+      const marked = await this.markIdle(cutoff, now, limit);
+      archived += marked.length;
+      budget -= marked.length;
+      // Moved right away: a run never holds more than one batch of marked, unmoved conversations.
+      for (const id of marked) moved += await this.moveMessages(id);
+      if (marked.length < limit) break;
+      capped = budget === 0;
+    }
+    if (archived > 0 || moved > 0) this.options.logger.info({ archived, moved, capped, cutoff: cutoff.toISOString() }, "idle conversations archived");
+    return { archived, moved, capped };
   }
 
-  /** Marks up to one batch of idle conversations archived and records their events; returns how many. */
-  async markIdle(cutoff: Date, now: Date): Promise<number> {
-    const count = await this.options.database.db.transaction(async (tx) => {
+  /** Marks up to `limit` idle conversations archived and records their events in one transaction; returns their ids. */
+  async markIdle(cutoff: Date, now: Date, limit: number = this.markBatch): Promise<string[]> {
+    const ids = await this.options.database.db.transaction(async (tx) => {
       const idle = await tx
         .select({ id: c.id })
         .from(c)
         .where(and(isNull(c.archivedAt), lt(c.lastActivityAt, cutoff)))
         .orderBy(asc(c.lastActivityAt))
-        .limit(this.markBatch)
+        .limit(limit)
         .for("no key update", { skipLocked: true });
-      if (idle.length === 0) return 0;
+      if (idle.length === 0) return [];
       const rows = await tx
         .update(c)
         .set({ archivedAt: now })
@@ -96,19 +121,29 @@ export class Archiver {
         .returning();
       const events = await this.updatedEvents(tx, rows);
       if (events.length > 0) await tx.insert(schema.outbox).values(events.map(({ recipients, event }) => ({ recipients, event })));
-      return rows.length;
+      return rows.map((row) => row.id);
     });
-    this.options.metrics.conversationsArchived.inc(count);
-    return count;
+    this.options.metrics.conversationsArchived.inc(ids.length);
+    return ids;
   }
 
-  /** Archived conversations with messages still in the hot table: just marked, or left by an interrupted run. */
-  async conversationsToMove(): Promise<string[]> {
+  /**
+   * Up to `limit` archived conversations with messages still in the hot table (left by an interrupted run, or
+   * just marked by another node), by id after `after`: paging by id passes one another node holds right now.
+   */
+  async conversationsToMove(limit: number, after?: string): Promise<string[]> {
     const rows = await this.options.database.db
       .select({ id: c.id })
       .from(c)
-      .where(and(sql`${c.archivedAt} IS NOT NULL`, sql`EXISTS (SELECT 1 FROM ${m} WHERE ${m.conversationId} = ${c.id})`))
-      .orderBy(asc(c.archivedAt));
+      .where(
+        and(
+          sql`${c.archivedAt} IS NOT NULL`,
+          sql`EXISTS (SELECT 1 FROM ${m} WHERE ${m.conversationId} = ${c.id})`,
+          after === undefined ? undefined : gt(c.id, after),
+        ),
+      )
+      .orderBy(asc(c.id))
+      .limit(limit);
     return rows.map((row) => row.id);
   }
 
