@@ -1,6 +1,8 @@
 import { emailDeduplicationId, EMAIL_JOB_NAME, emailJobOptions } from "@parley/bus";
+import { schema } from "@parley/db";
 import { waitFor } from "@parley/testing";
 import type { Job } from "bullmq";
+import { and, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EmailOutcome } from "../src/jobs/email/email-job";
 import type { WorkerNode } from "../src/worker-node";
@@ -17,6 +19,16 @@ beforeAll(async () => {
 afterAll(async () => {
   await harness.close();
 });
+
+/** The pair's email_log rows as an operator reads them: the range, its state and its SMTP attempts. */
+async function logRows(userId: string, conversationId: string) {
+  const log = schema.emailLog;
+  return harness.db.db
+    .select({ id: log.id, fromSeq: log.fromSeq, toSeq: log.toSeq, status: log.status, claimedAt: log.claimedAt, sentAt: log.sentAt, attempts: log.attempts, lastError: log.lastError })
+    .from(log)
+    .where(and(eq(log.userId, userId), eq(log.conversationId, conversationId)))
+    .orderBy(log.claimedAt);
+}
 
 /** A sender, an offline recipient with an e-mail address, and their conversation. */
 async function pair(options: { notifications?: boolean; title?: string; senderName?: string } = {}) {
@@ -75,7 +87,11 @@ describe("offline e-mail", () => {
     expect(html).not.toContain("<img");
     expect(html).not.toContain("<b>Sender");
     expect(mail.headers.get("list")).toMatchObject({ unsubscribe: { url: `${TEST_APP_URL}/settings/notifications` } });
-    expect(await harness.emailLog(recipient.id, conversationId)).toEqual([{ fromSeq: 1, toSeq: 10 }]);
+    const [row, ...others] = await logRows(recipient.id, conversationId);
+    expect(others).toEqual([]);
+    expect(row).toMatchObject({ fromSeq: 1, toSeq: 10, status: "sent", attempts: 1, lastError: null });
+    expect(row?.sentAt).toBeInstanceOf(Date);
+    expect(row!.sentAt!.getTime()).toBeGreaterThanOrEqual(row!.claimedAt.getTime());
   });
 
   it("a message read before the delay is not mailed", async () => {
@@ -140,7 +156,24 @@ describe("offline e-mail", () => {
     const done = await node.queues.email.getJob(job.id!);
     // Two refused attempts, then the one that delivered.
     expect(done?.attemptsMade).toBe(3);
-    expect(await harness.emailLog(recipient.id, conversationId)).toEqual([{ fromSeq: 1, toSeq: 1 }]);
+    // The retries re-sent the claimed range: one row, counted, sent, with the refusal that came before.
+    const rows = await logRows(recipient.id, conversationId);
+    expect(rows).toEqual([expect.objectContaining({ fromSeq: 1, toSeq: 1, status: "sent", attempts: 3, sentAt: expect.any(Date) as unknown })]);
+    expect(rows[0]?.lastError).toMatch(/SMTP delivery failed/);
+  });
+
+  it("a job that still carries a claim already recorded as sent does not mail it again", async () => {
+    const { sender, recipient, conversationId, data } = await pair();
+    await harness.message(conversationId, sender.id, "mailed once");
+    expect(await finished(await harness.enqueueEmail(node, data))).toMatchObject({ status: "sent", from_seq: 1, to_seq: 1 });
+    const [sent] = await logRows(recipient.id, conversationId);
+    // As if the worker died after recording the send and before clearing the claim from the job's data.
+    const claim = { log_id: sent!.id, from_seq: 1, to_seq: 1, previous_notified_seq: 0 };
+    const options = { ...emailJobOptions(data, 0), deduplication: { id: `${emailDeduplicationId(data)}.resent`, keepLastIfActive: true as const } };
+    const job = await node.queues.email.add(EMAIL_JOB_NAME, { ...data, claim }, options);
+    expect(await finished(job)).toEqual({ status: "skipped", reason: "already_sent" });
+    expect(harness.smtp.to(recipient.email!)).toHaveLength(1);
+    expect(await logRows(recipient.id, conversationId)).toEqual([expect.objectContaining({ status: "sent", attempts: 1 })]);
   });
 
   it("jobs of the same recipient and conversation running concurrently mail each message once", async () => {
@@ -196,9 +229,13 @@ describe("offline e-mail", () => {
     const job = await node.queues.email.add(EMAIL_JOB_NAME, data, options);
     await waitFor(async () => (await job.getState()) === "failed", { timeout: 10_000 });
     expect(harness.smtp.to(recipient.email!)).toHaveLength(0);
-    expect(await harness.emailLog(recipient.id, conversationId)).toEqual([]);
+    // Handed back, but kept for audit: both refused attempts counted, never sent.
+    const [released] = await logRows(recipient.id, conversationId);
+    expect(released).toMatchObject({ fromSeq: 1, toSeq: 1, status: "released", attempts: 2, sentAt: null });
+    expect(released?.lastError).toMatch(/SMTP delivery failed/);
     // The next notification covers the message the failed job could not deliver.
     expect(await finished(await harness.enqueueEmail(node, data))).toMatchObject({ status: "sent", from_seq: 1, to_seq: 1 });
+    expect((await logRows(recipient.id, conversationId)).map((row) => row.status)).toEqual(["released", "sent"]);
     const metrics = await (await fetch(`http://127.0.0.1:${node.port!}/metrics`)).text();
     expect(metrics).toMatch(/parley_jobs_failed_total\{[^}]*queue="email"[^}]*\} [1-9]/);
   });

@@ -87,6 +87,28 @@ describe("migrate", () => {
     expect(await migrate(database.url)).toEqual({ applied: migrationCount });
   });
 
+  it("turns e-mail log rows written before 0002 into sent rows claimed when they were sent", async () => {
+    const database = await emptyDatabase();
+    // Each migration's SQL by hand, up to the one under test, with a row written by the old schema in between.
+    const apply = (sql: postgres.Sql, tag: string) =>
+      sql.begin(async (tx) => {
+        const text = readFileSync(path.join(migrationsFolder, `${tag}.sql`), "utf8");
+        for (const statement of text.split("--> statement-breakpoint")) await tx.unsafe(statement);
+      });
+    const before = journal.entries.findIndex((entry) => entry.tag === "0002_email_log_status");
+    expect(before).toBe(2);
+    const rows = await withSql(database.url, async (sql) => {
+      for (const entry of journal.entries.slice(0, before)) await apply(sql, entry.tag);
+      await sql`INSERT INTO users (id, username, display_name, role) VALUES ('u1', 'u1', 'U1', 'user')`;
+      const [conversation] = await sql<{ id: string }[]>`INSERT INTO conversations (type, title) VALUES ('group', 'g') RETURNING id`;
+      await sql`INSERT INTO email_log (user_id, conversation_id, from_seq, to_seq, sent_at) VALUES ('u1', ${conversation?.id ?? ""}, 1, 3, '2026-01-02T03:04:05Z')`;
+      await apply(sql, "0002_email_log_status");
+      return sql<{ status: string; claimed_at: Date; sent_at: Date | null; attempts: number }[]>`SELECT status, claimed_at, sent_at, attempts FROM email_log`;
+    });
+    const sentAt = new Date("2026-01-02T03:04:05Z");
+    expect(rows).toEqual([{ status: "sent", claimed_at: sentAt, sent_at: sentAt, attempts: 0 }]);
+  });
+
   it("enables pg_trgm", async () => {
     const database = await emptyDatabase();
     await migrate(database.url);

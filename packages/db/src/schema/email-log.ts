@@ -1,7 +1,14 @@
-import { index, integer, pgTable, uuid } from "drizzle-orm/pg-core";
+import { sql } from "drizzle-orm";
+import { check, index, integer, pgTable, text, uuid } from "drizzle-orm/pg-core";
 import { id, timestamptz, userId } from "./columns";
 import { conversations } from "./conversations";
 import { users } from "./users";
+
+/**
+ * A row's lifecycle: `claimed` (range reserved, not yet accepted by SMTP) → `sent` (SMTP accepted, `sent_at` set)
+ * or `released` (given back unsent; kept for audit).
+ */
+export const emailLogStatuses = ["claimed", "sent", "released"] as const;
 
 /** Audit of offline notification e-mails; participants.notified_seq is what prevents double mails. */
 export const emailLog = pgTable(
@@ -16,7 +23,19 @@ export const emailLog = pgTable(
       .references(() => conversations.id, { onDelete: "cascade" }),
     fromSeq: integer("from_seq").notNull(),
     toSeq: integer("to_seq").notNull(),
-    sentAt: timestamptz("sent_at").notNull().defaultNow(),
+    status: text("status", { enum: emailLogStatuses }).notNull().default("claimed"),
+    claimedAt: timestamptz("claimed_at").notNull().defaultNow(),
+    /** When the SMTP server accepted the e-mail; null while claimed or once released. */
+    sentAt: timestamptz("sent_at"),
+    /** SMTP deliveries tried for this claim, the accepted one included. */
+    attempts: integer("attempts").notNull().default(0),
+    /** The last SMTP failure, if any. */
+    lastError: text("last_error"),
   },
-  (table) => [index("email_log_user_conversation_idx").on(table.userId, table.conversationId)],
+  (table) => [
+    index("email_log_user_conversation_idx").on(table.userId, table.conversationId),
+    // Finding stuck claims must not scan the whole audit trail.
+    index("email_log_claimed_idx").on(table.claimedAt).where(sql`${table.status} = 'claimed'`),
+    check("email_log_status_check", sql`${table.status} IN ('claimed', 'sent', 'released')`),
+  ],
 );

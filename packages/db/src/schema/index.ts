@@ -10,7 +10,7 @@ export { relationships } from "./relationships";
 export { conversations, conversationTypes, participants, participantRoles } from "./conversations";
 export { archivedMessages, messages, messageTypes, type MessageAttachment } from "./messages";
 export { outbox } from "./outbox";
-export { emailLog } from "./email-log";
+export { emailLog, emailLogStatuses } from "./email-log";
 
 export type User = typeof users.$inferSelect;
 export type NewUser = typeof users.$inferInsert;
@@ -30,3 +30,4 @@ export type OutboxRow = typeof outbox.$inferSelect;
 export type NewOutboxRow = typeof outbox.$inferInsert;
 export type EmailLogRow = typeof emailLog.$inferSelect;
 export type NewEmailLogRow = typeof emailLog.$inferInsert;
+export type EmailLogStatus = EmailLogRow["status"];

@@ -19,7 +19,7 @@ const claimSchema = z.object({
 export const emailJobState = emailJobData.extend({ claim: claimSchema.optional() });
 export type EmailJobState = z.infer<typeof emailJobState>;
 
-export type SkipReason = "not_participant" | "no_email" | "opted_out" | "muted" | "archived" | "nothing_unread" | "online" | "claimed_elsewhere";
+export type SkipReason = "not_participant" | "no_email" | "opted_out" | "muted" | "archived" | "nothing_unread" | "online" | "claimed_elsewhere" | "already_sent";
 export type EmailOutcome = { status: "sent"; from_seq: number; to_seq: number; count: number } | { status: "skipped"; reason: SkipReason };
 
 /** What a run needs from its BullMQ job; tests drive {@link EmailJob.run} with their own. */
@@ -58,8 +58,9 @@ const CLAIM_ROUNDS = 3;
  * the claim is saved in the job's data before it is made, so a retry after an SMTP failure or a crash re-sends
  * the same range under the same Message-ID instead of losing it; a claim that is given up (last attempt failed,
  * recipient came back or read everything) is handed back. Send-then-record would double mails whenever two
- * jobs race; the one window left here (SMTP accepted, then the process died before clearing the claim) re-sends
- * with the same Message-ID, which mail clients fold.
+ * jobs race; the one window left here (SMTP accepted, then the process died before recording it) re-sends
+ * with the same Message-ID, which mail clients fold. The email_log row tells the states apart: claimed, sent
+ * (sent_at), released (handed back, kept for audit), with SMTP attempts and the last error.
  */
 export class EmailJob {
   constructor(private readonly deps: EmailJobDeps) {}
@@ -83,8 +84,16 @@ export class EmailJob {
     const { repository } = this.deps;
     const pair = { user_id: data.user_id, conversation_id: data.conversation_id };
     if (data.claim !== undefined) {
-      if (await repository.claimExists(data.claim.log_id)) return this.resume(pair, data.claim, ctx);
-      // The claim never committed (crash between saving it and claiming): start over.
+      const status = await repository.claimStatus(data.claim.log_id);
+      if (status === "claimed") return this.resume(pair, data.claim, ctx);
+      // Recorded as sent before the job could forget it (crash right after): never mail it twice.
+      if (status === "sent") {
+        await ctx.saveClaim(undefined);
+        const later = await repository.unmailedAfter(pair.conversation_id, pair.user_id, data.claim.to_seq);
+        if (later.count > 0) await this.deps.followUp(pair);
+        return { status: "skipped", reason: "already_sent" };
+      }
+      // Never committed (crash between saving it and claiming) or already handed back: start over.
       await ctx.saveClaim(undefined);
     }
     for (let round = 0; round < CLAIM_ROUNDS; round++) {
@@ -151,20 +160,31 @@ export class EmailJob {
         },
       });
     } catch (error) {
+      await this.recordFailure(pair, claim, error);
       if (ctx.attemptsMade + 1 >= ctx.attempts) {
         // Last attempt: hand the range back so the next notification covers it; the job stays in the failed set.
         await this.giveBack(pair, claim, ctx);
       }
       throw error;
     }
-    await ctx.saveClaim(undefined);
+    // Recorded before the claim is cleared from the job: a crash in between then finds it sent, not pending.
     await repository.markSent(claim.log_id, this.deps.clock.now());
+    await ctx.saveClaim(undefined);
     this.deps.metrics.emailsSent.inc();
     logger.info({ user_id: pair.user_id, conversation_id: pair.conversation_id, from_seq: claim.from_seq, to_seq: claim.to_seq, count: summary.count }, "offline e-mail sent");
     // Messages that came while this job waited for a retry were deduplicated into it: give them their own job.
     const later = await repository.unmailedAfter(pair.conversation_id, pair.user_id, claim.to_seq);
     if (later.count > 0) await this.deps.followUp(pair);
     return { status: "sent", from_seq: claim.from_seq, to_seq: claim.to_seq, count: summary.count };
+  }
+
+  /** Audit only: a failure to record one must not stop the retry or the hand-back. */
+  private async recordFailure(pair: EmailJobData, claim: NotificationClaim, error: unknown): Promise<void> {
+    try {
+      await this.deps.repository.recordFailure(claim.log_id, error instanceof Error ? error.message : String(error));
+    } catch (recordError) {
+      this.deps.logger.warn({ err: recordError, user_id: pair.user_id, conversation_id: pair.conversation_id, log_id: claim.log_id }, "could not record the e-mail failure");
+    }
   }
 
   private async giveBack(pair: EmailJobData, claim: NotificationClaim, ctx: EmailJobContext): Promise<void> {

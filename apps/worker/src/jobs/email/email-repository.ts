@@ -1,4 +1,4 @@
-import { schema, type Database } from "@parley/db";
+import { schema, type Database, type EmailLogStatus } from "@parley/db";
 import { and, desc, eq, gte, isNull, lte, ne, or, sql } from "drizzle-orm";
 import type { MessagePreview } from "./email-composer";
 
@@ -42,6 +42,9 @@ const log = schema.emailLog;
 
 /** Shown for messages without a sender (system messages posted by an integration). */
 const SYSTEM_SENDER = "System";
+
+/** email_log.last_error keeps the start of an SMTP error, enough to diagnose it. */
+const MAX_ERROR_CHARS = 1000;
 
 /** Everything the e-mail job reads and writes in PostgreSQL. */
 export class EmailRepository {
@@ -123,7 +126,7 @@ export class EmailRepository {
 
   /**
    * Claims (from, to] for one e-mail: moves notified_seq forward only if no other job moved it since it was read
-   * (compare-and-set), and records the claim in email_log in the same transaction. False when another job won.
+   * (compare-and-set), and records the claim (status claimed) in email_log in the same transaction. False when another job won.
    */
   async claim(userId: string, conversationId: string, claim: NotificationClaim, at: Date): Promise<boolean> {
     return this.database.db.transaction(async (tx) => {
@@ -133,29 +136,46 @@ export class EmailRepository {
         .where(and(eq(p.conversationId, conversationId), eq(p.userId, userId), eq(p.notifiedSeq, claim.previous_notified_seq), isNull(p.leftAt)))
         .returning({ notifiedSeq: p.notifiedSeq });
       if (moved.length === 0) return false;
-      await tx.insert(log).values({ id: claim.log_id, userId, conversationId, fromSeq: claim.from_seq, toSeq: claim.to_seq, sentAt: at });
+      await tx.insert(log).values({ id: claim.log_id, userId, conversationId, fromSeq: claim.from_seq, toSeq: claim.to_seq, status: "claimed", claimedAt: at });
       return true;
     });
   }
 
-  /** True when the claim committed (its email_log row exists) and was not handed back. */
-  async claimExists(logId: string): Promise<boolean> {
-    const [row] = await this.database.db.select({ id: log.id }).from(log).where(eq(log.id, logId)).limit(1);
-    return row !== undefined;
+  /** The claim's email_log status, or undefined when it never committed. */
+  async claimStatus(logId: string): Promise<EmailLogStatus | undefined> {
+    const [row] = await this.database.db.select({ status: log.status }).from(log).where(eq(log.id, logId)).limit(1);
+    return row?.status;
   }
 
-  /** Records when the SMTP server accepted the e-mail. */
+  /** Records that the SMTP server accepted the e-mail (counting the attempt that did). */
   async markSent(logId: string, at: Date): Promise<void> {
-    await this.database.db.update(log).set({ sentAt: at }).where(eq(log.id, logId));
+    await this.database.db
+      .update(log)
+      .set({ status: "sent", sentAt: at, attempts: sql`${log.attempts} + 1` })
+      .where(eq(log.id, logId));
+  }
+
+  /** Counts a failed SMTP attempt on a claim that is still pending. */
+  async recordFailure(logId: string, error: string): Promise<void> {
+    await this.database.db
+      .update(log)
+      .set({ attempts: sql`${log.attempts} + 1`, lastError: error.slice(0, MAX_ERROR_CHARS) })
+      .where(and(eq(log.id, logId), eq(log.status, "claimed")));
   }
 
   /**
-   * Hands a claim back (nothing was mailed): deletes its email_log row and moves notified_seq back if no later
-   * claim moved it on, so the next notification covers these messages.
+   * Hands a claim back (nothing was mailed): marks its email_log row released (kept for audit) and moves
+   * notified_seq back if no later claim moved it on, so the next notification covers these messages. Only the
+   * call that moves the row from claimed to released touches notified_seq, so handing back twice is harmless.
    */
   async release(userId: string, conversationId: string, claim: NotificationClaim): Promise<void> {
     await this.database.db.transaction(async (tx) => {
-      await tx.delete(log).where(eq(log.id, claim.log_id));
+      const released = await tx
+        .update(log)
+        .set({ status: "released" })
+        .where(and(eq(log.id, claim.log_id), eq(log.status, "claimed")))
+        .returning({ id: log.id });
+      if (released.length === 0) return;
       await tx
         .update(p)
         .set({ notifiedSeq: claim.previous_notified_seq })
