@@ -1,54 +1,30 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startCluster, type Cluster } from "./support/cluster";
+import type { Cluster } from "./support/cluster";
 import {
   authAnswer,
   conversation,
   conversationWithParticipants,
-  errorBody,
   page,
   participant,
   user,
 } from "./support/contract";
-import { Rest, shape, type Reply, type User } from "./support/rest";
-import { signToken, type SignOptions } from "./support/tokens";
+import type { Rest, User } from "./support/rest";
+import { AUDIENCE, expectBadField, expectError, idp, ISSUER, messagesOf, startRestCluster } from "./support/rest-suite";
+import { shape } from "./support/rest";
+import { signToken } from "./support/tokens";
 
 // The REST rows of the contract against a real API process (no edges needed here).
-const ISSUER = "https://id.contract.test";
-const AUDIENCE = "parley-contract";
-const MESSAGE_RATE_LIMIT = 20;
-const idp: SignOptions = { issuer: ISSUER, audience: AUDIENCE };
-
 let cluster: Cluster;
 let rest: Rest;
 
 beforeAll(async () => {
-  cluster = await startCluster({
-    edges: 0,
-    api: { JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, MESSAGE_RATE_LIMIT: String(MESSAGE_RATE_LIMIT) },
-  });
-  rest = new Rest(cluster.api.url);
+  ({ cluster, rest } = await startRestCluster());
 });
 
 afterAll(async () => {
   await cluster.close();
 });
-
-/** Asserts the contract's error answer: the status and {"error": {code, message}}; returns the error object. */
-function expectError(reply: Reply, status: number): { code: string; message: string; field?: unknown } {
-  expect(reply.status, JSON.stringify(reply.body)).toBe(status);
-  const body = shape(errorBody, reply.body);
-  const error: { code: string; message: string; field?: unknown } = body.error;
-  return error;
-}
-
-/** A 400 must name the offending field (in `field`, or at least in the message). */
-function expectBadField(reply: Reply, field: string): void {
-  const error = expectError(reply, 400);
-  expect(error.field === field || error.message.includes(field), `400 naming ${field}: ${JSON.stringify(error)}`).toBe(true);
-}
-
-const messagesOf = (conversationId: string) => `/v1/conversations/${conversationId}/messages`;
 
 describe("accounts and tokens", () => {
   it("registers (201 {user, access_token}) and logs in (200 {user, access_token})", async () => {
@@ -251,4 +227,3 @@ describe("conversations", () => {
     expect(members.items.map((p) => p.user_id).sort()).toEqual([owner.id, member.id].sort());
   });
 });
-
