@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Cluster } from "./support/cluster";
+import { beforeAll, describe, expect, it } from "vitest";
 import {
   attachment,
   conversation,
@@ -9,22 +8,13 @@ import {
   readAnswer,
   unreadSummary,
 } from "./support/contract";
-import type { Reply, Rest, User } from "./support/rest";
-import { expectBadField, expectError, MESSAGE_RATE_LIMIT, messagesOf, startRestCluster } from "./support/rest-suite";
+import type { Reply, User } from "./support/rest";
+import { expectBadField, expectError, MESSAGE_RATE_LIMIT, messagesOf, useRestCluster } from "./support/rest-suite";
 import { shape } from "./support/rest";
 
 
 // The REST rows of the contract against a real API process (no edges needed here).
-let cluster: Cluster;
-let rest: Rest;
-
-beforeAll(async () => {
-  ({ cluster, rest } = await startRestCluster());
-});
-
-afterAll(async () => {
-  await cluster.close();
-});
+const rest = useRestCluster();
 
 describe("messages", () => {
   let ada: User;

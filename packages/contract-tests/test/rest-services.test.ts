@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Cluster } from "./support/cluster";
+import { describe, expect, it } from "vitest";
 import {
   conversation,
   conversationWithParticipants,
@@ -9,22 +8,12 @@ import {
   presence,
   stats,
 } from "./support/contract";
-import type { Rest } from "./support/rest";
-import { expectBadField, expectError, idp, messagesOf, startRestCluster } from "./support/rest-suite";
+import { expectBadField, expectError, idp, messagesOf, useRestCluster } from "./support/rest-suite";
 import { shape } from "./support/rest";
 import { serviceToken, signToken } from "./support/tokens";
 
 // The REST rows of the contract against a real API process (no edges needed here).
-let cluster: Cluster;
-let rest: Rest;
-
-beforeAll(async () => {
-  ({ cluster, rest } = await startRestCluster());
-});
-
-afterAll(async () => {
-  await cluster.close();
-});
+const rest = useRestCluster();
 
 describe("service tokens, relationships, presence, stats and restore", () => {
   it("a service token opens a conversation between any users and posts system messages", async () => {

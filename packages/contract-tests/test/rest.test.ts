@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Cluster } from "./support/cluster";
+import { beforeAll, describe, expect, it } from "vitest";
 import {
   authAnswer,
   conversation,
@@ -9,22 +8,13 @@ import {
   participant,
   user,
 } from "./support/contract";
-import type { Rest, User } from "./support/rest";
-import { AUDIENCE, expectBadField, expectError, idp, ISSUER, messagesOf, startRestCluster } from "./support/rest-suite";
+import type { User } from "./support/rest";
+import { AUDIENCE, expectBadField, expectError, idp, ISSUER, messagesOf, useRestCluster } from "./support/rest-suite";
 import { shape } from "./support/rest";
 import { signToken } from "./support/tokens";
 
 // The REST rows of the contract against a real API process (no edges needed here).
-let cluster: Cluster;
-let rest: Rest;
-
-beforeAll(async () => {
-  ({ cluster, rest } = await startRestCluster());
-});
-
-afterAll(async () => {
-  await cluster.close();
-});
+const rest = useRestCluster();
 
 describe("accounts and tokens", () => {
   it("registers (201 {user, access_token}) and logs in (200 {user, access_token})", async () => {

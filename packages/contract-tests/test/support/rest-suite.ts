@@ -1,4 +1,4 @@
-import { expect } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
 import { startCluster, type Cluster } from "./cluster";
 import { errorBody } from "./contract";
 import { Rest, shape, type Reply } from "./rest";
@@ -11,12 +11,22 @@ export const AUDIENCE = "parley-contract";
 export const MESSAGE_RATE_LIMIT = 20;
 export const idp: SignOptions = { issuer: ISSUER, audience: AUDIENCE };
 
-export async function startRestCluster(): Promise<{ cluster: Cluster; rest: Rest }> {
-  const cluster = await startCluster({
-    edges: 0,
-    api: { JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, MESSAGE_RATE_LIMIT: String(MESSAGE_RATE_LIMIT) },
+/** Starts the file's API before its tests and stops it after; the client talks to it once it is up. */
+export function useRestCluster(): Rest {
+  let cluster: Cluster | undefined;
+  beforeAll(async () => {
+    cluster = await startCluster({
+      edges: 0,
+      api: { JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, MESSAGE_RATE_LIMIT: String(MESSAGE_RATE_LIMIT) },
+    });
   });
-  return { cluster, rest: new Rest(cluster.api.url) };
+  afterAll(async () => {
+    await cluster?.close();
+  });
+  return new Rest(() => {
+    if (!cluster) throw new Error("the API is not started yet (use the client inside tests)");
+    return cluster.api.url;
+  });
 }
 
 /** Asserts the contract's error answer: the status and {"error": {code, message}}; returns the error object. */

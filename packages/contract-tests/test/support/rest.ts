@@ -29,7 +29,12 @@ export interface User {
 export class Rest {
   private users = 0;
 
-  constructor(readonly baseUrl: string) {}
+  /** A URL, or a function giving it once the server is up (clients made before a file's beforeAll ran). */
+  constructor(private readonly base: string | (() => string)) {}
+
+  get baseUrl(): string {
+    return typeof this.base === "string" ? this.base : this.base();
+  }
 
   async call(method: string, path: string, options: CallOptions = {}): Promise<Reply> {
     const url = new URL(path, this.baseUrl);
