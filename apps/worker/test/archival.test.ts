@@ -191,6 +191,11 @@ describe("archival of idle conversations", () => {
     const scheduler = await node.queues.archival.getJobScheduler(ARCHIVAL_SCHEDULER_ID);
     expect(scheduler).toMatchObject({ pattern: "* * * * * *", name: ARCHIVAL_JOB_NAME });
     await waitFor(async () => (await archivedAt(id)) !== null, { timeout: 10_000, message: "the scheduled archival did not run" });
+    // Marking and moving are separate short transactions: wait for the move to finish too.
+    await waitFor(async () => {
+      const counts = await messageCounts(id);
+      return counts.hot === 0 && counts.archived === 1;
+    }, { timeout: 10_000, message: "the scheduled archival did not move the messages" });
     expect(await messageCounts(id)).toEqual({ hot: 0, archived: 1 });
     // Back to the daily default: one schedule per fleet, updated in place.
     await node.queues.archival.upsertJobScheduler(ARCHIVAL_SCHEDULER_ID, { pattern: "0 3 * * *" }, { name: ARCHIVAL_JOB_NAME, data: {} });
