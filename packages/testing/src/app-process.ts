@@ -19,6 +19,8 @@ export interface AppProcessOptions {
 export interface AppProcess {
   readonly name: string;
   readonly port: number;
+  /** The child's process id (for /proc readings such as CPU time and RSS). */
+  readonly pid: number | undefined;
   /** `http://127.0.0.1:<port>` */
   readonly url: string;
   /** Resolves with the exit code (null when a signal ended it). */
@@ -121,6 +123,7 @@ export async function startAppProcess(options: AppProcessOptions): Promise<AppPr
   return {
     name: options.name,
     port,
+    pid: child.pid,
     url,
     exited,
     stop,
