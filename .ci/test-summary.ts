@@ -4,9 +4,11 @@ import { join } from "node:path";
 import process from "node:process";
 
 const root = join(import.meta.dirname, "..");
-const reports = ["apps", "packages"].flatMap((group) =>
-  readdirSync(join(root, group)).map((name) => join(root, group, name, "node_modules", ".vitest", "results.json")),
-);
+const reports = [
+  ...["apps", "packages"].flatMap((group) => readdirSync(join(root, group)).map((name) => join(root, group, name))),
+  // bench/ is one package of its own (its fanout smoke run).
+  join(root, "bench"),
+].map((dir) => join(dir, "node_modules", ".vitest", "results.json"));
 
 if (process.argv[2] === "--clean") {
   for (const file of reports) rmSync(file, { force: true });
