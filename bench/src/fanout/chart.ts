@@ -58,8 +58,9 @@ function label(value: number): string {
 function drawPanel(ctx: Context, panel: Panel, run: FanoutRun, xRange: readonly [number, number]): void {
   const values = run.targets.flatMap((target) => target.steps.map(panel.value)).filter((v) => v > 0 && Number.isFinite(v));
   if (panel.limit !== undefined) values.push(panel.limit);
-  const yMin = Math.max(0.1, 10 ** Math.floor(Math.log10(Math.min(...values, 1))));
-  const yMax = 10 ** Math.ceil(Math.log10(Math.max(...values, 10)));
+  if (values.length === 0) values.push(1);
+  const yMin = Math.max(0.1, 10 ** Math.floor(Math.log10(Math.min(...values))));
+  const yMax = 10 ** Math.ceil(Math.log10(Math.max(...values, yMin * 10)));
   const [xMin, xMax] = xRange;
   const sx = (v: number) => panel.x + ((Math.log10(v) - Math.log10(xMin)) / (Math.log10(xMax) - Math.log10(xMin))) * panel.w;
   const sy = (v: number) => panel.y + panel.h - ((Math.log10(Math.max(v, yMin)) - Math.log10(yMin)) / (Math.log10(yMax) - Math.log10(yMin))) * panel.h;
