@@ -119,21 +119,25 @@ async function startParley(options: TargetOptions): Promise<FanoutTarget> {
     loadConfig(apiEnv, apiEnvironment);
     const api = await startAppProcess({ name: "api", cwd: appDir("api"), env: apiEnvironment, readyTimeoutMs: 90_000 });
     apps.push(api);
-    const edges = await Promise.all(
-      [1, 2].map((n) => {
-        const env = { ...common, NODE_ID: `bench-edge-${n}`, API_URL: api.url, ...options.parleyEnv };
-        loadConfig(edgeEnv, env);
-        return startAppProcess({ name: `edge-${n}`, cwd: appDir("edge"), env, readyTimeoutMs: 90_000 });
-      }),
-    );
-    apps.push(...edges);
     // No user has an e-mail address: the worker never needs its SMTP server.
     const workerEnvironment = { ...common, NODE_ID: "bench-worker", DATABASE_URL: database.url, SMTP_URL: "smtp://127.0.0.1:1", ...options.parleyEnv };
     loadConfig(workerEnv, workerEnvironment);
-    apps.push(await startAppProcess({ name: "worker", cwd: appDir("worker"), env: workerEnvironment, readyTimeoutMs: 90_000 }));
+    const edgeEnvironments = [1, 2].map((n) => ({ ...common, NODE_ID: `bench-edge-${n}`, API_URL: api.url, ...options.parleyEnv }));
+    for (const env of edgeEnvironments) loadConfig(edgeEnv, env);
+    // Every start is recorded as it settles, so a failure of one still stops the others.
+    const started = await Promise.allSettled([
+      ...edgeEnvironments.map((env, i) => startAppProcess({ name: `edge-${i + 1}`, cwd: appDir("edge"), env, readyTimeoutMs: 90_000 })),
+      startAppProcess({ name: "worker", cwd: appDir("worker"), env: workerEnvironment, readyTimeoutMs: 90_000 }),
+    ]);
+    const values = started.map((outcome) => (outcome.status === "fulfilled" ? outcome.value : undefined));
+    apps.push(...values);
+    const failure = started.find((outcome) => outcome.status === "rejected");
+    if (failure) throw failure.reason;
+    const edges = [values[0]!, values[1]!];
 
     const client = new JsonClient(api.url);
-    const issuer = createTokenIssuer({ secret: JWT_SECRET, ttlMs: TOKEN_TTL_MS });
+    // Signed with the secret the cluster runs with, which --parley-env may have replaced.
+    const issuer = createTokenIssuer({ secret: options.parleyEnv.JWT_SECRET ?? JWT_SECRET, ttlMs: TOKEN_TTL_MS });
     const edgeUrls = edges.map((edge) => `ws://127.0.0.1:${edge.port}/v1/ws`);
     const newUsers = async (count: number, label: string) =>
       mapLimit(Array.from({ length: count }, (_, i) => i), SETUP_CONCURRENCY, async (i) => {
