@@ -102,7 +102,8 @@ function drawPanel(ctx: Context, panel: Panel, run: FanoutRun, xRange: readonly 
       ctx.stroke();
     }
   }
-  for (const target of run.targets) {
+  // Reverse order: the first target (Parley) is drawn last, on top of lines it overlaps.
+  for (const target of [...run.targets].reverse()) {
     const points = target.steps.filter((step) => panel.value(step) > 0).map((step) => ({ x: sx(step.offered_rate), y: sy(panel.value(step)), clean: step.clean }));
     const color = COLORS[target.name];
     ctx.strokeStyle = color;
