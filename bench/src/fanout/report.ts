@@ -129,7 +129,7 @@ export function renderMarkdown(run: ReportInput, chartPath: string): string {
     const firstUnclean = target.steps.find((step) => !step.clean);
     const why = target.error !== null ? `failed: ${target.error.split("\n")[0] ?? ""}` : firstUnclean ? firstUnclean.unclean_because.join(", ") : target.stopped_by_time_budget ? "time budget" : "not within the rates tried";
     lines.push(
-      `| ${target.label} | ${target.connect === null ? "–" : `${target.connect.ms} ms`} | ${target.idle === null ? "–" : `${(target.idle.bytes_per_connection / 1024).toFixed(1)} KiB`} | ` +
+      `| ${target.label} | ${target.connect === null ? "–" : `${target.connect.ms} ms (${Math.round((target.connect.connected * 1000) / Math.max(1, target.connect.ms))}/s)`} | ${target.idle === null ? "–" : `${(target.idle.bytes_per_connection / 1024).toFixed(1)} KiB`} | ` +
         `${cell(target.highest_clean_rate)} msg/s | ${cell(target.deliveries_per_s_at_highest_clean)} | ${cell(target.peak_deliveries_per_s)} | ${target.saturated_at === null ? "–" : `${target.saturated_at} msg/s`} | ${why} |`,
     );
   }

@@ -118,3 +118,20 @@ export function parseInfoCpuMicros(info: string): number {
   const value = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, "m").exec(info)?.[1] ?? 0);
   return Math.round((value("used_cpu_sys") + value("used_cpu_user")) * 1_000_000);
 }
+
+/**
+ * Waits until `pids` together use less than `cores` of CPU over a second (the target has finished the work a burst
+ * of connections or disconnections left behind), or until `maxMs`; returns how long it waited.
+ */
+export async function waitUntilQuiet(pids: readonly number[], cores = 0.1, maxMs = 20_000): Promise<number> {
+  const started = performance.now();
+  const total = () => pids.reduce((sum, pid) => sum + (processCpuMicros(pid) ?? 0), 0);
+  let before = total();
+  while (performance.now() - started < maxMs) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const now = total();
+    if (now - before < cores * 1_000_000) break;
+    before = now;
+  }
+  return Math.round(performance.now() - started);
+}

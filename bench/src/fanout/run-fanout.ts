@@ -9,7 +9,7 @@ import postgres from "postgres";
 import { percentile } from "../stats";
 import { startBenchRedis, type BenchRedis } from "./bench-redis";
 import { LoadGenerator, type MergedStep } from "./load-generator";
-import { processRssBytes, takeSnapshot, usageBetween, type UsageSources } from "./resource-usage";
+import { processRssBytes, takeSnapshot, usageBetween, waitUntilQuiet, type UsageSources } from "./resource-usage";
 import { REPO_ROOT, startTarget, TARGET_LABELS, type FanoutTarget, type TargetName } from "./targets";
 
 export interface FanoutSettings {
@@ -172,12 +172,14 @@ async function measureIdle(target: FanoutTarget, generator: LoadGenerator, setti
   const before = processRssBytes(target.idleNodePid) ?? 0;
   log(`  idle: ${settings.idleConnections} connections to one node (RSS before ${(before / 2 ** 20).toFixed(1)} MiB)...`);
   const outcome = await generator.connectIdle(clients, settings.connectConcurrency);
-  // Let the node finish the connections' setup work and settle before reading its memory.
-  await sleep(3000);
+  // Let the nodes finish the connections' setup work before reading the memory.
+  await waitUntilQuiet(target.nodePids());
   const after = processRssBytes(target.idleNodePid) ?? 0;
   log(`  idle: ${outcome.connected} connected (${outcome.failed} failed) in ${Math.round(outcome.ms)} ms, RSS after ${(after / 2 ** 20).toFixed(1)} MiB`);
   await generator.closeIdle();
-  await sleep(2000);
+  // Disconnections leave work too (presence, cleanup): done before the connect time is measured.
+  await sleep(1000);
+  await waitUntilQuiet(target.nodePids());
   return {
     connections: settings.idleConnections,
     connected: outcome.connected,
