@@ -6,7 +6,7 @@
  *   pnpm --filter @parley/bench fanout -- [--name latest] [--targets parley,socketio,relay] [--clients 2000]
  *     [--group-size 10] [--threads 2] [--rates 25,50,...] [--step-seconds 8] [--drain-seconds 4] [--warmup-seconds 3]
  *     [--idle-connections 10000] [--connect-concurrency 100] [--max-minutes 12] [--parley-env KEY=VALUE ...]
- *     [--parley-root DIR] [--redis-url URL] [--docs true|false]
+ *     [--parley-root DIR] [--cpu-prof DIR] [--redis-url URL] [--docs true|false]
  */
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -38,6 +38,7 @@ const { values: args } = parseArgs({
     "p99-limit-ms": { type: "string", default: String(DEFAULT_SETTINGS.p99LimitMs) },
     "parley-env": { type: "string", multiple: true, default: [] },
     "parley-root": { type: "string" },
+    "cpu-prof": { type: "string" },
     "redis-url": { type: "string" },
     docs: { type: "string", default: "true" },
   },
@@ -76,8 +77,16 @@ function parseSettings(): FanoutSettings {
     p99LimitMs: number("p99-limit-ms", args["p99-limit-ms"], 1, 600_000),
     parleyEnv,
     parleyRoot: args["parley-root"] === undefined ? REPO_ROOT : path.resolve(args["parley-root"]),
+    cpuProfileDir: cpuProfileDir(),
     redisUrl: args["redis-url"],
   };
+}
+
+function cpuProfileDir(): string | undefined {
+  if (args["cpu-prof"] === undefined) return undefined;
+  const dir = path.resolve(args["cpu-prof"]);
+  mkdirSync(dir, { recursive: true });
+  return dir;
 }
 
 function print(line = ""): void {

@@ -1,5 +1,5 @@
 /**
- * Preloaded into the API process by `--cpu-prof DIR` (NODE_OPTIONS refuses --cpu-prof; tsx, imported first, loads this file): profiles
+ * Preloaded into the API process (send-latency) or every Parley process (fanout; BENCH_CPU_PROF_NAME names the file) by `--cpu-prof DIR` (NODE_OPTIONS refuses --cpu-prof; tsx, imported first, loads this file): profiles
  * the whole run and writes a .cpuprofile (Chrome DevTools format) into BENCH_CPU_PROF_DIR when it exits.
  */
 import { Session } from "node:inspector";
@@ -17,7 +17,7 @@ if (dir !== undefined) {
     // An in-process session answers synchronously, so this still runs before the process is gone.
     session.post("Profiler.stop", (error, result) => {
       if (error) return;
-      writeFileSync(path.join(dir, `api-${process.pid}.cpuprofile`), JSON.stringify(result.profile));
+      writeFileSync(path.join(dir, `${process.env.BENCH_CPU_PROF_NAME ?? "api"}-${process.pid}.cpuprofile`), JSON.stringify(result.profile));
     });
   });
 }

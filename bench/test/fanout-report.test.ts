@@ -50,7 +50,7 @@ function target(name: TargetName, steps: StepResult[], connectMs: number, idleBy
 }
 
 function run(parley: TargetResult, reference: TargetResult): FanoutRun {
-  const { parleyEnv: _env, parleyRoot: _root, ...settings } = DEFAULT_SETTINGS;
+  const { parleyEnv: _env, parleyRoot: _root, cpuProfileDir: _profiles, ...settings } = DEFAULT_SETTINGS;
   return { settings: { ...settings, parley_env_keys: [] }, redis: "own redis-server", targets: [parley, reference] };
 }
 

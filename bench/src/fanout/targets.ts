@@ -57,6 +57,20 @@ export interface TargetOptions {
   readonly parleyEnv: Readonly<Record<string, string>>;
   /** Parley only: the checkout whose apps/ run (default: this one). */
   readonly parleyRoot: string;
+  /** Parley only: each process writes a .cpuprofile into this directory when it exits. */
+  readonly cpuProfileDir: string | undefined;
+}
+
+const CPU_PROFILE_HOOK = fileURLToPath(new URL("../cpu-profile-hook.ts", import.meta.url));
+
+/** Environment that makes a Parley process profile itself (NODE_OPTIONS refuses --cpu-prof). */
+function profiling(dir: string | undefined, name: string): Record<string, string> {
+  if (dir === undefined) return {};
+  return {
+    BENCH_CPU_PROF_DIR: dir,
+    BENCH_CPU_PROF_NAME: name,
+    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --import tsx --import ${CPU_PROFILE_HOOK}`.trim(),
+  };
 }
 
 /** Runs `task` over `items` with at most `limit` at a time, keeping their order in the result. */
@@ -114,15 +128,22 @@ async function startParley(options: TargetOptions): Promise<FanoutTarget> {
       IP_REQUEST_RATE_LIMIT: UNREACHED_LIMIT,
     };
     const appDir = (app: string) => path.join(options.parleyRoot, "apps", app);
-    const apiEnvironment = { ...common, NODE_ID: "bench-api", DATABASE_URL: database.url, ...options.parleyEnv };
+    const apiEnvironment = { ...common, NODE_ID: "bench-api", DATABASE_URL: database.url, ...profiling(options.cpuProfileDir, "api"), ...options.parleyEnv };
     // Fails here, naming the variable, rather than as a child that exits before it is ready.
     loadConfig(apiEnv, apiEnvironment);
     const api = await startAppProcess({ name: "api", cwd: appDir("api"), env: apiEnvironment, readyTimeoutMs: 90_000 });
     apps.push(api);
     // No user has an e-mail address: the worker never needs its SMTP server.
-    const workerEnvironment = { ...common, NODE_ID: "bench-worker", DATABASE_URL: database.url, SMTP_URL: "smtp://127.0.0.1:1", ...options.parleyEnv };
+    const workerEnvironment = {
+      ...common,
+      NODE_ID: "bench-worker",
+      DATABASE_URL: database.url,
+      SMTP_URL: "smtp://127.0.0.1:1",
+      ...profiling(options.cpuProfileDir, "worker"),
+      ...options.parleyEnv,
+    };
     loadConfig(workerEnv, workerEnvironment);
-    const edgeEnvironments = [1, 2].map((n) => ({ ...common, NODE_ID: `bench-edge-${n}`, API_URL: api.url, ...options.parleyEnv }));
+    const edgeEnvironments = [1, 2].map((n) => ({ ...common, NODE_ID: `bench-edge-${n}`, API_URL: api.url, ...profiling(options.cpuProfileDir, `edge-${n}`), ...options.parleyEnv }));
     for (const env of edgeEnvironments) loadConfig(edgeEnv, env);
     // Every start is recorded as it settles, so a failure of one still stops the others.
     const started = await Promise.allSettled([
