@@ -176,13 +176,14 @@ async function measureIdle(target: FanoutTarget, generator: LoadGenerator, setti
   log(`  idle: ${settings.idleConnections} connections to one node (RSS before ${(before / 2 ** 20).toFixed(1)} MiB)...`);
   const outcome = await generator.connectIdle(clients, settings.connectConcurrency);
   // Let the nodes finish the connections' setup work before reading the memory.
-  await waitUntilQuiet(target.nodePids());
+  const settledMs = await waitUntilQuiet(target.nodePids());
   const after = processRssBytes(target.idleNodePid) ?? 0;
-  log(`  idle: ${outcome.connected} connected (${outcome.failed} failed) in ${Math.round(outcome.ms)} ms, RSS after ${(after / 2 ** 20).toFixed(1)} MiB`);
+  log(`  idle: ${outcome.connected} connected (${outcome.failed} failed) in ${Math.round(outcome.ms)} ms, quiet after ${settledMs} ms more, RSS after ${(after / 2 ** 20).toFixed(1)} MiB`);
   await generator.closeIdle();
   // Disconnections leave work too (presence, cleanup): done before the connect time is measured.
   await sleep(1000);
-  await waitUntilQuiet(target.nodePids());
+  const closedQuietMs = await waitUntilQuiet(target.nodePids());
+  log(`  idle: closed; quiet after ${closedQuietMs + 1000} ms`);
   return {
     connections: settings.idleConnections,
     connected: outcome.connected,
