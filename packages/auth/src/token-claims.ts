@@ -1,15 +1,16 @@
-import { role } from "@parley/protocol";
+import { role, text, userId } from "@parley/protocol";
 import { z } from "zod";
 
 /** The claims Parley reads from an access token (PROTOCOL.md "Tokens"); other claims are dropped. */
 export const tokenClaimsSchema = z.object({
   /** The user id; an unknown one is provisioned on first use. */
-  sub: z.string().min(1),
+  sub: userId,
   role,
-  name: z.string().optional(),
-  email: z.string().optional(),
+  // Provisioning stores these: bounded like the profile fields a user could set themselves.
+  name: text().trim().min(1).max(100).optional(),
+  email: z.email().max(254).optional(),
   /** Needed for revocation: a token without jti cannot be revoked. */
-  jti: z.string().min(1).optional(),
+  jti: text().min(1).max(200).optional(),
   exp: z.number(),
   iat: z.number().optional(),
   iss: z.string().optional(),

@@ -1,7 +1,14 @@
 import { z } from "zod";
 
+/** PostgreSQL text cannot hold U+0000: every string that may reach storage refuses it at the boundary. */
+export const text = () => z.string().refine((value) => !value.includes("\u0000"), "must not contain NUL characters");
+/** The largest seq, cursor or count PostgreSQL's integer columns hold (2^31 − 1). */
+export const MAX_INT32 = 2_147_483_647;
+/** A seq bound from a client: non-negative and within storage. */
+export const seqInput = z.number().int().min(0).max(MAX_INT32);
+
 /** User ids are opaque strings (an external identity provider's `sub` may be any string). */
-export const userId = z.string().min(1).max(200);
+export const userId = text().min(1).max(200);
 /** Conversation and message ids are UUIDs (UUIDv7 from the API). */
 export const uuid = z.uuid();
 export const isoTime = z.string();
@@ -27,7 +34,7 @@ export const MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024;
 
 export const attachment = z.strictObject({
   url: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).max(2048),
-  name: z.string().min(1).max(255),
+  name: text().min(1).max(255),
   mime_type: z.string().regex(/^[\w.+-]+\/[\w.+-]+$/, "must be a MIME type like image/png"),
   size: z.number().int().nonnegative().max(MAX_ATTACHMENT_BYTES, "must be at most 10 MB"),
 });

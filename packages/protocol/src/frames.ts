@@ -1,13 +1,13 @@
 import { z } from "zod";
-import { attachment, MAX_ATTACHMENTS, presenceStatus, userId, uuid } from "./common";
+import { attachment, MAX_ATTACHMENTS, presenceStatus, seqInput, text, userId, uuid } from "./common";
 import { conversationEvent, presenceEvent, typingEvent } from "./events";
 import { clientMsgId, content } from "./rest";
 
-const commandId = z.string().max(100).optional();
+const commandId = text().max(100).optional();
 
 /** Every frame a client may send, by type. */
 export const clientFrameSchemas = {
-  auth: z.strictObject({ type: z.literal("auth"), id: commandId, token: z.string().min(1).max(8192) }),
+  auth: z.strictObject({ type: z.literal("auth"), id: commandId, token: text().min(1).max(8192) }),
   ping: z.strictObject({ type: z.literal("ping"), id: commandId }),
   send_message: z.strictObject({
     type: z.literal("send_message"),
@@ -21,19 +21,19 @@ export const clientFrameSchemas = {
   }),
   edit_message: z.strictObject({ type: z.literal("edit_message"), id: commandId, message_id: uuid, content }),
   delete_message: z.strictObject({ type: z.literal("delete_message"), id: commandId, message_id: uuid }),
-  mark_read: z.strictObject({ type: z.literal("mark_read"), id: commandId, conversation_id: uuid, up_to_seq: z.number().int().min(0) }),
+  mark_read: z.strictObject({ type: z.literal("mark_read"), id: commandId, conversation_id: uuid, up_to_seq: seqInput }),
   typing_start: z.strictObject({ type: z.literal("typing_start"), id: commandId, conversation_id: uuid }),
   typing_stop: z.strictObject({ type: z.literal("typing_stop"), id: commandId, conversation_id: uuid }),
   subscribe: z.strictObject({
     type: z.literal("subscribe"),
     id: commandId,
     conversation_id: uuid,
-    since_seq: z.number().int().min(0).optional(),
+    since_seq: seqInput.optional(),
   }),
   unsubscribe: z.strictObject({ type: z.literal("unsubscribe"), id: commandId, conversation_id: uuid }),
   set_status: z.strictObject({ type: z.literal("set_status"), id: commandId, status: presenceStatus.exclude(["offline"]) }),
   watch_presence: z.strictObject({ type: z.literal("watch_presence"), id: commandId, user_ids: z.array(userId).max(500) }),
-  resume: z.strictObject({ type: z.literal("resume"), id: commandId, since: z.string().regex(/^\d+-\d+$/, "must be a stream position") }),
+  resume: z.strictObject({ type: z.literal("resume"), id: commandId, since: z.string().regex(/^\d{1,19}-\d{1,19}$/, "must be a stream position") }),
 } as const;
 
 export type ClientFrameType = keyof typeof clientFrameSchemas;

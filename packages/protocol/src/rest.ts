@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { attachment, MAX_ATTACHMENTS, messageType, page, presence, publicUser, me, message, conversation, role, userId, uuid, participant } from "./common";
+import { attachment, MAX_INT32, seqInput, text, MAX_ATTACHMENTS, messageType, page, presence, publicUser, me, message, conversation, role, userId, uuid, participant } from "./common";
 
 // ---- accounts
 export const registerBody = z.strictObject({
@@ -9,15 +9,15 @@ export const registerBody = z.strictObject({
     .max(32)
     .regex(/^[a-zA-Z0-9_.-]+$/, "may contain letters, digits, '_', '.' and '-'"),
   password: z.string().min(8, "must be at least 8 characters").max(256),
-  display_name: z.string().trim().min(1).max(100),
+  display_name: text().trim().min(1).max(100),
   role,
   email: z.email().max(254).optional(),
 });
 export type RegisterBody = z.infer<typeof registerBody>;
 
 export const loginBody = z.strictObject({
-  username: z.string().min(1).max(64),
-  password: z.string().min(1).max(256),
+  username: text().min(1).max(64),
+  password: text().min(1).max(256),
 });
 export type LoginBody = z.infer<typeof loginBody>;
 
@@ -25,7 +25,7 @@ export const authResponse = z.object({ user: me, access_token: z.string() });
 export type AuthResponse = z.infer<typeof authResponse>;
 
 export const updateMeBody = z.strictObject({
-  display_name: z.string().trim().min(1).max(100).optional(),
+  display_name: text().trim().min(1).max(100).optional(),
   email: z.email().max(254).nullable().optional(),
   email_notifications: z.boolean().optional(),
 });
@@ -34,9 +34,9 @@ export type UpdateMeBody = z.infer<typeof updateMeBody>;
 const limit = (max: number, fallback: number) => z.coerce.number().int().min(1).max(max).default(fallback);
 
 export const userSearchQuery = z.object({
-  q: z.string().max(100).default(""),
+  q: text().max(100).default(""),
   limit: limit(100, 20),
-  cursor: z.string().max(500).optional(),
+  cursor: text().max(500).optional(),
 });
 export const userPage = page(publicUser);
 
@@ -49,12 +49,12 @@ export const createConversationBody = z.discriminatedUnion("type", [
   }),
   z.strictObject({
     type: z.literal("group"),
-    title: z.string().trim().min(1).max(200),
+    title: text().trim().min(1).max(200),
     participant_ids: z.array(userId).max(1000).default([]),
   }),
   z.strictObject({
     type: z.literal("support"),
-    title: z.string().trim().min(1).max(200).optional(),
+    title: text().trim().min(1).max(200).optional(),
     /** Staff to include; when empty, the policy's support staff are added. A service token names the customer first. */
     participant_ids: z.array(userId).max(100).default([]),
   }),
@@ -65,7 +65,7 @@ const booleanQuery = z.enum(["true", "false", "1", "0"]).transform((v) => v === 
 
 export const conversationListQuery = z.object({
   limit: limit(100, 20),
-  cursor: z.string().max(500).optional(),
+  cursor: text().max(500).optional(),
   archived: booleanQuery.default(false),
 });
 export const conversationPage = page(conversation);
@@ -84,9 +84,9 @@ export type AddParticipantsBody = z.infer<typeof addParticipantsBody>;
 export const participantList = page(participant);
 
 // ---- messages
-export const clientMsgId = z.string().min(1).max(100);
+export const clientMsgId = text().min(1).max(100);
 /** Hard cap against abuse; the configured limit (MAX_MESSAGE_LENGTH) answers 413 message_too_large. */
-export const content = z.string().max(1_000_000);
+export const content = text().max(1_000_000);
 
 export const sendMessageBody = z.strictObject({
   client_msg_id: clientMsgId,
@@ -99,10 +99,10 @@ export type SendMessageBody = z.infer<typeof sendMessageBody>;
 
 export const historyQuery = z
   .object({
-    before_seq: z.coerce.number().int().min(1).optional(),
-    after_seq: z.coerce.number().int().min(0).optional(),
+    before_seq: z.coerce.number().int().min(1).max(MAX_INT32).optional(),
+    after_seq: z.coerce.number().int().min(0).max(MAX_INT32).optional(),
     /** A page's next_cursor passed back: continues in that page's direction (as after_seq when paging forward). */
-    cursor: z.string().max(500).optional(),
+    cursor: text().max(500).optional(),
     limit: limit(200, 50),
   })
   .refine((q) => q.before_seq === undefined || q.after_seq === undefined, {
@@ -115,7 +115,7 @@ export const messagePage = page(message);
 export const editMessageBody = z.strictObject({ content });
 export type EditMessageBody = z.infer<typeof editMessageBody>;
 
-export const readBody = z.strictObject({ up_to_seq: z.number().int().min(0) });
+export const readBody = z.strictObject({ up_to_seq: seqInput });
 export const readResponse = z.object({ unread_count: z.number().int().nonnegative(), last_read_seq: z.number().int().nonnegative() });
 
 export const unreadSummary = z.object({
@@ -126,10 +126,10 @@ export type UnreadSummary = z.infer<typeof unreadSummary>;
 
 // ---- search
 export const searchQuery = z.object({
-  q: z.string().trim().min(1).max(200),
+  q: text().trim().min(1).max(200),
   conversation_id: uuid.optional(),
   limit: limit(100, 20),
-  cursor: z.string().max(500).optional(),
+  cursor: text().max(500).optional(),
 });
 /** A hit is the message (its fields at the top level) plus `message` repeating it, the HTML snippet and the rank. */
 export const searchHit = message.extend({ message, snippet: z.string(), rank: z.number() });

@@ -36,7 +36,19 @@ export function toErrorResponse(error: unknown): ErrorResponse {
   if (type === "entity.parse.failed" || type === "encoding.unsupported" || type === "charset.unsupported") {
     return { status: 400, body: { error: { code: "invalid_request", message: "The request body is not valid JSON." } }, headers: {} };
   }
+  // http-errors marks client errors (a body that does not inflate) as safe to expose; the router's URIError is a bad path escape.
+  const status = clientErrorStatus(error);
+  if (status !== undefined) {
+    return { status: 400, body: { error: { code: "invalid_request", message: status === 415 ? "The request's encoding is not supported." : "The request is malformed." } }, headers: {} };
+  }
   return { status: 500, body: { error: { code: "internal_error", message: ERRORS.internal_error.message } }, headers: {} };
+}
+
+function clientErrorStatus(error: unknown): number | undefined {
+  if (typeof error !== "object" || error === null) return undefined;
+  const { status, expose } = error as { status?: unknown; expose?: unknown };
+  const fromClient = expose === true || error instanceof URIError;
+  return fromClient && typeof status === "number" && status >= 400 && status < 500 ? status : undefined;
 }
 
 export function errorHandler(logger: Logger): ErrorRequestHandler {

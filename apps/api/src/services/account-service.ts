@@ -1,7 +1,7 @@
 import { hash, verify } from "@node-rs/argon2";
 import type { RevocationStore, TokenClaims, TokenIssuer, TokenVerifier } from "@parley/auth";
 import { ParleyError, type AuthResponse, type LoginBody, type Me, type RegisterBody, type UpdateMeBody } from "@parley/protocol";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { isUniqueViolation, type UserRepository, type UserRow } from "../repositories/user-repository";
 import type { Actor } from "./actor";
 import { SERVICE_ROLE, type Policy } from "./policy";
@@ -34,6 +34,19 @@ interface Subject {
 }
 
 const SUBJECT_CACHE_SIZE = 10_000;
+
+/**
+ * Usernames to try, in order, for a user provisioned from an external `sub`: readable first, then with a
+ * stable 6-hex suffix, then with 80 bits of the sub's hash (subs issued together share long prefixes), then random.
+ */
+export function* provisionedUsernames(sub: string): Generator<string> {
+  const base = sub.toLowerCase().replace(/[^a-z0-9_.-]+/g, "_").slice(0, 24) || "user";
+  const digest = createHash("sha256").update(sub).digest("hex");
+  yield base;
+  yield `${base}-${digest.slice(0, 6)}`;
+  yield `${base.slice(0, 11)}-${digest.slice(0, 20)}`;
+  for (let attempt = 0; attempt < 5; attempt++) yield `${base.slice(0, 11)}-${randomBytes(10).toString("hex")}`;
+}
 
 export class AccountService {
   // Every authenticated request would otherwise read the caller's row: a short-lived, per-node cache of id
@@ -128,16 +141,16 @@ export class AccountService {
 
   private async provision(claims: TokenClaims): Promise<UserRow> {
     const role = this.deps.policy.provisionedRole(claims.role);
-    const base = claims.sub.toLowerCase().replace(/[^a-z0-9_.-]+/g, "_").slice(0, 24) || "user";
-    const suffix = createHash("sha256").update(claims.sub).digest("hex").slice(0, 6);
-    const fields = { id: claims.sub, displayName: claims.name ?? claims.sub, role, email: claims.email ?? null, external: true, passwordHash: null };
-    try {
-      return await this.deps.users.insertIfAbsent({ ...fields, username: base });
-    } catch (error) {
-      // The readable username is taken by someone else: add a stable suffix.
-      if (!isUniqueViolation(error)) throw error;
-      return this.deps.users.insertIfAbsent({ ...fields, username: `${base}-${suffix}` });
+    const fields = { id: claims.sub, displayName: claims.name ?? claims.sub.slice(0, 100), role, email: claims.email ?? null, external: true, passwordHash: null };
+    for (const username of provisionedUsernames(claims.sub)) {
+      try {
+        return await this.deps.users.insertIfAbsent({ ...fields, username });
+      } catch (error) {
+        // This readable username is taken by someone else: try the next, more unique one.
+        if (!isUniqueViolation(error, "users_username_key")) throw error;
+      }
     }
+    throw new Error("no free username for a provisioned user");
   }
 
   private async requireUser(actor: Actor): Promise<UserRow> {

@@ -44,7 +44,8 @@ interface NewConversation {
   readonly members: readonly Member[];
 }
 
-const activityCursor = z.object({ t: z.number().int(), id: z.uuid() });
+// A JavaScript Date reaches ±8.64e15 ms; anything further would fail in the query, not in the cursor check.
+const activityCursor = z.object({ t: z.number().int().min(-8.64e15).max(8.64e15), id: z.uuid() });
 
 /** "<smaller id>:<larger id>": the unique key that makes "one direct conversation per pair" hold under races. */
 export function directKey(a: string, b: string): string {

@@ -31,7 +31,8 @@ export type SearchHit = Message & {
   readonly rank: number;
 };
 
-const rankCursor = z.strictObject({ rank: z.number().nonnegative(), id: z.uuid() });
+// ts_rank is a PostgreSQL real: a rank beyond its range cannot come from this API.
+const rankCursor = z.strictObject({ rank: z.number().nonnegative().max(3.4e38), id: z.uuid() });
 
 const HTML_ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 

@@ -1,5 +1,5 @@
 import type { Database } from "@parley/db";
-import { ParleyError, type Page, type PublicUser } from "@parley/protocol";
+import { ParleyError, text, type Page, type PublicUser } from "@parley/protocol";
 import { z } from "zod";
 import type { Executor } from "../repositories/transaction";
 import type { UserRow } from "../repositories/user-repository";
@@ -20,7 +20,7 @@ const UNLISTED_ROLE = "\u0000unlisted";
 
 const MAX_DEFAULT_STAFF = 20;
 
-const usernameCursor = z.object({ u: z.string() });
+const usernameCursor = z.object({ u: text().max(64) });
 
 export interface UserDirectoryServiceDeps {
   readonly database: Database;

@@ -1,4 +1,4 @@
-import { addParticipantsBody, conversationListQuery, conversationSettingsBody, createConversationBody } from "@parley/protocol";
+import { addParticipantsBody, conversationListQuery, conversationSettingsBody, createConversationBody, ParleyError, userId } from "@parley/protocol";
 import { Router } from "express";
 import type { ConversationService } from "../../services/conversation-service";
 import type { MembershipService } from "../../services/membership-service";
@@ -24,6 +24,8 @@ export function conversationsRouter(conversations: ConversationService, membersh
     res.json(await membership.add(actorOf(res), req.params.id, parse(addParticipantsBody, req.body)));
   });
   router.delete("/conversations/:id/participants/:user_id", async (req, res) => {
+    // A user id that no user can have names nobody in the conversation.
+    if (!userId.safeParse(req.params.user_id).success) throw new ParleyError("not_found", "No such participant.");
     await membership.remove(actorOf(res), req.params.id, req.params.user_id);
     res.status(204).end();
   });

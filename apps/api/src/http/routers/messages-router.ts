@@ -1,4 +1,4 @@
-import { editMessageBody, historyQuery, ParleyError, sendMessageBody, uuid, type HistoryQuery } from "@parley/protocol";
+import { editMessageBody, historyQuery, MAX_INT32, ParleyError, sendMessageBody, uuid, type HistoryQuery } from "@parley/protocol";
 import { Router } from "express";
 import { conversationIdOrNotFound } from "../../services/conversation-access";
 import type { MessageService } from "../../services/message-service";
@@ -19,7 +19,7 @@ function messageIdOrNotFound(id: string): string {
 function historyOf(query: unknown): HistoryQuery {
   const { cursor, ...parsed } = parse(historyQuery, query);
   if (cursor === undefined) return parsed;
-  if (!/^\d{1,15}$/.test(cursor)) throw new ParleyError("invalid_cursor", undefined, "cursor");
+  if (!/^\d{1,10}$/.test(cursor) || Number(cursor) > MAX_INT32) throw new ParleyError("invalid_cursor", undefined, "cursor");
   return parsed.after_seq === undefined ? { ...parsed, before_seq: Number(cursor) } : { ...parsed, after_seq: Number(cursor) };
 }
 
