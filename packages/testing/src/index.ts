@@ -3,3 +3,4 @@ export { createTestDatabase, databaseUrl, type TestDatabase, type TestDatabaseOp
 export { createTestRedis, type TestRedis } from "./redis";
 export { dockerAnswers, resolveServices, type TestServices } from "./services";
 export { waitFor, type WaitOptions } from "./wait-for";
+export { arbitraryOf, hostileValue, mutated, validOrHostile } from "./zod-arbitrary";

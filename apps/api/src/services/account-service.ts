@@ -101,12 +101,15 @@ export class AccountService {
   }
 
   async updateMe(actor: Actor, body: UpdateMeBody): Promise<Me> {
-    await this.requireUser(actor);
-    const row = await this.deps.users.update(actor.id, {
+    const current = await this.requireUser(actor);
+    const changes = {
       ...(body.display_name === undefined ? {} : { displayName: body.display_name }),
       ...(body.email === undefined ? {} : { email: body.email }),
       ...(body.email_notifications === undefined ? {} : { emailNotifications: body.email_notifications }),
-    });
+    };
+    // An empty patch changes nothing: answer the caller as it is (an UPDATE without columns is invalid SQL).
+    if (Object.keys(changes).length === 0) return toMe(current);
+    const row = await this.deps.users.update(actor.id, changes);
     this.subjects.delete(actor.id);
     if (!row) throw new ParleyError("not_found");
     return toMe(row);
