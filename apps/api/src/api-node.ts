@@ -78,7 +78,7 @@ export async function createApiNode(options: ApiNodeOptions): Promise<ApiNode> {
   const verifier = createTokenVerifier(fromConfig(config, { revocations }));
   const issuerOptions = issuerOptionsFromConfig(config);
   const issuer = issuerOptions ? createTokenIssuer(issuerOptions) : undefined;
-  const limits = new RateLimits(redis, config.REDIS_KEY_PREFIX, { ...DEFAULT_RATE_LIMITS, messagesPerMinute: config.MESSAGE_RATE_LIMIT, requestsPerMinutePerUser: config.REQUEST_RATE_LIMIT, requestsPerMinutePerIp: config.IP_REQUEST_RATE_LIMIT });
+  const limits = new RateLimits(redis, config.REDIS_KEY_PREFIX, { ...DEFAULT_RATE_LIMITS, messagesPerMinute: config.MESSAGE_RATE_LIMIT, requestsPerMinutePerUser: config.REQUEST_RATE_LIMIT, requestsPerMinutePerIp: config.IP_REQUEST_RATE_LIMIT, loginFailuresPerAccount: config.LOGIN_FAILURES_PER_ACCOUNT, registrationsPerMinutePerIp: config.REGISTER_RATE_LIMIT });
 
   const users = new UserRepository(database);
   const outbox = new OutboxRepository(database);

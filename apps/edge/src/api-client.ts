@@ -1,4 +1,4 @@
-import { errorBody, isErrorCode, type ErrorCode } from "@parley/protocol";
+import { ERRORS, errorBody, isErrorCode, type ErrorCode } from "@parley/protocol";
 import type { Logger } from "@parley/observability";
 
 /** An API refusal (or a transport failure) in the shape of an `error` frame. */
@@ -26,17 +26,11 @@ export interface ApiClientOptions {
   readonly timeoutMs?: number;
 }
 
-/** When the API's error body does not name a protocol code, the status decides. */
+/** When the API's error body does not name a protocol code, the status decides: the first code of the one table with it. */
 function codeForStatus(status: number): ErrorCode {
-  if (status === 400) return "invalid_request";
-  if (status === 401) return "unauthorized";
-  if (status === 403) return "forbidden";
-  if (status === 404) return "not_found";
-  if (status === 409) return "conflict";
-  if (status === 413) return "message_too_large";
-  if (status === 429) return "rate_limited";
   if (status >= 500) return "unavailable";
-  return "invalid_request";
+  const codes = Object.keys(ERRORS) as ErrorCode[];
+  return codes.find((code) => ERRORS[code].status === status) ?? "invalid_request";
 }
 
 /**

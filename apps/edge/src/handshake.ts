@@ -6,13 +6,14 @@ import { STATUS_CODES, type IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { authenticate } from "./authentication";
 import type { Identity } from "./connection";
+import type { HandshakeLimit } from "./handshake-limit";
 import type { EdgeMetrics } from "./metrics";
 
 export const WS_PATH = "/v1/ws";
 
 export type UpgradeDecision =
   | { readonly ok: true; readonly identity: Identity | undefined }
-  | { readonly ok: false; readonly status: number; readonly code: ErrorCode; readonly message: string };
+  | { readonly ok: false; readonly code: ErrorCode; readonly message: string; readonly retryAfterMs?: number };
 
 export interface HandshakeOptions {
   readonly allowedOrigins: readonly string[];
@@ -20,6 +21,9 @@ export interface HandshakeOptions {
   readonly metrics: EdgeMetrics;
   readonly logger: Logger;
   readonly isDraining: () => boolean;
+  /** The client's address (from trusted proxies) for the per-address handshake limit. */
+  readonly clientAddress: string;
+  readonly handshakes: HandshakeLimit;
 }
 
 function normalizeOrigin(origin: string): string {
@@ -51,18 +55,21 @@ export function handshakeToken(req: IncomingMessage, url: URL): string | null | 
 export async function admitUpgrade(req: IncomingMessage, options: HandshakeOptions): Promise<UpgradeDecision> {
   // A request line can carry an absolute target that is no URL at all ("http://["): refused, never thrown.
   const url = parseTarget(req.url);
-  if (url === undefined) return refusal(400, "invalid_request", "The request target is not a valid URL.");
-  if (url.pathname !== WS_PATH) return refusal(404, "not_found");
-  if (options.isDraining()) return refusal(503, "node_restarting");
-  if (!originAllowed(req.headers.origin, options.allowedOrigins)) return refusal(403, "origin_not_allowed");
+  if (url === undefined) return refusal("invalid_request", "The request target is not a valid URL.");
+  if (url.pathname !== WS_PATH) return refusal("not_found");
+  if (options.isDraining()) return refusal("node_restarting");
+  if (!originAllowed(req.headers.origin, options.allowedOrigins)) return refusal("origin_not_allowed");
+  // Counted before the token is verified: a flood of handshakes costs one Redis call each, never a signature check.
+  const retryAfterMs = await options.handshakes.consume(options.clientAddress);
+  if (retryAfterMs !== undefined) return { ok: false, code: "rate_limited", message: "Too many connection attempts from this address.", retryAfterMs };
   const token = handshakeToken(req, url);
   if (token === undefined) return { ok: true, identity: undefined };
   if (token === null) {
     options.metrics.authFailures.inc({ reason: "malformed" });
-    return refusal(401, "invalid_token", "The Authorization header must be `Bearer <token>`.");
+    return refusal("invalid_token", "The Authorization header must be `Bearer <token>`.");
   }
   const outcome = await authenticate(options.verifier, token, options.metrics, options.logger);
-  if (!outcome.ok) return refusal(ERRORS[outcome.code].status, outcome.code, outcome.message);
+  if (!outcome.ok) return refusal(outcome.code, outcome.message);
   return { ok: true, identity: outcome.identity };
 }
 
@@ -74,14 +81,15 @@ function parseTarget(target: string | undefined): URL | undefined {
   }
 }
 
-function refusal(status: number, code: ErrorCode, message: string = ERRORS[code].message): UpgradeDecision {
-  return { ok: false, status, code, message };
+function refusal(code: ErrorCode, message: string = ERRORS[code].message): UpgradeDecision {
+  return { ok: false, code, message };
 }
 
-/** Answers the upgrade request with a plain HTTP error (the socket never becomes a WebSocket). */
-export function refuseUpgrade(socket: Duplex, status: number, code: ErrorCode, message: string): void {
+/** Answers the upgrade request with a plain HTTP error, its status from the one error table (never a WebSocket). */
+export function refuseUpgrade(socket: Duplex, code: ErrorCode, message: string = ERRORS[code].message, retryAfterMs?: number): void {
   if (socket.destroyed) return;
-  const body = JSON.stringify({ error: { code, message } });
+  const status = ERRORS[code].status;
+  const body = JSON.stringify({ error: { code, message, ...(retryAfterMs === undefined ? {} : { retry_after_ms: retryAfterMs }) } });
   const headers = [
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Error"}`,
     "Connection: close",
@@ -89,6 +97,7 @@ export function refuseUpgrade(socket: Duplex, status: number, code: ErrorCode, m
     `Content-Length: ${Buffer.byteLength(body)}`,
     ...(status === 401 ? ['WWW-Authenticate: Bearer error="invalid_token"'] : []),
     ...(status === 503 ? ["Retry-After: 1"] : []),
+    ...(retryAfterMs === undefined ? [] : [`Retry-After: ${Math.max(1, Math.ceil(retryAfterMs / 1000))}`]),
   ];
   socket.end(`${headers.join("\r\n")}\r\n\r\n${body}`);
 }

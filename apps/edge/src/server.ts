@@ -1,6 +1,6 @@
 import { createTokenVerifier, fromConfig, RevocationStore } from "@parley/auth";
 import { busKeys, ChannelSubscriber, PresenceStore } from "@parley/bus";
-import type { EdgeConfig } from "@parley/config";
+import { clientAddressResolver, type EdgeConfig } from "@parley/config";
 import { createLogger, createMetrics, createOpsHandler, listenOn, redisCheck, type Logger } from "@parley/observability";
 import { ERRORS } from "@parley/protocol";
 import { Redis } from "ioredis";
@@ -17,6 +17,7 @@ import { catchUpAfterReconnect } from "./delivery/catch-up";
 import { UserDelivery } from "./delivery/user-delivery";
 import { drainConnections } from "./drain";
 import { admitUpgrade, refuseUpgrade } from "./handshake";
+import { HandshakeLimit } from "./handshake-limit";
 import { startHeartbeat } from "./heartbeat";
 import { MembershipCache } from "./membership-cache";
 import { createEdgeMetrics } from "./metrics";
@@ -151,23 +152,27 @@ export async function createEdgeNode(config: EdgeConfig, options: EdgeNodeOption
 
   /** Sockets whose close handshake has not finished: a drain waits for them so every close frame is delivered. */
   const sockets = new Set<WebSocket>();
+  // The address the API's and the handshake's per-address limits count: from the trusted load balancer, else the peer.
+  const resolveClientAddress = clientAddressResolver(config.TRUST_PROXY);
+  const handshakes = new HandshakeLimit(redis, keyPrefix, config.HANDSHAKE_RATE_LIMIT);
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.MAX_PAYLOAD_BYTES, perMessageDeflate: false, clientTracking: false });
   const ops = createOpsHandler({ registry: metrics.registry, checks: { redis: redisCheck(redis) }, isDraining: () => draining });
   const server = http.createServer((req, res) => {
     if (ops(req, res)) return;
-    res.writeHead(404, { "content-type": "application/json; charset=utf-8" }).end(JSON.stringify({ error: { code: "not_found", message: "Not found." } }));
+    res.writeHead(ERRORS.not_found.status, { "content-type": "application/json; charset=utf-8" }).end(JSON.stringify({ error: { code: "not_found", message: ERRORS.not_found.message } }));
   });
   server.on("upgrade", (req: http.IncomingMessage, socket, head: Buffer) => {
     const onError = () => socket.destroy();
     socket.on("error", onError);
     let upgraded = false;
-    admitUpgrade(req, { allowedOrigins: config.ALLOWED_ORIGINS, verifier, metrics: edgeMetrics, logger, isDraining: () => draining }).then((decision) => {
+    const clientAddress = resolveClientAddress(req);
+    admitUpgrade(req, { allowedOrigins: config.ALLOWED_ORIGINS, verifier, metrics: edgeMetrics, logger, isDraining: () => draining, clientAddress, handshakes }).then((decision) => {
       if (!decision.ok) {
-        refuseUpgrade(socket, decision.status, decision.code, decision.message);
+        refuseUpgrade(socket, decision.code, decision.message, decision.retryAfterMs);
         return;
       }
       if (draining) {
-        refuseUpgrade(socket, 503, "node_restarting", "This node is restarting; reconnect elsewhere.");
+        refuseUpgrade(socket, "node_restarting");
         return;
       }
       wss.handleUpgrade(req, socket, head, (ws) => {
@@ -175,13 +180,13 @@ export async function createEdgeNode(config: EdgeConfig, options: EdgeNodeOption
         socket.off("error", onError);
         sockets.add(ws);
         ws.once("close", () => sockets.delete(ws));
-        startSession(ctx, ws, req.socket.remoteAddress, decision.identity);
+        startSession(ctx, ws, clientAddress, decision.identity);
       });
     }).catch((error: unknown) => {
       // A bug in one upgrade must not become an unhandled rejection that ends the process (and every socket).
       logger.error({ err: error }, "upgrade failed");
       if (upgraded) socket.destroy();
-      else refuseUpgrade(socket, 500, "internal_error", ERRORS.internal_error.message);
+      else refuseUpgrade(socket, "internal_error");
     });
   });
 

@@ -13,3 +13,4 @@ export {
   type JwtConfig,
   type WorkerConfig,
 } from "./schemas";
+export { clientAddressResolver, type TrustProxySetting } from "./client-address";

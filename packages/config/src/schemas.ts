@@ -47,7 +47,31 @@ function requireOneKeySource(env: { JWT_SECRET?: string | undefined; JWT_PUBLIC_
   }
 }
 
-export const jwtEnv = jwtFields.superRefine(requireOneKeySource);
+/** A JWKS is usually a shared identity provider's: without both checks, tokens it issued for other applications pass. */
+function requireIssuerAndAudienceWithJwks(env: { JWKS_URL?: string | undefined; JWT_ISSUER?: string | undefined; JWT_AUDIENCE?: string | undefined }, ctx: z.RefinementCtx) {
+  if (env.JWKS_URL === undefined) return;
+  for (const variable of ["JWT_ISSUER", "JWT_AUDIENCE"] as const) {
+    if (env[variable] === undefined) ctx.addIssue({ code: "custom", path: [variable], message: "is required with JWKS_URL (a shared identity provider signs tokens for other applications too)" });
+  }
+}
+
+function checkKeys(env: z.infer<typeof jwtFields>, ctx: z.RefinementCtx): void {
+  requireOneKeySource(env, ctx);
+  requireIssuerAndAudienceWithJwks(env, ctx);
+}
+
+export const jwtEnv = jwtFields.superRefine(checkKeys);
+
+/**
+ * Which proxies' X-Forwarded-For to believe: true, false, a hop count, or a comma-separated list of addresses/subnets
+ * or the names loopback, linklocal, uniquelocal (Express "trust proxy" syntax). docs/OPERATIONS.md "Client addresses".
+ */
+const trustProxy = (fallback: string) =>
+  z
+    .string()
+    .regex(/^[\w.:/, -]+$/, "must be true, false, a hop count, or a list of addresses, subnets or loopback/linklocal/uniquelocal")
+    .default(fallback)
+    .transform((text): boolean | number | string => (text === "true" ? true : text === "false" ? false : /^\d+$/.test(text) ? Number(text) : text));
 
 export const apiEnv = z
   .object({
@@ -67,18 +91,17 @@ export const apiEnv = z
     MAX_BODY_BYTES: integer(256 * 1024, 1024),
     EMAIL_DELAY: duration("2m"),
     PUBLIC_APP_URL: httpUrl.default("http://localhost:3000"),
+    /** Registrations one client address may make per minute (each costs an argon2id hash). */
+    REGISTER_RATE_LIMIT: integer(60, 1),
+    /** Failed logins for one account from all addresses in 15 minutes before it is throttled (10 from one address). */
+    LOGIN_FAILURES_PER_ACCOUNT: integer(50, 1),
     /**
-     * Which proxies' X-Forwarded-For to believe (Express "trust proxy"): true, false, a hop count, or a comma-separated
-     * list of addresses/subnets or the names loopback, linklocal, uniquelocal. The default trusts private networks, so
-     * an edge's X-Forwarded-For counts each WebSocket client's own address against the per-address limit.
+     * Whose X-Forwarded-For the API believes: the edges and load balancers in front of it, nobody else. Loopback by
+     * default (a local cluster); list the edges' and proxies' subnets in production.
      */
-    TRUST_PROXY: z
-      .string()
-      .regex(/^[\w.:/, -]+$/, "must be true, false, a hop count, or a list of addresses, subnets or loopback/linklocal/uniquelocal")
-      .default("loopback, linklocal, uniquelocal")
-      .transform((text): boolean | number | string => (text === "true" ? true : text === "false" ? false : /^\d+$/.test(text) ? Number(text) : text)),
+    TRUST_PROXY: trustProxy("loopback"),
   })
-  .superRefine(requireOneKeySource);
+  .superRefine(checkKeys);
 
 export const edgeEnv = z
   .object({
@@ -94,8 +117,12 @@ export const edgeEnv = z
     AUTH_TIMEOUT_MS: duration("5s"),
     DRAIN_SPREAD_MS: duration("10s"),
     SLOW_CONSUMER_BYTES: integer(1024 * 1024, 1024),
+    /** WebSocket handshakes one client address may start per minute on this cluster. */
+    HANDSHAKE_RATE_LIMIT: integer(300, 1),
+    /** Whose X-Forwarded-For the edge believes for a client's address (the load balancer in front); none by default. */
+    TRUST_PROXY: trustProxy("false"),
   })
-  .superRefine(requireOneKeySource);
+  .superRefine(checkKeys);
 
 export const workerEnv = z.object({
   ...commonEnv.shape,

@@ -76,8 +76,23 @@ describe("loading config", () => {
   });
 
   it("refuses two key sources at once", () => {
-    const problems = problemsOf(() => loadConfig(edgeEnv, { JWT_SECRET: secret, JWKS_URL: "https://idp.example/jwks" }));
+    const problems = problemsOf(() => loadConfig(edgeEnv, { JWT_SECRET: secret, JWKS_URL: "https://idp.example/jwks", JWT_ISSUER: "https://idp.example", JWT_AUDIENCE: "parley" }));
     expect(problems.map((p) => p.variable)).toEqual(["JWT_SECRET"]);
+  });
+
+  it.each([
+    ["api", apiEnv],
+    ["edge", edgeEnv],
+  ] as const)("refuses JWKS_URL without JWT_ISSUER and JWT_AUDIENCE on the %s", (_node, schema) => {
+    const problems = problemsOf(() => loadConfig(schema, { JWKS_URL: "https://idp.example/jwks" }));
+    expect(problems.map((p) => p.variable).sort()).toEqual(["JWT_AUDIENCE", "JWT_ISSUER"]);
+    expect(problems[0]?.reason).toMatch(/required with JWKS_URL/);
+    expect(loadConfig(schema, { JWKS_URL: "https://idp.example/jwks", JWT_ISSUER: "https://idp.example", JWT_AUDIENCE: "parley" }).JWKS_URL).toBe("https://idp.example/jwks");
+  });
+
+  it("trusts only loopback proxies on the API and none on the edge by default", () => {
+    expect(loadConfig(apiEnv, { JWT_SECRET: secret }).TRUST_PROXY).toBe("loopback");
+    expect(loadConfig(edgeEnv, { JWT_SECRET: secret }).TRUST_PROXY).toBe(false);
   });
 
   it("parses lists and durations", () => {

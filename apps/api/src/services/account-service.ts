@@ -55,8 +55,9 @@ export class AccountService {
 
   constructor(private readonly deps: AccountServiceDeps) {}
 
-  async register(body: RegisterBody): Promise<AuthResponse> {
+  async register(body: RegisterBody, ip: string): Promise<AuthResponse> {
     const { policy, users } = this.deps;
+    await this.deps.limits.consumeRegistration(ip);
     if (!policy.isKnownRole(body.role)) throw new ParleyError("invalid_request", `role: unknown role under the ${policy.name} policy`, "role");
     if (!policy.maySelfRegister(body.role)) throw new ParleyError("forbidden", `role: ${body.role} accounts cannot be self-registered`, "role");
     const passwordHash = await hash(body.password, HASH_OPTIONS);
@@ -79,13 +80,11 @@ export class AccountService {
 
   async login(body: LoginBody, ip: string): Promise<AuthResponse> {
     const username = body.username.toLowerCase();
-    await this.deps.limits.assertLoginAllowed(username, ip);
+    await this.deps.limits.consumeLoginAttempt(username, ip);
     const row = await this.deps.users.findByUsername(username);
     const ok = row?.passwordHash ? await verify(row.passwordHash, body.password) : await verify(await DUMMY_HASH, body.password).then(() => false);
-    if (!row || !ok) {
-      await this.deps.limits.recordLoginFailure(username, ip);
-      throw new ParleyError("invalid_credentials");
-    }
+    // The attempt was counted as a failure before verifying; only a success gives it back.
+    if (!row || !ok) throw new ParleyError("invalid_credentials");
     await this.deps.limits.recordLoginSuccess(username, ip);
     return { user: toMe(row), access_token: await this.issueFor(row) };
   }

@@ -9,6 +9,7 @@ export interface ConnectOptions {
   readonly origin?: string;
   /** false: the client ignores the edge's heartbeat pings (a dead peer). */
   readonly autoPong?: boolean;
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 /** A WebSocket client that records every frame, for assertions on what the edge sent. */
@@ -37,7 +38,7 @@ export class TestClient {
   /** Opens a socket (resolves on open, before any frame). */
   static async open(url: string, options: ConnectOptions = {}): Promise<TestClient> {
     const target = new URL(url);
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...options.headers };
     if (options.token !== undefined) {
       if (options.tokenInQuery === true) target.searchParams.set("access_token", options.token);
       else headers.authorization = `Bearer ${options.token}`;

@@ -7,7 +7,7 @@ import { parse } from "../parse";
 export function authRouter(accounts: AccountService): Router {
   const router = Router();
   router.post("/auth/register", async (req, res) => {
-    res.status(201).json(await accounts.register(parse(registerBody, req.body)));
+    res.status(201).json(await accounts.register(parse(registerBody, req.body), req.ip ?? "unknown"));
   });
   router.post("/auth/login", async (req, res) => {
     res.json(await accounts.login(parse(loginBody, req.body), req.ip ?? "unknown"));
