@@ -203,7 +203,7 @@ describe("from @parley/config", () => {
     expect(issuerOptions).toMatchObject({ secret: SECRET, ttlMs: 3_600_000, issuer: "parley", audience: "parley-api" });
     const { token } = await createTokenIssuer(issuerOptions!).issue({ sub: "u-5", role: "admin" });
     await expect(createTokenVerifier(verifierOptions).verify(token)).resolves.toMatchObject({ sub: "u-5", iss: "parley", aud: "parley-api" });
-    expect(issuerOptionsFromConfig(loadConfig(jwtEnv, { JWKS_URL: "https://id.example.com/jwks" }))).toBeUndefined();
+    expect(issuerOptionsFromConfig(loadConfig(jwtEnv, { JWKS_URL: "https://id.example.com/jwks", JWT_ISSUER: "https://id.example.com", JWT_AUDIENCE: "parley" }))).toBeUndefined();
   });
 });
 
