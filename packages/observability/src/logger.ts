@@ -1,5 +1,6 @@
 import { pino } from "pino";
 import type { IncomingMessage } from "node:http";
+import { serializeError } from "./error-serializer";
 
 export type Logger = pino.Logger;
 
@@ -80,7 +81,7 @@ function serializeUrl(value: unknown): unknown {
 export const logSerializers = {
   req: serializeRequest,
   url: serializeUrl,
-  err: pino.stdSerializers.err,
+  err: serializeError,
 };
 
 /** A JSON logger with ISO timestamps, service/node fields and secrets redacted. */

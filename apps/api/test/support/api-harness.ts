@@ -38,7 +38,8 @@ export class ApiHarness {
     readonly redis: TestRedis,
   ) {}
 
-  static async start(env: Record<string, string> = {}): Promise<ApiHarness> {
+  /** `logs`: where the node's log lines go (a test that asserts on what a log line leaves out). */
+  static async start(env: Record<string, string> = {}, options: { logs?: Writable } = {}): Promise<ApiHarness> {
     const database = await createTestDatabase({ migrate, templateKey: migrationsFingerprint() });
     const redis = await createTestRedis("api");
     const config = loadConfig(apiEnv, {
@@ -54,7 +55,10 @@ export class ApiHarness {
     });
     // Logs go nowhere unless PARLEY_TEST_LOGS is set: tests assert on responses and rows, not log lines.
     const sink = new Writable({ write: (_chunk, _enc, done) => done() });
-    const logger = createLogger({ name: "api-test", level: process.env.PARLEY_TEST_LOGS ? "debug" : "warn", ...(process.env.PARLEY_TEST_LOGS ? {} : { destination: sink }) });
+    const logger =
+      options.logs !== undefined
+        ? createLogger({ name: "api-test", level: "info", destination: options.logs })
+        : createLogger({ name: "api-test", level: process.env.PARLEY_TEST_LOGS ? "debug" : "warn", ...(process.env.PARLEY_TEST_LOGS ? {} : { destination: sink }) });
     const node = await createApiNode({ config, logger });
     const port = await node.listen(0, "127.0.0.1");
     return new ApiHarness(node, `http://127.0.0.1:${port}`, config, database, redis);
