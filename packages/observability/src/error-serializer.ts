@@ -5,6 +5,8 @@ type SerializedError = Record<string, unknown>;
 
 const EMAIL = /[^\s<>"'(),;:]+@[^\s<>"'(),;:]+\.[^\s<>"'(),;:]+/g;
 const MAX_CAUSES = 5;
+// nodemailer attaches the server's answer and the envelope (recipients' addresses); drivers their parameters.
+const DROPPED = new Set(["cause", "response", "rejected", "rejectedErrors", "envelope", "accepted", "params", "parameters", "detail", "args"]);
 
 /** A PostgreSQL error (postgres.js): SQLSTATE and the objects involved; its message and detail can quote values. */
 function isPostgresError(error: object): error is { code: string; severity?: unknown; constraint_name?: unknown; table_name?: unknown; column_name?: unknown; routine?: unknown } {
@@ -22,7 +24,8 @@ function scrub(text: string): string {
 }
 
 function serializeOne(error: unknown, depth: number): SerializedError | undefined {
-  if (typeof error !== "object" || error === null) return error === undefined ? undefined : { message: scrub(String(error)) };
+  if (error === undefined) return undefined;
+  if (typeof error !== "object" || error === null) return { message: typeof error === "string" ? scrub(error) : typeof error };
   const type = (error as { constructor?: { name?: unknown } }).constructor?.name;
   const cause = depth < MAX_CAUSES ? serializeOne((error as { cause?: unknown }).cause, depth + 1) : undefined;
   const withCause = (fields: SerializedError): SerializedError => (cause === undefined ? fields : { ...fields, cause });
@@ -37,13 +40,10 @@ function serializeOne(error: unknown, depth: number): SerializedError | undefine
     });
   }
   if (isQueryWrapper(error)) return withCause({ type: typeof type === "string" ? type : "QueryError", message: "database query failed" });
-  const base = { ...(pino.stdSerializers.err(error as Error) as unknown as SerializedError) };
-  delete base.cause;
+  const base = Object.fromEntries(Object.entries(pino.stdSerializers.err(error as Error) as unknown as SerializedError).filter(([key]) => !DROPPED.has(key)));
   // ioredis attaches the command with its arguments (stream payloads, keys with ids); keep the command's name only.
   const command = (error as { command?: unknown }).command;
   if (typeof command === "object" && command !== null) base.command = (command as { name?: unknown }).name;
-  // nodemailer attaches the server's answer and the envelope: recipients' addresses.
-  for (const key of ["response", "rejected", "rejectedErrors", "envelope", "accepted", "params", "parameters", "detail", "args"]) delete base[key];
   if (typeof base.message === "string") base.message = scrub(base.message);
   if (typeof base.stack === "string") base.stack = scrub(base.stack);
   return withCause(base);
