@@ -54,7 +54,7 @@ describe("README configuration table", () => {
       for (const node of nodesOf.get(row.variable) ?? []) {
         const fallback = rawDefault(NODES[node as keyof typeof NODES].shape[row.variable as never]);
         if (fallback === undefined || fallback === "") expect(row.defaults, row.variable).toMatch(/^—/);
-        else expect(row.defaults, `${row.variable} on ${node}`).toContain(`\`${String(fallback)}\``);
+        else expect(row.defaults, `${row.variable} on ${node}`).toContain(`\`${JSON.stringify(fallback).replace(/^"|"$/g, "")}\``);
       }
     }
   });
