@@ -2,7 +2,7 @@ import { RevocationStore, createTokenIssuer, createTokenVerifier, fromConfig, is
 import { EventPublisher, JOB_QUEUES, jobQueuePrefix, PresenceStore } from "@parley/bus";
 import type { ApiConfig } from "@parley/config";
 import { createDb, type Database } from "@parley/db";
-import { createLogger, createMetrics, listenOn, postgresCheck, redisCheck, type Logger } from "@parley/observability";
+import { closeAll, createLogger, createMetrics, listenOn, logConnectionErrors, postgresCheck, redisCheck, type Logger } from "@parley/observability";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { Counter } from "prom-client";
@@ -71,8 +71,9 @@ export async function createApiNode(options: ApiNodeOptions): Promise<ApiNode> {
 
   const database = createDb(config.DATABASE_URL, { max: config.DATABASE_POOL_SIZE });
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3, lazyConnect: true });
+  logConnectionErrors(logger, "redis", redis);
   await redis.connect();
-  const revocations = new RevocationStore({ redis, keyPrefix: config.REDIS_KEY_PREFIX });
+  const revocations = new RevocationStore({ redis, keyPrefix: config.REDIS_KEY_PREFIX, onConnectionError: (error) => logger.warn({ err: error, connection: "revocations" }, "connection error") });
   await revocations.start();
 
   const verifier = createTokenVerifier(fromConfig(config, { revocations }));
@@ -86,6 +87,7 @@ export async function createApiNode(options: ApiNodeOptions): Promise<ApiNode> {
   // The worker's e-mail queue, on its own connection: BullMQ needs maxRetriesPerRequest null.
   const jobsRedis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
   const emailQueue = new Queue(JOB_QUEUES.email, { connection: jobsRedis, prefix: jobQueuePrefix(config.REDIS_KEY_PREFIX) });
+  logConnectionErrors(logger, "jobs", jobsRedis, emailQueue);
   const emailScheduler = new EmailScheduler({ database, queue: emailQueue, delayMs: config.EMAIL_DELAY, logger });
   const relay = new OutboxRelay({ database, outbox, publisher, logger, clock, registry: metrics.registry, onPublished: (events) => emailScheduler.schedule(events) });
 
@@ -169,24 +171,29 @@ export async function createApiNode(options: ApiNodeOptions): Promise<ApiNode> {
     close() {
       closing ??= (async () => {
         draining = true;
-        if (server.listening) {
-          await new Promise<void>((resolve) => {
-            server.close(() => {
-              resolve();
-            });
-            server.closeIdleConnections();
-          });
-        }
-        await relay.close();
-        await relay.flushOnce().catch((error: unknown) => {
-          logger.warn({ err: error }, "final outbox flush failed; the next node's relay will publish");
-        });
-        await emailScheduler.close();
-        await emailQueue.close();
-        jobsRedis.disconnect();
-        await revocations.close();
-        await database.close();
-        redis.disconnect();
+        await closeAll(logger, [
+          [
+            "http server",
+            async () => {
+              if (!server.listening) return;
+              await new Promise<void>((resolve) => {
+                server.close(() => {
+                  resolve();
+                });
+                server.closeIdleConnections();
+              });
+            },
+          ],
+          ["outbox relay", () => relay.close()],
+          // A failed final flush is published by the next node's relay.
+          ["final outbox flush", () => relay.flushOnce()],
+          ["email scheduler", () => emailScheduler.close()],
+          ["email queue", () => emailQueue.close()],
+          ["jobs redis", () => jobsRedis.disconnect()],
+          ["revocations", () => revocations.close()],
+          ["postgres", () => database.close()],
+          ["redis", () => redis.disconnect()],
+        ]);
         logger.info("api node closed");
       })();
       return closing;

@@ -1,7 +1,7 @@
 import { createTokenVerifier, fromConfig, RevocationStore } from "@parley/auth";
 import { busKeys, ChannelSubscriber, PresenceStore } from "@parley/bus";
 import { clientAddressResolver, type EdgeConfig } from "@parley/config";
-import { createLogger, createMetrics, createOpsHandler, listenOn, redisCheck, type Logger } from "@parley/observability";
+import { closeAll, createLogger, createMetrics, createOpsHandler, listenOn, logConnectionErrors, redisCheck, type Logger } from "@parley/observability";
 import { ERRORS } from "@parley/protocol";
 import { Redis } from "ioredis";
 import http from "node:http";
@@ -60,12 +60,8 @@ export async function createEdgeNode(config: EdgeConfig, options: EdgeNodeOption
 
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3, lazyConnect: true, connectionName: `parley:${nodeId}` });
   const subscriberRedis = redis.duplicate({ connectionName: `parley:${nodeId}:subscriber` });
-  for (const connection of [redis, subscriberRedis]) {
-    // ioredis reconnects by itself; without a listener its errors would go to the console.
-    connection.on("error", (error: unknown) => {
-      logger.warn({ err: error }, "redis connection error");
-    });
-  }
+  // ioredis reconnects by itself; without a listener its errors would go to the console.
+  logConnectionErrors(logger, "redis", redis, subscriberRedis);
   await redis.connect();
   await subscriberRedis.connect();
   const subscriber = new ChannelSubscriber(subscriberRedis);
@@ -197,17 +193,29 @@ export async function createEdgeNode(config: EdgeConfig, options: EdgeNodeOption
       stopHeartbeat();
       stopRevocationWatch();
       stopCatchUp();
-      for (const connection of registry.connections()) connection.close("node_restarting");
-      server.close();
-      server.closeAllConnections();
-      wss.close();
-      await Promise.allSettled([...ctx.pendingCleanups]);
-      typing.close();
-      watchers.close();
-      await presence.close();
-      await revocations.close();
-      await subscriber.close();
-      await redis.quit().catch(() => redis.disconnect());
+      await closeAll(logger, [
+        [
+          "sockets",
+          () => {
+            for (const connection of registry.connections()) connection.close("node_restarting");
+          },
+        ],
+        [
+          "http server",
+          () => {
+            server.close();
+            server.closeAllConnections();
+            wss.close();
+          },
+        ],
+        ["connection cleanups", () => Promise.allSettled([...ctx.pendingCleanups])],
+        ["typing", () => typing.close()],
+        ["presence watchers", () => watchers.close()],
+        ["presence", () => presence.close()],
+        ["revocations", () => revocations.close()],
+        ["subscriber", () => subscriber.close()],
+        ["redis", () => redis.quit().catch(() => redis.disconnect())],
+      ]);
       logger.info("edge node closed");
     })();
     return closing;

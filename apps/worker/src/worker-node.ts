@@ -1,7 +1,7 @@
 import { EMAIL_BACKOFF_TYPE, EMAIL_JOB_NAME, emailJobOptions, JOB_QUEUES, jobQueuePrefix, PresenceStore, type EmailJobData } from "@parley/bus";
 import type { WorkerConfig } from "@parley/config";
 import { createDb, type Database } from "@parley/db";
-import { createLogger, createMetrics, postgresCheck, redisCheck, startOpsServer, type Logger, type OpsServer } from "@parley/observability";
+import { closeAll, createLogger, createMetrics, logConnectionErrors, postgresCheck, redisCheck, startOpsServer, type Logger, type OpsServer } from "@parley/observability";
 import { Queue, Worker, type Job } from "bullmq";
 import { Redis } from "ioredis";
 import type { Registry } from "prom-client";
@@ -63,11 +63,13 @@ export function createWorkerNode(config: WorkerConfig, options: WorkerNodeOption
   // BullMQ blocks on its connections and must never give up a command: maxRetriesPerRequest null.
   const bullRedis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3, lazyConnect: true });
+  logConnectionErrors(logger, "redis", bullRedis, redis);
   const prefix = jobQueuePrefix(config.REDIS_KEY_PREFIX);
   const queues = {
     email: new Queue(JOB_QUEUES.email, { connection: bullRedis, prefix }),
     archival: new Queue(JOB_QUEUES.archival, { connection: bullRedis, prefix }),
   };
+  logConnectionErrors(logger, "queues", ...Object.values(queues));
   const metrics = createWorkerMetrics(
     registry,
     Object.values(queues).map((queue) => ({ name: queue.name, counts: () => queue.getJobCounts(...DEPTH_STATES) })),
@@ -160,14 +162,16 @@ export function createWorkerNode(config: WorkerConfig, options: WorkerNodeOption
     close() {
       closing ??= (async () => {
         await started?.catch(() => undefined);
-        // Workers first: they finish their running jobs before the connections those jobs use go away.
-        await Promise.all(workers.map((worker) => worker.close()));
-        await Promise.all(Object.values(queues).map((queue) => queue.close()));
-        mailer.close();
-        await ops?.close();
-        await database.close();
-        bullRedis.disconnect();
-        redis.disconnect();
+        await closeAll(logger, [
+          // Workers first: they finish their running jobs before the connections those jobs use go away.
+          ["workers", () => Promise.all(workers.map((worker) => worker.close()))],
+          ["queues", () => Promise.all(Object.values(queues).map((queue) => queue.close()))],
+          ["mailer", () => mailer.close()],
+          ["ops server", () => ops?.close()],
+          ["postgres", () => database.close()],
+          ["bullmq redis", () => bullRedis.disconnect()],
+          ["redis", () => redis.disconnect()],
+        ]);
         logger.info("worker closed");
       })();
       return closing;

@@ -9,6 +9,8 @@ export interface RevocationChecker {
 export interface RevocationStoreOptions {
   /** A normal connection for SET/PTTL/PUBLISH, owned by the caller (no ioredis keyPrefix: keys are prefixed here). */
   readonly redis: Redis;
+  /** Told about `error` events of the subscriber connection this store creates (ioredis reconnects by itself). */
+  readonly onConnectionError?: (error: unknown) => void;
   /** A dedicated subscriber connection; created with `redis.duplicate()` (and quit on close) when omitted. */
   readonly subscriber?: Redis;
   /** Prefixes the keys and the channel, e.g. REDIS_KEY_PREFIX. */
@@ -54,6 +56,11 @@ export class RevocationStore implements RevocationChecker {
     this.#redis = options.redis;
     this.#ownsSubscriber = options.subscriber === undefined;
     this.#subscriber = options.subscriber ?? options.redis.duplicate({ lazyConnect: true });
+    if (this.#ownsSubscriber) {
+      // Without a listener ioredis prints connection errors to the console.
+      const onError = options.onConnectionError ?? (() => undefined);
+      this.#subscriber.on("error", onError);
+    }
     this.#keyPrefix = options.keyPrefix;
     this.#channel = `${options.keyPrefix}revocations`;
     this.#cacheSize = Math.max(1, options.cacheSize ?? 10_000);

@@ -1,0 +1,94 @@
+import type { Logger } from "./logger";
+
+/** Anything that emits `error` events (an ioredis connection, a BullMQ queue). */
+export interface ErrorEmitter {
+  on(event: "error", listener: (error: unknown) => void): unknown;
+}
+
+/** Logs a connection's `error` events: without a listener ioredis prints them to the console itself. */
+export function logConnectionErrors(logger: Logger, name: string, ...emitters: readonly ErrorEmitter[]): void {
+  for (const emitter of emitters) {
+    emitter.on("error", (error: unknown) => {
+      logger.warn({ err: error, connection: name }, "connection error");
+    });
+  }
+}
+
+/** One step of a shutdown, named for the log. */
+export type CloseStep = readonly [name: string, run: () => unknown];
+
+/**
+ * Runs every shutdown step in order, each even when an earlier one failed (all settled): a failure is logged
+ * with its step's name and the rest still release their connections. Resolves with the names that failed.
+ */
+export async function closeAll(logger: Logger, steps: readonly CloseStep[]): Promise<string[]> {
+  const failed: string[] = [];
+  for (const [name, run] of steps) {
+    try {
+      await run();
+    } catch (error) {
+      failed.push(name);
+      logger.error({ err: error, step: name }, "a shutdown step failed; continuing");
+    }
+  }
+  return failed;
+}
+
+/** A started node, as runNode needs it. */
+export interface NodeHandle {
+  /** Stops the node for `signal` (an edge drains on SIGTERM and closes at once on SIGINT). */
+  stop(signal: NodeJS.Signals): Promise<void>;
+}
+
+export interface RunNodeOptions<C> {
+  readonly name: string;
+  /** Reads and validates the configuration; its error message names the bad variables (never their values). */
+  readonly readConfig: () => C;
+  readonly createLogger: (config: C) => Logger;
+  readonly start: (config: C, logger: Logger) => Promise<NodeHandle>;
+  /** How long a stop may take before the process exits anyway. */
+  readonly forceExitAfterMs: (config: C) => number;
+}
+
+/**
+ * The one start/stop path of every node's main.ts: config (a bad one exits 1 with its problems), start, then
+ * SIGTERM/SIGINT stop the node once, exit 0 when it stopped, 1 when it failed or passed its deadline.
+ */
+export async function runNode<C>(options: RunNodeOptions<C>): Promise<void> {
+  let config: C;
+  try {
+    config = options.readConfig();
+  } catch (error) {
+    process.stderr.write(`${error instanceof Error ? error.message : "invalid configuration"}\n`);
+    process.exit(1);
+  }
+  const logger = options.createLogger(config);
+  let node: NodeHandle;
+  try {
+    node = await options.start(config, logger);
+  } catch (error) {
+    logger.error({ err: error }, `${options.name} failed to start`);
+    process.stderr.write(`${options.name} failed to start: ${error instanceof Error ? error.message : "unknown error"}\n`);
+    process.exit(1);
+  }
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "shutting down");
+    const force = setTimeout(() => {
+      logger.error({ signal }, "shutdown passed its deadline; exiting");
+      process.exit(1);
+    }, options.forceExitAfterMs(config));
+    force.unref();
+    node.stop(signal).then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.once("SIGTERM", () => stop("SIGTERM"));
+  process.once("SIGINT", () => stop("SIGINT"));
+}
