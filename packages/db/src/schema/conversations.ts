@@ -47,6 +47,11 @@ export const participants = pgTable(
     /** The participant's own archive flag, unlike conversations.archived_at which applies to everyone. */
     archived: boolean("archived").notNull().default(false),
     lastReadSeq: integer("last_read_seq").notNull().default(0),
+    /**
+     * Messages after last_read_seq not sent by this user and not deleted, live or archived: maintained by every
+     * write (send, read, delete, join); 0 while the participant has left.
+     */
+    unreadCount: integer("unread_count").notNull().default(0),
     /** How far offline e-mail notification has covered, so no message is mailed twice. */
     notifiedSeq: integer("notified_seq").notNull().default(0),
     joinedAt: timestamptz("joined_at").notNull().defaultNow(),

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { bigint, index, integer, jsonb, pgTable, text } from "drizzle-orm/pg-core";
+import { bigint, index, integer, jsonb, pgTable, text, uuid } from "drizzle-orm/pg-core";
 import { timestamptz } from "./columns";
 
 /** Events committed with the change that caused them, published to Redis afterwards (at least once). */
@@ -14,6 +14,14 @@ export const outbox = pgTable(
     /** The event as published, without its stream position (assigned on publish). */
     event: jsonb("event").$type<Record<string, unknown>>().notNull(),
     attempts: integer("attempts").notNull().default(0),
+    /**
+     * The conversation the event is about: a send publishing its own events from memory first checks that no
+     * other writer's event of its conversations is still unpublished (see docs/ARCHITECTURE.md, "Outbox relay").
+     */
+    conversationId: uuid("conversation_id"),
   },
-  (table) => [index("outbox_unpublished_idx").on(table.id).where(sql`${table.publishedAt} IS NULL`)],
+  (table) => [
+    index("outbox_unpublished_idx").on(table.id).where(sql`${table.publishedAt} IS NULL`),
+    index("outbox_unpublished_conversation_idx").on(table.conversationId).where(sql`${table.publishedAt} IS NULL`),
+  ],
 );
