@@ -16,6 +16,7 @@ import { ConversationRepository } from "./repositories/conversation-repository";
 import { MessageRepository } from "./repositories/message-repository";
 import { RecipientUnreadRepository } from "./repositories/recipient-unread-repository";
 import { SearchRepository } from "./repositories/search-repository";
+import { SendBatchRepository } from "./repositories/send-batch-repository";
 import { OutboxRepository } from "./repositories/outbox-repository";
 import { ParticipantRepository } from "./repositories/participant-repository";
 import { RelationshipRepository } from "./repositories/relationship-repository";
@@ -100,8 +101,10 @@ export async function createApiNode(options: ApiNodeOptions): Promise<ApiNode> {
   const messageRepo = new MessageRepository();
   const archiveRepo = new ArchiveRepository();
   const recipientUnread = new RecipientUnreadRepository();
+  const sendBatches = new SendBatchRepository();
   const messageWriter = new MessageWriter({
     messages: messageRepo,
+    batches: sendBatches,
     archive: archiveRepo,
     outbox,
     recipientUnread,
@@ -124,13 +127,17 @@ export async function createApiNode(options: ApiNodeOptions): Promise<ApiNode> {
     accounts: new AccountService({ users, policy, issuer, verifier, revocations, limits, newId }),
     limits,
     conversations: new ConversationService({ ...conversationDeps, unread: recipientUnread, newId }),
-    membership: new MembershipService({ ...conversationDeps, appendSystemMessage }),
+    membership: new MembershipService({ ...conversationDeps, appendSystemMessage, unread: recipientUnread }),
     users: directory,
     relationships: new RelationshipService({ database, relationships: relationshipRepo, clock }),
     presence: new PresenceService({ database, store: presenceStore, participants: participantRepo, directory }),
     messages: new MessageService({
       ...messageDeps,
       writer: messageWriter,
+      batches: sendBatches,
+      recipientUnread,
+      batching: { maxBatch: config.SEND_BATCH_MAX, windowMs: config.SEND_BATCH_WINDOW, maxInFlight: config.SEND_BATCHES_IN_FLIGHT },
+      registry: metrics.registry,
       limits,
       policy,
       clock,
@@ -184,6 +191,8 @@ export async function createApiNode(options: ApiNodeOptions): Promise<ApiNode> {
               });
             },
           ],
+          // Sends already accepted are written and answered before the relay stops.
+          ["sends", () => services.messages.drained()],
           ["outbox relay", () => relay.close()],
           // A failed final flush is published by the next node's relay.
           ["final outbox flush", () => relay.flushOnce()],

@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ArchiveRepository } from "../src/repositories/archive-repository";
 import { MessageRepository } from "../src/repositories/message-repository";
 import { OutboxRepository } from "../src/repositories/outbox-repository";
+import { SendBatchRepository } from "../src/repositories/send-batch-repository";
 import { RecipientUnreadRepository } from "../src/repositories/recipient-unread-repository";
 import { systemClock } from "../src/services/actor";
 import { MessageWriter } from "../src/services/message-writer";
@@ -150,6 +151,7 @@ describe("events", () => {
     const messages = new MessageRepository();
     const writer = new MessageWriter({
       messages,
+      batches: new SendBatchRepository(),
       archive: new ArchiveRepository(),
       outbox: new OutboxRepository(api.node.database),
       recipientUnread: new RecipientUnreadRepository(),

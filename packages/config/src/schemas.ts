@@ -90,6 +90,12 @@ export const apiEnv = z
     MAX_MESSAGE_LENGTH: integer(4000, 1, 1_000_000),
     MAX_BODY_BYTES: integer(256 * 1024, 1024),
     EMAIL_DELAY: duration("2m"),
+    /** Group commit: how long a send waits for others to share its transaction when none is being written (0: never waits). */
+    SEND_BATCH_WINDOW: duration("2ms"),
+    /** Group commit: sends written by one transaction at most. */
+    SEND_BATCH_MAX: integer(64, 1, 1_000),
+    /** Group commit: batches written at the same time, each on its own database connection. */
+    SEND_BATCHES_IN_FLIGHT: integer(2, 1, 32),
     PUBLIC_APP_URL: httpUrl.default("http://localhost:3000"),
     /** Registrations one client address may make per minute (each costs an argon2id hash). */
     REGISTER_RATE_LIMIT: integer(60, 1),

@@ -1,5 +1,5 @@
 import type { Database } from "@parley/db";
-import type { EventPublisher } from "@parley/bus";
+import type { EventPublisher, PublishableEvent } from "@parley/bus";
 import type { Logger } from "@parley/observability";
 import { sql } from "drizzle-orm";
 import { Counter, Gauge, type Registry } from "prom-client";
@@ -10,6 +10,8 @@ import type { Clock } from "../services/actor";
 const RELAY_LOCK = 0x7061726c; // "parl"
 const BATCH = 200;
 const RETRY_WHILE_BUSY_MS = 20;
+// Events published from memory are marked in bulk this long after the first of them.
+const MARK_DELAY_MS = 10;
 
 export interface OutboxRelayOptions {
   readonly database: Database;
@@ -26,9 +28,24 @@ export interface OutboxRelayOptions {
   readonly onPublished?: (events: readonly PendingEvent[]) => Promise<void>;
 }
 
+/** An event this node committed and means to publish itself: settles once published (true) or left to the sweep (false). */
+interface Claim {
+  readonly settled: Promise<boolean>;
+  readonly settle: (published: boolean) => void;
+  published: boolean | undefined;
+}
+
 /**
- * Publishes outbox rows to Redis: right after each commit (`kick`) and on a periodic sweep, so an
- * event whose publish was interrupted after commit is still delivered.
+ * Publishes outbox rows to Redis, two ways:
+ * - from memory (`claim` + `publishCommitted`): a group-commit batch publishes its own events right after its commit,
+ *   no second transaction, and the rows are marked published later, many at once, without waiting for the WAL flush;
+ * - by a sweep (`kick`, and periodically): a transaction under a cluster-wide advisory lock reads unpublished rows in
+ *   id order, publishes and marks them. It catches events of other paths (edits, reads, membership), of the worker,
+ *   of a crashed node, of a failed publish.
+ * Per conversation, events reach every user's stream in commit order: a batch publishes from memory only if every
+ * event of its conversations still unpublished when it took their locks is one of this node's claims (it then waits
+ * for those to be published first); otherwise it leaves its events to the sweep, which publishes in id order. The
+ * publisher's per-event marker makes a second publish of an event (sweep and memory racing) a no-op.
  */
 export class OutboxRelay {
   private running: Promise<void> | undefined;
@@ -38,6 +55,16 @@ export class OutboxRelay {
   private closed = false;
   private readonly published: Counter;
   private readonly failures: Counter;
+  private readonly fromMemory: Counter;
+  /** This node's events being published from memory, or published and not yet known to be marked. */
+  private readonly claims = new Map<number, Claim>();
+  /** Published from memory, to be marked in the next bulk update. */
+  private toMark: number[] = [];
+  /** Marked, still remembered for a while: a batch may have read them as unpublished just before the mark. */
+  private recentlyMarked: Set<number>[] = [new Set(), new Set()];
+  private marking: Promise<void> | undefined;
+  private markTimer: NodeJS.Timeout | undefined;
+  private readonly inMemory = new Set<Promise<void>>();
 
   constructor(private readonly options: OutboxRelayOptions) {
     this.published = new Counter({
@@ -48,6 +75,12 @@ export class OutboxRelay {
     this.failures = new Counter({
       name: "parley_bus_publish_failures_total",
       help: "Outbox relay passes that failed to publish to Redis (the events stay in the outbox).",
+      registers: [options.registry],
+    });
+    this.fromMemory = new Counter({
+      name: "parley_outbox_direct_publishes_total",
+      help: "Group-commit batches whose events were published from memory right after commit (result=direct) or left to the sweep (result=swept).",
+      labelNames: ["result"],
       registers: [options.registry],
     });
     const outbox = options.outbox;
@@ -66,7 +99,9 @@ export class OutboxRelay {
     let sweeps = 0;
     this.timer = setInterval(() => {
       this.kick();
-      if (++sweeps % 600 === 0) void this.prune();
+      // Two generations of ~1-2 s: longer than any transaction between its unpublished check and its commit.
+      if (++sweeps % 2 === 0) this.recentlyMarked = [new Set(), this.recentlyMarked[0] ?? new Set()];
+      if (sweeps % 600 === 0) void this.prune();
     }, this.options.sweepIntervalMs ?? 500);
     this.timer.unref();
   }
@@ -85,8 +120,131 @@ export class OutboxRelay {
 
   /** Waits until everything committed so far has been published by this node or another. */
   async flush(): Promise<void> {
+    await this.settleInMemory();
     this.kick();
     while (this.running) await this.running;
+  }
+
+  /** Registers events written in a transaction not yet committed, which this node means to publish itself. */
+  claim(events: readonly PendingEvent[]): void {
+    for (const event of events) {
+      let settle: (published: boolean) => void = () => undefined;
+      const settled = new Promise<boolean>((resolve) => {
+        settle = resolve;
+      });
+      const claim: Claim = { settled, published: undefined, settle: (published) => {
+        claim.published ??= published;
+        settle(published);
+      } };
+      this.claims.set(event.id, claim);
+    }
+  }
+
+  /** The claiming transaction rolled back: its rows never existed. */
+  abandon(events: readonly PendingEvent[]): void {
+    for (const event of events) {
+      this.claims.get(event.id)?.settle(false);
+      this.claims.delete(event.id);
+    }
+  }
+
+  /**
+   * Publishes a committed batch's claimed events from memory, after this node's earlier events of the same
+   * conversations (`unpublished`: the ids its transaction found unpublished once it held the conversation locks).
+   * Any of those not this node's, or not published after all, and the batch is left to the sweep instead.
+   */
+  publishCommitted(events: readonly PendingEvent[], unpublished: readonly number[]): void {
+    if (events.length === 0) return;
+    const earlier: Promise<boolean>[] = [];
+    for (const id of unpublished) {
+      const claim = this.claims.get(id);
+      if (claim) earlier.push(claim.settled);
+      else if (!this.recentlyMarked.some((generation) => generation.has(id))) {
+        this.leaveToSweep(events);
+        return;
+      }
+    }
+    if (this.closed) {
+      this.leaveToSweep(events);
+      return;
+    }
+    const work = this.publishAfter(earlier, events).finally(() => this.inMemory.delete(work));
+    this.inMemory.add(work);
+  }
+
+  private async publishAfter(earlier: readonly Promise<boolean>[], events: readonly PendingEvent[]): Promise<void> {
+    if (!(await Promise.all(earlier)).every(Boolean)) {
+      this.leaveToSweep(events);
+      return;
+    }
+    try {
+      const result = await this.options.publisher.publish(events.map(publishable));
+      let count = 0;
+      for (const perUser of result.values()) count += perUser.size;
+      this.published.inc(count);
+    } catch (error) {
+      this.failures.inc();
+      this.options.logger.warn({ err: error }, "publishing a batch from memory failed; the sweep will publish it");
+      this.leaveToSweep(events);
+      return;
+    }
+    this.fromMemory.inc({ result: "direct" });
+    for (const event of events) {
+      this.claims.get(event.id)?.settle(true);
+      this.toMark.push(event.id);
+    }
+    this.scheduleMark();
+    this.notifyPublished(events);
+  }
+
+  private leaveToSweep(events: readonly PendingEvent[]): void {
+    this.fromMemory.inc({ result: "swept" });
+    for (const event of events) {
+      this.claims.get(event.id)?.settle(false);
+      this.claims.delete(event.id);
+    }
+    this.kick();
+  }
+
+  private scheduleMark(): void {
+    if (this.markTimer || this.marking) return;
+    this.markTimer = setTimeout(() => {
+      this.markTimer = undefined;
+      this.marking = this.markPublished().finally(() => {
+        this.marking = undefined;
+        if (this.toMark.length > 0) this.scheduleMark();
+      });
+    }, MARK_DELAY_MS);
+    this.markTimer.unref();
+  }
+
+  /** One UPDATE for every event published from memory since the last one. */
+  private async markPublished(): Promise<void> {
+    const ids = this.toMark;
+    this.toMark = [];
+    if (ids.length === 0) return;
+    try {
+      await this.options.outbox.markPublishedLazily(ids, this.options.clock.now());
+    } catch (error) {
+      // Still unpublished in the table: the sweep publishes them again (no-ops) and marks them.
+      this.options.logger.warn({ err: error }, "marking outbox rows published failed; the sweep will mark them");
+    }
+    const recent = this.recentlyMarked[0];
+    for (const id of ids) {
+      this.claims.delete(id);
+      recent?.add(id);
+    }
+  }
+
+  /** Waits for every publish from memory under way and the marks they left. */
+  private async settleInMemory(): Promise<void> {
+    while (this.inMemory.size > 0) await Promise.all([...this.inMemory]);
+    if (this.markTimer) {
+      clearTimeout(this.markTimer);
+      this.markTimer = undefined;
+    }
+    while (this.marking) await this.marking;
+    if (this.toMark.length > 0) await this.markPublished();
   }
 
   private async loop(): Promise<void> {
@@ -116,6 +274,8 @@ export class OutboxRelay {
 
   private async pass(): Promise<"busy" | "more" | "done"> {
     const { database, outbox, publisher, clock } = this.options;
+    // This node's own publishes first: the sweep would otherwise publish them again (harmless, but wasted).
+    await this.settleInMemory();
     let published: readonly PendingEvent[] = [];
     const outcome = await database.db.transaction(async (tx) => {
       // Committed without waiting for the WAL flush: a mark lost in a crash only republishes the events, and the
@@ -133,7 +293,7 @@ export class OutboxRelay {
       if (events.length === 0) return invalidIds.length === BATCH ? "more" : "done";
       // Marked while Redis publishes (one round trip less): a failed publish throws and rolls the mark back.
       const [result] = await Promise.all([
-        publisher.publish(events.map((e) => ({ id: String(e.id), recipients: e.recipients, event: e.event, committedAt: e.createdAt.getTime() }))),
+        publisher.publish(events.map(publishable)),
         outbox.markPublished(
           tx,
           events.map((e) => e.id),
@@ -177,10 +337,15 @@ export class OutboxRelay {
 
   async close(): Promise<void> {
     this.closed = true;
+    await this.settleInMemory();
     if (this.timer) clearInterval(this.timer);
     if (this.retry) clearTimeout(this.retry);
     this.timer = undefined;
     this.retry = undefined;
     while (this.running) await this.running;
   }
+}
+
+function publishable(event: PendingEvent): PublishableEvent {
+  return { id: String(event.id), recipients: event.recipients, event: event.event, committedAt: event.createdAt.getTime() };
 }

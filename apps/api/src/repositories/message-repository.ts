@@ -1,5 +1,5 @@
 import { schema } from "@parley/db";
-import { and, asc, desc, eq, gt, inArray, isNull, lt, ne, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, inArray, isNull, lt, sql } from "drizzle-orm";
 import { unionAll } from "drizzle-orm/pg-core";
 import type { MessageRow } from "../services/message-view";
 import type { Executor, Tx } from "./transaction";
@@ -41,9 +41,6 @@ function columns(t: MessageTable) {
   };
 }
 
-// The first key of the two-key advisory lock form: keeps these locks apart from other advisory locks.
-const CLIENT_MSG_LOCK_SPACE = 0x636d6964; // "cmid"
-
 const m = schema.messages;
 const a = schema.archivedMessages;
 const p = schema.participants;
@@ -68,22 +65,6 @@ export class MessageRepository {
       .select({ userId: p.userId })
       .from(p)
       .where(and(eq(p.conversationId, conversationId), isNull(p.leftAt)));
-    return rows.map((row) => row.userId);
-  }
-
-  /** Active participants other than the sender who had not read up to `seq`: a deletion changes their unread count. */
-  async unreadBy(tx: Tx, conversationId: string, seq: number, senderId: string | null): Promise<string[]> {
-    const rows = await tx
-      .select({ userId: p.userId })
-      .from(p)
-      .where(
-        and(
-          eq(p.conversationId, conversationId),
-          isNull(p.leftAt),
-          lt(p.lastReadSeq, seq),
-          senderId === null ? undefined : ne(p.userId, senderId),
-        ),
-      );
     return rows.map((row) => row.userId);
   }
 
@@ -126,32 +107,7 @@ export class MessageRepository {
     return row;
   }
 
-  /** Takes the next seq under the row lock (no gaps, no duplicates) and records the activity. */
-  async takeNextSeq(tx: Tx, conversationId: string, messageId: string, at: Date): Promise<number> {
-    const [row] = await tx
-      .update(c)
-      .set({ lastSeq: sql`${c.lastSeq} + 1`, lastMessageId: messageId, lastActivityAt: at, archivedAt: null })
-      .where(eq(c.id, conversationId))
-      .returning({ seq: c.lastSeq });
-    if (!row) throw new Error(`conversation ${conversationId} vanished under its lock`);
-    return row.seq;
-  }
-
   // ---- messages
-
-  /**
-   * Serialises attempts of one sender with one client_msg_id until the transaction ends: a retry racing the
-   * first send waits, then finds its row instead of taking a second seq.
-   */
-  async lockClientMsgId(tx: Tx, senderKey: string, clientMsgId: string): Promise<void> {
-    await tx.execute(sql`SELECT pg_advisory_xact_lock(${CLIENT_MSG_LOCK_SPACE}, hashtext(${senderKey} || ':' || ${clientMsgId}))`);
-  }
-
-  async insert(tx: Tx, row: NewMessageRow): Promise<MessageRow> {
-    const [created] = await tx.insert(m).values(row).returning(columns(m));
-    if (!created) throw new Error("insert returned no row");
-    return created;
-  }
 
   /** A message wherever it lives, and whether that is the archive (edits and deletions apply in place). */
   async locate(ex: Executor, id: string): Promise<{ row: MessageRow; archived: boolean } | undefined> {
@@ -168,27 +124,6 @@ export class MessageRepository {
   async findMany(ex: Executor, ids: readonly string[]): Promise<MessageRow[]> {
     if (ids.length === 0) return [];
     return unionAll(ex.select(columns(m)).from(m).where(inArray(m.id, [...ids])), ex.select(columns(a)).from(a).where(inArray(a.id, [...ids])));
-  }
-
-  /**
-   * The message a sender already stored under this client_msg_id (idempotent retries): a live one in any conversation (the
-   * unique index, so reuse in another conversation shows), or an archived one of this conversation (the
-   * archive has no such index; its conversation_id prefix keeps the scan to one conversation). A service's
-   * system messages have no sender, so theirs are keyed by conversation.
-   */
-  async findByClientMsgId(ex: Executor, senderId: string | null, clientMsgId: string, conversationId: string): Promise<MessageRow | undefined> {
-    const sender = (t: MessageTable) => (senderId === null ? isNull(t.senderId) : eq(t.senderId, senderId));
-    const [row] = await unionAll(
-      ex
-        .select(columns(m))
-        .from(m)
-        .where(and(sender(m), eq(m.clientMsgId, clientMsgId), senderId === null ? eq(m.conversationId, conversationId) : undefined)),
-      ex
-        .select(columns(a))
-        .from(a)
-        .where(and(eq(a.conversationId, conversationId), sender(a), eq(a.clientMsgId, clientMsgId))),
-    ).limit(1);
-    return row;
   }
 
   /**
@@ -229,13 +164,5 @@ export class MessageRepository {
     const [row] = await tx.update(t).set({ deletedAt: at, content: "", attachments: [] }).where(eq(t.id, id)).returning(columns(t));
     if (!row) throw new Error(`message ${id} vanished under the conversation lock`);
     return row;
-  }
-
-  /** The sender has read their own message (and everything before it). */
-  async markReadBySender(tx: Tx, conversationId: string, senderId: string, seq: number): Promise<void> {
-    await tx
-      .update(p)
-      .set({ lastReadSeq: sql`GREATEST(${p.lastReadSeq}, ${seq})` })
-      .where(and(eq(p.conversationId, conversationId), eq(p.userId, senderId)));
   }
 }

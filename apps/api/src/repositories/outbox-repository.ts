@@ -1,6 +1,6 @@
 import { schema, type Database } from "@parley/db";
 import { conversationEvent, type ConversationEvent } from "@parley/protocol";
-import { and, asc, inArray, isNull, lt, sql } from "drizzle-orm";
+import { and, asc, inArray, isNull, lt, Param, sql } from "drizzle-orm";
 import type { Executor } from "./transaction";
 
 export interface OutboxEntry {
@@ -18,11 +18,44 @@ export interface PendingEvent {
 export class OutboxRepository {
   constructor(private readonly database: Database) {}
 
-  /** Records events in the caller's transaction, so they exist exactly when the change commits. */
-  async add(tx: Executor, entries: readonly OutboxEntry[]): Promise<void> {
-    const rows = entries.filter((entry) => entry.recipients.length > 0);
-    if (rows.length === 0) return;
-    await tx.insert(schema.outbox).values(rows.map((entry) => ({ recipients: [...new Set(entry.recipients)], event: entry.event })));
+  /**
+   * Records events in the caller's transaction, so they exist exactly when the change commits; returns them with
+   * their ids, in order, so the committer can publish them itself.
+   */
+  async add(tx: Executor, entries: readonly OutboxEntry[]): Promise<PendingEvent[]> {
+    const rows = entries.filter((entry) => entry.recipients.length > 0).map((entry) => ({ ...entry, recipients: [...new Set(entry.recipients)] }));
+    if (rows.length === 0) return [];
+    const stored = await tx
+      .insert(schema.outbox)
+      .values(rows.map((entry) => ({ recipients: entry.recipients, event: entry.event, conversationId: eventConversationId(entry.event) })))
+      .returning({ id: schema.outbox.id, createdAt: schema.outbox.createdAt });
+    return rows.map((entry, index) => {
+      const row = stored[index];
+      if (!row) throw new Error("outbox insert returned fewer rows than it was given");
+      return { id: row.id, recipients: entry.recipients, event: entry.event, createdAt: row.createdAt };
+    });
+  }
+
+  /**
+   * Ids of unpublished events about these conversations (at most `limit`): whether a committer may publish its
+   * own events right away, or an earlier one of another writer must go first (then the relay publishes in id order).
+   */
+  async unpublishedOf(tx: Executor, conversationIds: readonly string[], limit = 100): Promise<number[]> {
+    if (conversationIds.length === 0) return [];
+    const rows = await tx.execute<{ id: number }>(sql`
+      SELECT "id" FROM "outbox" WHERE "published_at" IS NULL AND "conversation_id" = ANY(${new Param([...new Set(conversationIds)])}::uuid[]) LIMIT ${limit}`);
+    return rows.map((row) => row.id);
+  }
+
+  /**
+   * Marks events published outside any transaction, in one statement that does not wait for the WAL flush: a mark
+   * lost in a crash only republishes events, which the publisher's per-event marker turns into no-ops.
+   */
+  async markPublishedLazily(ids: readonly number[], at: Date): Promise<void> {
+    if (ids.length === 0) return;
+    await this.database.db.execute(sql`
+      WITH "mode" AS (SELECT set_config('synchronous_commit', 'off', true))
+      UPDATE "outbox" SET "published_at" = ${at.toISOString()}::timestamptz FROM "mode" WHERE "id" = ANY(${new Param([...ids])}::bigint[])`);
   }
 
   /** The oldest unpublished events, in commit order per conversation (ids grow under the conversation row lock). */
@@ -65,4 +98,9 @@ export class OutboxRepository {
         LIMIT ${batch})`);
     return result.count;
   }
+}
+
+/** The conversation an event is about (outbox.conversation_id). */
+export function eventConversationId(event: ConversationEvent): string {
+  return event.type === "conversation_updated" ? event.conversation.id : event.conversation_id;
 }

@@ -1,6 +1,5 @@
 import { schema } from "@parley/db";
 import { and, asc, eq, inArray, isNotNull, isNull, ne, sql } from "drizzle-orm";
-import { unreadOfParticipant } from "./recipient-unread-repository";
 import type { Executor } from "./transaction";
 
 export type ParticipantRow = typeof schema.participants.$inferSelect;
@@ -77,7 +76,7 @@ export class ParticipantRepository {
 
   /**
    * Flags and unread count of each listed user in one conversation (left ones included, with unread 0).
-   * Unread has RecipientUnreadRepository's definition: after last_read_seq, not their own, not deleted.
+   * Unread is the maintained counter (see RecipientUnreadRepository).
    */
   async states(executor: Executor, conversationId: string, userIds: readonly string[]): Promise<ParticipantState[]> {
     if (userIds.length === 0) return [];
@@ -87,7 +86,7 @@ export class ParticipantRepository {
         muted: p.muted,
         archived: p.archived,
         active: sql<boolean>`${p.leftAt} IS NULL`,
-        unread: sql<number>`CASE WHEN ${p.leftAt} IS NOT NULL THEN 0 ELSE ${unreadOfParticipant} END`,
+        unread: sql<number>`CASE WHEN ${p.leftAt} IS NOT NULL THEN 0 ELSE ${p.unreadCount} END`,
       })
       .from(p)
       .where(and(eq(p.conversationId, conversationId), inArray(p.userId, [...userIds])));
@@ -111,7 +110,7 @@ export class ParticipantRepository {
   async markLeft(tx: Executor, conversationId: string, userId: string, at: Date): Promise<boolean> {
     const rows = await tx
       .update(p)
-      .set({ leftAt: at })
+      .set({ leftAt: at, unreadCount: 0 })
       .where(and(eq(p.conversationId, conversationId), eq(p.userId, userId), isNull(p.leftAt)))
       .returning({ userId: p.userId });
     return rows.length > 0;

@@ -4,6 +4,7 @@ import type { OutboxRelay } from "../events/outbox-relay";
 import type { ConversationRepository, ConversationRow } from "../repositories/conversation-repository";
 import type { OutboxRepository } from "../repositories/outbox-repository";
 import type { ParticipantRepository, ParticipantRow } from "../repositories/participant-repository";
+import type { RecipientUnreadRepository } from "../repositories/recipient-unread-repository";
 import type { Tx } from "../repositories/transaction";
 import type { Actor, Clock } from "./actor";
 import { conversationIdOrNotFound, conversationNotFound, isService, unique } from "./conversation-access";
@@ -23,6 +24,7 @@ export interface MembershipServiceDeps {
   readonly policy: Policy;
   readonly clock: Clock;
   readonly appendSystemMessage: AppendSystemMessage;
+  readonly unread: Pick<RecipientUnreadRepository, "recount">;
 }
 
 /** Who is acting on a conversation, resolved under its row lock. */
@@ -64,6 +66,8 @@ export class MembershipService {
       const added = ids.filter((userId) => !before.includes(userId));
       if (added.length > 0) {
         await participants.addOrRejoin(tx, conversationId, added, body.role, clock.now());
+        // Whatever lies past their read mark (all of it for a newcomer, what they missed for a returning member).
+        await this.deps.unread.recount(tx, conversationId, added);
         const names = listNames(added.map((userId) => users.get(userId)?.displayName ?? userId));
         const by = isService(actor) ? undefined : users.get(actor.id)?.displayName;
         await this.deps.appendSystemMessage(tx, conversationId, by === undefined ? `${names} joined` : `${by} added ${names}`);

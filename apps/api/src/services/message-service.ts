@@ -2,7 +2,11 @@ import type { Database } from "@parley/db";
 import { ParleyError, type EditMessageBody, type HistoryQuery, type Message, type Page, type SendMessageBody } from "@parley/protocol";
 import type { MessageRepository, ParticipantRole } from "../repositories/message-repository";
 import type { OutboxRelay } from "../events/outbox-relay";
-import type { OutboxRepository } from "../repositories/outbox-repository";
+import type { OutboxRepository, PendingEvent } from "../repositories/outbox-repository";
+import type { RecipientUnreadRepository } from "../repositories/recipient-unread-repository";
+import type { ClientMsgKey, SendBatchRepository } from "../repositories/send-batch-repository";
+import type { Registry } from "prom-client";
+import { GroupCommit, type ItemOutcome } from "./group-commit";
 import type { Executor, Tx } from "../repositories/transaction";
 import type { Actor, Clock } from "./actor";
 import type { MessageWriter } from "./message-writer";
@@ -17,12 +21,23 @@ export interface MessageServiceDeps {
   readonly outbox: OutboxRepository;
   readonly limits: RateLimits;
   readonly policy: Policy;
-  readonly relay: Pick<OutboxRelay, "kick">;
+  readonly relay: Pick<OutboxRelay, "kick" | "claim" | "abandon" | "publishCommitted">;
+  readonly batches: SendBatchRepository;
+  readonly recipientUnread: RecipientUnreadRepository;
+  readonly batching: SendBatching;
+  readonly registry: Registry;
   readonly clock: Clock;
   /** MAX_MESSAGE_LENGTH, in characters (code points). */
   readonly maxMessageLength: number;
   /** Called once per new message after it committed (metrics); never for an idempotent retry. */
   readonly onSent?: (message: Message) => void;
+}
+
+/** Group commit of sends (SEND_BATCH_MAX, SEND_BATCH_WINDOW_MS, SEND_BATCHES_IN_FLIGHT). */
+export interface SendBatching {
+  readonly maxBatch: number;
+  readonly windowMs: number;
+  readonly maxInFlight: number;
 }
 
 export interface SendOutcome {
@@ -31,57 +46,144 @@ export interface SendOutcome {
   readonly created: boolean;
 }
 
+interface SendRequest {
+  readonly actor: Actor;
+  readonly conversationId: string;
+  readonly body: SendMessageBody;
+}
+
+interface Stored {
+  readonly row: MessageRow;
+  readonly created: boolean;
+}
+
+/** Null for a service: its system messages have no sender. */
+function senderOf(actor: Actor): string | null {
+  return actor.role === SERVICE_ROLE ? null : actor.id;
+}
+
+/** Whether `row` is the message already stored under `key` (see SendBatchRepository.findByClientMsgIds). */
+function storedUnder(row: MessageRow, key: ClientMsgKey): boolean {
+  if (row.clientMsgId !== key.clientMsgId || row.senderId !== key.senderId) return false;
+  return key.senderId !== null || row.conversationId === key.conversationId;
+}
+
 /** How the caller relates to a conversation: a participant with a role, or a service acting anywhere. */
 type Access = { kind: "participant"; role: ParticipantRole } | { kind: "service" };
 
 /** Sending, history, edits and deletions of messages. */
 export class MessageService {
-  constructor(private readonly deps: MessageServiceDeps) {}
+  private readonly sends: GroupCommit<SendRequest, Stored>;
+
+  constructor(private readonly deps: MessageServiceDeps) {
+    this.sends = new GroupCommit({
+      run: (requests) => this.writeSends(requests),
+      keyOf: (request) => `${senderOf(request.actor) ?? `service:${request.conversationId}`}:${request.body.client_msg_id}`,
+      maxBatch: deps.batching.maxBatch,
+      windowMs: deps.batching.windowMs,
+      maxInFlight: deps.batching.maxInFlight,
+      registry: deps.registry,
+    });
+  }
 
   async send(actor: Actor, conversationId: string, body: SendMessageBody): Promise<SendOutcome> {
-    const { database, messages, writer } = this.deps;
     const service = actor.role === SERVICE_ROLE;
     if (body.type === "system" && !service) throw new ParleyError("forbidden", "type: only service tokens post system messages", "type");
     this.checkContent(body.content, body.attachments.length);
-    const senderId = service ? null : actor.id;
-
-    // A retry is found inside the transaction, under the client_msg_id lock: a lookup before it as well would
-    // cost every new message a round trip to spare the rare retry a transaction.
-    const outcome = await database.db.transaction(async (tx) => {
-      // Independent, so sent together: the access check reads nothing the lock protects.
-      await Promise.all([this.access(tx, actor, conversationId), messages.lockClientMsgId(tx, senderId ?? `service:${conversationId}`, body.client_msg_id)]);
-      const raced = await messages.findByClientMsgId(tx, senderId, body.client_msg_id, conversationId);
-      if (raced) return { row: raced, created: false };
-      const replyTo = body.reply_to ?? null;
-      if (replyTo !== null) {
-        const target = await messages.locate(tx, replyTo);
-        if (target?.row.conversationId !== conversationId) {
-          throw new ParleyError("invalid_request", "reply_to: no such message in this conversation", "reply_to");
-        }
-      }
-      const row = await writer.append(
-        tx,
-        {
-          conversationId,
-          senderId,
-          type: body.type,
-          content: body.content,
-          clientMsgId: body.client_msg_id,
-          replyTo,
-          attachments: body.attachments,
-        },
-        // Counted here, once the message is known to be new and valid (idempotent retries are free), while the
-        // conversation is being locked; a refusal rolls the transaction back before anything is written.
-        { beforeWrite: () => this.deps.limits.consumeMessage(actor.id) },
-      );
-      return { row, created: true };
-    });
+    const outcome = await this.sends.submit({ actor, conversationId, body });
     const message = this.replayed(outcome.row, conversationId);
-    if (outcome.created) {
-      this.deps.relay.kick();
-      this.deps.onSent?.(message);
-    }
+    if (outcome.created) this.deps.onSent?.(message);
     return { message, created: outcome.created };
+  }
+
+  /** Resolves once every accepted send has been written and answered (shutdown). */
+  drained(): Promise<void> {
+    return this.sends.drained();
+  }
+
+  /**
+   * One group-commit transaction for a batch of sends, across conversations: idempotency keys locked (sorted),
+   * then in one round trip the callers' memberships, messages already stored under their keys, reply_to targets and
+   * the conversation row locks (sorted); the rate limit counted in one Redis round trip for what is new and valid;
+   * then {@link MessageWriter.appendLocked}. An item refused (not found, bad reply_to, rate limited) is answered
+   * alone and the others still commit. After the commit the batch's events are published from memory when no
+   * other writer's event of these conversations is still unpublished (else the relay publishes them in order).
+   */
+  private async writeSends(requests: readonly SendRequest[]): Promise<ItemOutcome<Stored>[]> {
+    const { database, batches, writer, outbox, limits, relay } = this.deps;
+    const outcomes: ItemOutcome<Stored>[] = requests.map(() => ({ ok: false, error: new Error("send not decided") }));
+    const counted: string[] = [];
+    const claimed: PendingEvent[] = [];
+    let committed: { events: PendingEvent[]; unpublished: number[] } | undefined;
+    try {
+      committed = await database.db.transaction(async (tx) => {
+        const keys = requests.map((request) => ({ senderId: senderOf(request.actor), clientMsgId: request.body.client_msg_id, conversationId: request.conversationId }));
+        await batches.lockClientMsgIds(tx, keys);
+        const users = requests.filter((request) => request.actor.role !== SERVICE_ROLE).map((request) => ({ conversationId: request.conversationId, userId: request.actor.id }));
+        const replyIds = requests.flatMap((request) => (request.body.reply_to ? [request.body.reply_to] : []));
+        const [roles, existing, replyConversations, locked] = await Promise.all([
+          batches.memberships(tx, users),
+          batches.findByClientMsgIds(tx, keys),
+          batches.conversationsOf(tx, replyIds),
+          batches.lockConversations(tx, requests.map((request) => request.conversationId)),
+        ]);
+
+        const valid: number[] = [];
+        requests.forEach((request, index) => {
+          const key = keys[index];
+          const allowed = request.actor.role === SERVICE_ROLE ? locked.has(request.conversationId) : roles.has(`${request.conversationId}:${request.actor.id}`);
+          const stored = key && existing.find((row) => storedUnder(row, key));
+          const replyTo = request.body.reply_to ?? null;
+          if (!allowed) outcomes[index] = { ok: false, error: new ParleyError("not_found") };
+          else if (stored) outcomes[index] = { ok: true, value: { row: stored, created: false } };
+          else if (replyTo !== null && replyConversations.get(replyTo) !== request.conversationId) {
+            outcomes[index] = { ok: false, error: new ParleyError("invalid_request", "reply_to: no such message in this conversation", "reply_to") };
+          } else valid.push(index);
+        });
+
+        // Counted once a message is known to be new and valid (idempotent retries are free), before anything is written.
+        const refusals = await limits.consumeMessages(valid.map((index) => requests[index]?.actor.id ?? ""));
+        const accepted = valid.filter((index, position) => {
+          const refusal = refusals[position];
+          if (refusal) outcomes[index] = { ok: false, error: refusal };
+          return refusal === undefined;
+        });
+        counted.push(...accepted.map((index) => requests[index]?.actor.id ?? ""));
+        if (accepted.length === 0) return undefined;
+
+        const inputs = accepted.map((index) => {
+          const request = requests[index];
+          if (!request) throw new Error("accepted send out of range");
+          return {
+            conversationId: request.conversationId,
+            senderId: senderOf(request.actor),
+            type: request.body.type,
+            content: request.body.content,
+            clientMsgId: request.body.client_msg_id,
+            replyTo: request.body.reply_to ?? null,
+            attachments: request.body.attachments,
+          };
+        });
+        const [written, unpublished] = await Promise.all([
+          writer.appendLocked(tx, inputs, locked),
+          outbox.unpublishedOf(tx, inputs.map((input) => input.conversationId)),
+        ]);
+        accepted.forEach((index, position) => {
+          const row = written.rows[position];
+          outcomes[index] = row ? { ok: true, value: { row, created: true } } : { ok: false, error: new Error("send not written") };
+        });
+        relay.claim(written.events);
+        claimed.push(...written.events);
+        return { events: written.events, unpublished };
+      });
+    } catch (error) {
+      relay.abandon(claimed);
+      // The batch rolled back: the points it counted are given back before its items are retried one by one.
+      if (counted.length > 0) await limits.refundMessages(counted).catch(() => undefined);
+      throw error;
+    }
+    if (committed) relay.publishCommitted(committed.events, committed.unpublished);
+    return outcomes;
   }
 
   /**
@@ -131,9 +233,8 @@ export class MessageService {
       if (!own && !groupAdmin && !policy.isModerator(actor.role)) throw new ParleyError("forbidden", "Only the sender or a conversation admin may delete this message.");
       if (found.row.deletedAt !== null) return false;
       const { conversationId, seq, senderId } = found.row;
-      // Archived messages count in nobody's unread, so deleting one changes no count.
-      const hadUnread = found.archived ? [] : await messages.unreadBy(tx, conversationId, seq, senderId);
-      await messages.tombstone(tx, messageId, found.archived, clock.now());
+      // Live or archived, the message counted for whoever had not read it.
+      const [hadUnread] = await Promise.all([this.deps.recipientUnread.forgetMessage(tx, conversationId, seq, senderId), messages.tombstone(tx, messageId, found.archived, clock.now())]);
       const participants = await messages.activeParticipantIds(tx, conversationId);
       await outbox.add(tx, [
         { recipients: participants, event: { type: "message_deleted", conversation_id: conversationId, message_id: messageId, seq } },

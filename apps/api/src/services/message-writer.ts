@@ -1,8 +1,9 @@
 import { ParleyError, type Attachment, type MessageType } from "@parley/protocol";
 import type { ArchiveRepository } from "../repositories/archive-repository";
-import type { MessageRepository } from "../repositories/message-repository";
-import type { OutboxEntry, OutboxRepository } from "../repositories/outbox-repository";
+import type { LockedConversation, MessageRepository } from "../repositories/message-repository";
+import type { OutboxEntry, OutboxRepository, PendingEvent } from "../repositories/outbox-repository";
 import type { RecipientUnread, RecipientUnreadRepository } from "../repositories/recipient-unread-repository";
+import type { BumpedUnread, SendBatchRepository } from "../repositories/send-batch-repository";
 import type { Tx } from "../repositories/transaction";
 import type { Clock } from "./actor";
 import { toMessage, type MessageRow } from "./message-view";
@@ -18,12 +19,10 @@ export interface AppendInput {
   readonly attachments: readonly Attachment[];
 }
 
-export interface AppendOptions {
-  /**
-   * A check that must pass before anything is written (the sender's rate limit): it runs while the conversation
-   * row is being locked, and its failure ends the append, so the caller's transaction rolls back.
-   */
-  readonly beforeWrite?: () => Promise<void>;
+/** What a batch of appends wrote: the rows in input order and the outbox events, with their ids, in insert order. */
+export interface AppendResult {
+  readonly rows: MessageRow[];
+  readonly events: PendingEvent[];
 }
 
 /** The `conversation_updated` events (each participant's own view) after a conversation changed in `tx`. */
@@ -31,6 +30,7 @@ export type ConversationUpdates = (tx: Tx, conversationId: string) => Promise<Ou
 
 export interface MessageWriterDeps {
   readonly messages: MessageRepository;
+  readonly batches: SendBatchRepository;
   readonly archive: ArchiveRepository;
   readonly outbox: OutboxRepository;
   readonly recipientUnread: RecipientUnreadRepository;
@@ -40,32 +40,48 @@ export interface MessageWriterDeps {
 }
 
 /**
- * Appends messages inside a caller's transaction: the one place a seq is taken, so user sends, service
- * system messages and membership notices all get gap-free seqs and the same events.
+ * Appends messages inside a caller's transaction: the one place a seq is taken, so user sends (in batches),
+ * service system messages and membership notices all get gap-free seqs, the same counters and the same events.
  */
 export class MessageWriter {
   constructor(private readonly deps: MessageWriterDeps) {}
 
-  /**
-   * Locks the conversation row (restoring the conversation if the worker archived it), takes the next seq,
-   * stores the message, marks it read for its sender and records `new_message` for every active participant
-   * and `unread_count` for the others. Throws not_found when the conversation does not exist.
-   */
-  async append(tx: Tx, input: AppendInput, options: AppendOptions = {}): Promise<MessageRow> {
-    const { messages, outbox, clock, newId } = this.deps;
-    const [conversation] = await Promise.all([messages.lockConversation(tx, input.conversationId, "update"), options.beforeWrite?.()]);
+  /** One message (system messages, membership notices): locks its conversation, then as {@link appendLocked}. */
+  async append(tx: Tx, input: AppendInput): Promise<MessageRow> {
+    const conversation = await this.deps.messages.lockConversation(tx, input.conversationId, "update");
     if (!conversation) throw new ParleyError("not_found");
-    const wasArchived = conversation.archivedAt !== null;
-    if (wasArchived) await this.deps.archive.restore(tx, input.conversationId);
+    const { rows } = await this.appendLocked(tx, [input], new Map([[conversation.id, conversation]]));
+    const [row] = rows;
+    if (!row) throw new Error("append wrote no row");
+    return row;
+  }
 
-    const id = newId();
+  /**
+   * Appends messages to conversations whose rows the caller has locked (`locked`, as read under the lock):
+   * restores archived ones, takes the next seqs in input order, stores the messages, adjusts every participant's
+   * unread counter (the sender has read their own message) and records `new_message` for every active participant,
+   * `unread_count` for those whose count changed and `conversation_updated` after a restore. Every step is one
+   * statement for the whole batch; the independent ones go out together.
+   */
+  async appendLocked(tx: Tx, inputs: readonly AppendInput[], locked: ReadonlyMap<string, LockedConversation>): Promise<AppendResult> {
+    const { batches, outbox, clock, newId } = this.deps;
+    if (inputs.length === 0) return { rows: [], events: [] };
+    const restored: string[] = [];
+    for (const conversation of locked.values()) {
+      if (conversation.archivedAt === null || !inputs.some((input) => input.conversationId === conversation.id)) continue;
+      await this.deps.archive.restore(tx, conversation.id);
+      restored.push(conversation.id);
+    }
+
     const at = clock.now();
-    // Under the row lock last_seq cannot move, so the seq is known now and these statements do not depend on one
-    // another: they go out together (one round trip) instead of one after the other.
-    const seq = conversation.lastSeq + 1;
-    const [taken, row, participants, counts] = await Promise.all([
-      messages.takeNextSeq(tx, input.conversationId, id, at),
-      messages.insert(tx, {
+    const lastSeq = new Map<string, { seq: number; id: string }>();
+    const planned = inputs.map((input) => {
+      const conversation = locked.get(input.conversationId);
+      if (!conversation) throw new Error(`conversation ${input.conversationId} is not locked`);
+      const seq = (lastSeq.get(input.conversationId)?.seq ?? conversation.lastSeq) + 1;
+      const id = newId();
+      lastSeq.set(input.conversationId, { seq, id });
+      return {
         id,
         conversationId: input.conversationId,
         seq,
@@ -76,19 +92,38 @@ export class MessageWriter {
         replyTo: input.replyTo,
         attachments: [...input.attachments],
         createdAt: at,
-      }),
-      messages.activeParticipantIds(tx, input.conversationId),
-      this.deps.recipientUnread.withNewMessage(tx, input.conversationId, seq, input.senderId),
-      input.senderId === null ? undefined : messages.markReadBySender(tx, input.conversationId, input.senderId, seq),
+      };
+    });
+    // Under the row locks last_seq cannot move, so the seqs are known now and these statements do not depend on
+    // one another: they go out together (one round trip).
+    const [, inserted, bumped] = await Promise.all([
+      batches.advanceSeqs(
+        tx,
+        [...lastSeq].map(([conversationId, last]) => ({ conversationId, lastSeq: last.seq, lastMessageId: last.id, at })),
+      ),
+      batches.insertMessages(tx, planned),
+      batches.bumpUnread(tx, planned),
     ]);
-    if (taken !== seq) throw new Error(`conversation ${input.conversationId}: seq ${taken} taken under the lock, ${seq} expected`);
 
-    await outbox.add(tx, [
-      { recipients: participants, event: { type: "new_message", conversation_id: input.conversationId, message: toMessage(row) } },
-      ...unreadEntries(input.conversationId, counts),
-      ...(wasArchived ? await this.deps.conversationUpdates(tx, input.conversationId) : []),
-    ]);
-    return row;
+    const byId = new Map(inserted.map((row) => [row.id, row]));
+    const rows = planned.map((message) => {
+      const row = byId.get(message.id);
+      if (!row) throw new Error(`message ${message.id} was not inserted`);
+      return row;
+    });
+    const members = new Map<string, BumpedUnread[]>();
+    for (const row of bumped) members.set(row.conversationId, [...(members.get(row.conversationId) ?? []), row]);
+    const entries: OutboxEntry[] = [];
+    for (const conversationId of lastSeq.keys()) {
+      const present = members.get(conversationId) ?? [];
+      const recipients = present.map((member) => member.userId);
+      for (const row of rows) {
+        if (row.conversationId === conversationId) entries.push({ recipients, event: { type: "new_message", conversation_id: conversationId, message: toMessage(row) } });
+      }
+      entries.push(...unreadEntries(conversationId, new Map(present.filter((member) => member.changed).map((member) => [member.userId, member]))));
+    }
+    for (const conversationId of restored) entries.push(...(await this.deps.conversationUpdates(tx, conversationId)));
+    return { rows, events: await outbox.add(tx, entries) };
   }
 
   /**
@@ -105,7 +140,7 @@ function unreadEntries(conversationId: string, counts: ReadonlyMap<string, Recip
   const groups = new Map<string, { unread: number; total: number; users: string[] }>();
   for (const [userId, count] of counts) {
     const key = `${count.unread}:${count.total}`;
-    const group = groups.get(key) ?? { ...count, users: [] };
+    const group = groups.get(key) ?? { unread: count.unread, total: count.total, users: [] };
     group.users.push(userId);
     groups.set(key, group);
   }

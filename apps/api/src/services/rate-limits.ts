@@ -48,9 +48,41 @@ export class RateLimits {
     this.registrations = limiter("register-ip", settings.registrationsPerMinutePerIp, 60);
   }
 
-  /** Counts one message sent by `userId`; throws rate_limited with retry_after_ms past the limit. */
-  consumeMessage(userId: string): Promise<void> {
-    return consume(this.messages, userId, "Too many messages; slow down.");
+  /**
+   * Counts one message per entry (a batch of sends; a user may appear several times), all users' counts sent to
+   * Redis together. Answers each entry's refusal (rate_limited) or undefined, in order: a user's earliest messages
+   * pass while their remaining points last.
+   */
+  async consumeMessages(userIds: readonly string[]): Promise<(ParleyError | undefined)[]> {
+    const perUser = new Map<string, number>();
+    for (const userId of userIds) perUser.set(userId, (perUser.get(userId) ?? 0) + 1);
+    const refused = new Map<string, { allowed: number; error: ParleyError }>();
+    await Promise.all(
+      [...perUser].map(async ([userId, count]) => {
+        try {
+          await this.messages.consume(userId, count);
+        } catch (result) {
+          if (!(result instanceof RateLimiterRes)) throw result;
+          const over = Math.max(0, result.consumedPoints - this.messages.points);
+          refused.set(userId, { allowed: Math.max(0, count - over), error: rateLimited(result.msBeforeNext, "Too many messages; slow down.") });
+        }
+      }),
+    );
+    const seen = new Map<string, number>();
+    return userIds.map((userId) => {
+      const refusal = refused.get(userId);
+      if (!refusal) return undefined;
+      const index = seen.get(userId) ?? 0;
+      seen.set(userId, index + 1);
+      return index < refusal.allowed ? undefined : refusal.error;
+    });
+  }
+
+  /** Gives back points counted for messages that were then not written (their batch failed and is retried). */
+  async refundMessages(userIds: readonly string[]): Promise<void> {
+    const perUser = new Map<string, number>();
+    for (const userId of userIds) perUser.set(userId, (perUser.get(userId) ?? 0) + 1);
+    await Promise.all([...perUser].map(([userId, count]) => this.messages.reward(userId, count)));
   }
 
   consumeIpRequest(ip: string): Promise<void> {

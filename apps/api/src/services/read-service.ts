@@ -41,7 +41,7 @@ export class ReadService {
         const [mine] = await this.deps.unread.ofUser(tx, actor.id, conversationId);
         return { moved: false, lastReadSeq: await messages.lastReadSeq(tx, conversationId, actor.id), unread: mine?.unread ?? 0 };
       }
-      const participants = await messages.activeParticipantIds(tx, conversationId);
+      const [participants] = await Promise.all([messages.activeParticipantIds(tx, conversationId), this.deps.unread.recount(tx, conversationId, [actor.id])]);
       const unreadEvents = await writer.unreadEvents(tx, conversationId, [actor.id]);
       await outbox.add(tx, [
         { recipients: participants, event: { type: "messages_read", conversation_id: conversationId, user_id: actor.id, up_to_seq: moved } },

@@ -120,7 +120,8 @@ export class Archiver {
         ))
         .returning();
       const events = await this.updatedEvents(tx, rows);
-      if (events.length > 0) await tx.insert(schema.outbox).values(events.map(({ recipients, event }) => ({ recipients, event })));
+      // conversation_id: the API's send batches check it to keep each conversation's events in commit order.
+      if (events.length > 0) await tx.insert(schema.outbox).values(events.map(({ recipients, event }) => ({ recipients, event, conversationId: event.type === "conversation_updated" ? event.conversation.id : event.conversation_id })));
       return rows.map((row) => row.id);
     });
     this.options.metrics.conversationsArchived.inc(ids.length);
