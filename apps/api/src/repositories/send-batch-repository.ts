@@ -144,7 +144,7 @@ export class SendBatchRepository {
     const result = await tx.execute(sql`
       UPDATE "conversations" AS "c" SET "last_seq" = "v"."last_seq", "last_message_id" = "v"."last_message_id", "last_activity_at" = "v"."at", "archived_at" = NULL
       FROM unnest(${array(advances.map((a) => a.conversationId))}::uuid[], ${array(advances.map((a) => a.lastSeq))}::int[],
-        ${array(advances.map((a) => a.lastMessageId))}::uuid[], ${array(advances.map((a) => a.at.toISOString()))}::timestamptz[]) AS "v"("id", "last_seq", "last_message_id", "at")
+        ${array(advances.map((a) => a.lastMessageId))}::uuid[], ${array(advances.map((a) => a.at.toISOString()))}::text[]::timestamptz[]) AS "v"("id", "last_seq", "last_message_id", "at")
       WHERE "c"."id" = "v"."id"`);
     if (result.count !== advances.length) throw new Error(`advanced ${result.count} of ${advances.length} conversations under their locks`);
   }
@@ -156,7 +156,7 @@ export class SendBatchRepository {
       SELECT * FROM unnest(${array(rows.map((r) => r.id))}::uuid[], ${array(rows.map((r) => r.conversationId))}::uuid[], ${array(rows.map((r) => r.seq))}::int[],
         ${array(rows.map((r) => r.senderId ?? null))}::text[], ${array(rows.map((r) => r.type ?? "text"))}::text[], ${array(rows.map((r) => r.content ?? ""))}::text[],
         ${array(rows.map((r) => r.clientMsgId ?? null))}::text[], ${array(rows.map((r) => r.replyTo ?? null))}::uuid[],
-        ${array(rows.map((r) => JSON.stringify(r.attachments ?? [])))}::jsonb[], ${array(rows.map((r) => (r.createdAt ?? new Date()).toISOString()))}::timestamptz[])
+        ${array(rows.map((r) => JSON.stringify(r.attachments ?? [])))}::jsonb[], ${array(rows.map((r) => (r.createdAt ?? new Date()).toISOString()))}::text[]::timestamptz[])
       RETURNING ${MESSAGE_COLUMNS}`);
     return inserted.map(toRow);
   }
