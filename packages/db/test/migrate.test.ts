@@ -109,6 +109,42 @@ describe("migrate", () => {
     expect(rows).toEqual([{ status: "sent", claimed_at: sentAt, sent_at: sentAt, attempts: 0 }]);
   });
 
+  it("backfills 0003's unread counters (live and archived messages) and the unpublished events' conversations", async () => {
+    const database = await emptyDatabase();
+    const apply = (sql: postgres.Sql, tag: string) =>
+      sql.begin(async (tx) => {
+        const text = readFileSync(path.join(migrationsFolder, `${tag}.sql`), "utf8");
+        for (const statement of text.split("--> statement-breakpoint")) await tx.unsafe(statement);
+      });
+    const before = journal.entries.findIndex((entry) => entry.tag === "0003_counters_and_outbox_conversation");
+    expect(before).toBe(3);
+    const { counters, outbox } = await withSql(database.url, async (sql) => {
+      for (const entry of journal.entries.slice(0, before)) await apply(sql, entry.tag);
+      await sql`INSERT INTO users (id, username, display_name, role) VALUES ('a', 'a', 'A', 'user'), ('b', 'b', 'B', 'user'), ('c', 'c', 'C', 'user')`;
+      const [conversation] = await sql<{ id: string }[]>`INSERT INTO conversations (type, title, last_seq) VALUES ('group', 'g', 5) RETURNING id`;
+      const id = conversation?.id ?? "";
+      await sql`INSERT INTO participants (conversation_id, user_id, last_read_seq, left_at) VALUES (${id}, 'a', 1, NULL), (${id}, 'b', 4, NULL), (${id}, 'c', 0, now())`;
+      // Seqs 1-3 archived, 4-5 live; 3 deleted; a sends 1, 2 and 5, b sends 3 and 4.
+      await sql`INSERT INTO archived_messages (conversation_id, seq, sender_id, content, deleted_at) VALUES (${id}, 1, 'a', 'x', NULL), (${id}, 2, 'a', 'x', NULL), (${id}, 3, 'b', '', now())`;
+      await sql`INSERT INTO messages (conversation_id, seq, sender_id, content) VALUES (${id}, 4, 'b', 'x'), (${id}, 5, 'a', 'x')`;
+      await sql`INSERT INTO outbox (recipients, event) VALUES (${["a"]}, ${sql.json({ type: "messages_read", conversation_id: id, user_id: "a", up_to_seq: 1 })}),
+        (${["b"]}, ${sql.json({ type: "conversation_updated", conversation: { id } })})`;
+      await apply(sql, "0003_counters_and_outbox_conversation");
+      return {
+        counters: await sql<{ user_id: string; unread_count: number }[]>`SELECT user_id, unread_count FROM participants ORDER BY user_id`,
+        outbox: await sql<{ conversation_id: string }[]>`SELECT conversation_id FROM outbox ORDER BY id`,
+      };
+    });
+    // a: after seq 1, not their own (2, 5), not deleted (3): seq 4. b: after seq 4: seq 5. c has left: 0.
+    expect(counters).toEqual([
+      { user_id: "a", unread_count: 1 },
+      { user_id: "b", unread_count: 1 },
+      { user_id: "c", unread_count: 0 },
+    ]);
+    expect(new Set(outbox.map((row) => row.conversation_id)).size).toBe(1);
+    expect(outbox.every((row) => typeof row.conversation_id === "string")).toBe(true);
+  });
+
   it("enables pg_trgm", async () => {
     const database = await emptyDatabase();
     await migrate(database.url);
