@@ -29,7 +29,7 @@ afterAll(async () => {
   await api.close();
 });
 
-const actorOf = (user: RegisteredUser): Actor => ({ id: user.id, role: user.role });
+const actorOf = (user: RegisteredUser): Actor => ({ id: user.id, role: user.role, exp: Math.floor(Date.now() / 1000) + 3600 });
 const body = (content: string, extra: Partial<SendMessageBody> = {}): SendMessageBody => ({ client_msg_id: randomUUID(), content, type: "text", attachments: [], ...extra });
 const seqsOf = async (conversationId: string) =>
   (await api.node.database.sql<{ seq: number }[]>`SELECT seq FROM messages WHERE conversation_id = ${conversationId} ORDER BY seq`).map((row) => row.seq);

@@ -236,9 +236,14 @@ export class OutboxRelay {
     }
   }
 
-  /** Waits for every publish from memory under way and the marks they left. */
-  private async settleInMemory(): Promise<void> {
-    while (this.inMemory.size > 0) await Promise.all([...this.inMemory]);
+  /**
+   * Waits for the publishes from memory under way and the marks they left; with `untilIdle`, also for those that
+   * start meanwhile (shutdown, flush). A sweep waits only for those under way when it starts, so steady sends never
+   * hold it up.
+   */
+  private async settleInMemory(untilIdle = true): Promise<void> {
+    do await Promise.all([...this.inMemory]);
+    while (untilIdle && this.inMemory.size > 0);
     if (this.markTimer) {
       clearTimeout(this.markTimer);
       this.markTimer = undefined;
@@ -275,7 +280,7 @@ export class OutboxRelay {
   private async pass(): Promise<"busy" | "more" | "done"> {
     const { database, outbox, publisher, clock } = this.options;
     // This node's own publishes first: the sweep would otherwise publish them again (harmless, but wasted).
-    await this.settleInMemory();
+    await this.settleInMemory(false);
     let published: readonly PendingEvent[] = [];
     const outcome = await database.db.transaction(async (tx) => {
       // Committed without waiting for the WAL flush: a mark lost in a crash only republishes the events, and the
