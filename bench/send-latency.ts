@@ -26,7 +26,9 @@ const SEND_ROUTE = "POST /v1/conversations/:id/messages";
 const GET_ROUTE = "GET /v1/users/me";
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
+// `pnpm <script> -- --flag` passes the "--" through: skip it rather than fail on a positional.
 const { values: args } = parseArgs({
+  args: process.argv.slice(2).filter((arg) => arg !== "--"),
   options: {
     name: { type: "string", default: "latest" },
     sequential: { type: "string", default: "2000" },

@@ -21,7 +21,9 @@ import { API_DIR } from "./src/api-fixture";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
+// `pnpm <script> -- --flag` passes the "--" through: skip it rather than fail on a positional.
 const { values: args } = parseArgs({
+  args: process.argv.slice(2).filter((arg) => arg !== "--"),
   options: {
     a: { type: "string" },
     b: { type: "string" },
