@@ -66,9 +66,10 @@ export class GroupCommit<T, R> {
     }
   }
 
-  private schedule(): void {
+  /** `waited`: the queued items already waited for a batch in flight, so they go without another window. */
+  private schedule(waited = false): void {
     if (this.inFlight >= this.options.maxInFlight || this.scheduled || this.timer) return;
-    if (this.inFlight === 0 && this.options.windowMs > 0) {
+    if (!waited && this.inFlight === 0 && this.options.windowMs > 0) {
       this.timer = setTimeout(() => {
         this.timer = undefined;
         this.dispatch();
@@ -89,7 +90,7 @@ export class GroupCommit<T, R> {
       this.inFlight += 1;
       void this.write(batch).finally(() => {
         this.inFlight -= 1;
-        if (this.queue.length > 0) this.schedule();
+        if (this.queue.length > 0) this.schedule(true);
         else if (this.inFlight === 0) {
           for (const wake of this.idle) wake();
           this.idle.clear();
