@@ -83,6 +83,8 @@ export class OutboxRelay {
       labelNames: ["result"],
       registers: [options.registry],
     });
+    // Both series exist from the start, so a rate() over them never starts from nothing.
+    for (const result of ["direct", "swept"]) this.fromMemory.inc({ result }, 0);
     const outbox = options.outbox;
     new Gauge({
       name: "parley_outbox_backlog",

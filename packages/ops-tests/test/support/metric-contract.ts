@@ -23,6 +23,8 @@ export const CONTRACT: Record<App, readonly ContractMetric[]> = {
     metric("parley_bus_publishes_total", "counter"),
     metric("parley_bus_publish_failures_total", "counter"),
     metric("parley_outbox_backlog", "gauge"),
+    metric("parley_send_batch_size", "histogram"),
+    metric("parley_outbox_direct_publishes_total", "counter", ["result"]),
   ],
   edge: [
     metric("parley_ws_connections", "gauge"),
