@@ -19,9 +19,10 @@ export interface ParleyClientOptions {
   readonly apiUrl: string;
   /**
    * The edges' WebSocket URL(s), e.g. `wss://chat.example.com/v1/ws`. With several, each reconnect tries the next
-   * one. Default: `apiUrl` with the ws(s) scheme and `/v1/ws` (one load balancer in front of everything).
+   * one; a function is asked before every connect. Default: `apiUrl` with the ws(s) scheme and `/v1/ws` (one load
+   * balancer in front of everything).
    */
-  readonly wsUrl?: string | readonly string[];
+  readonly wsUrl?: string | readonly string[] | (() => string);
   /** Returns a valid access token; called at start, before the token's `exp`, and after the server refused one. */
   readonly token: TokenProvider;
   /** The WebSocket class: the global one in browsers; pass `ws`'s in Node 20. */
@@ -84,6 +85,8 @@ export type ClientEvents = { readonly [K in ServerEventType]: Extract<ServerEven
 export class ParleyClient extends Emitter<ClientEvents> {
   /** Typed REST helpers, one per operationId (`client.rest.listConversations({query: {limit: 20}})`). */
   readonly rest: RestMethods;
+  /** The REST client behind `rest` (its `request()` reaches endpoints newer than this SDK). */
+  readonly restClient: RestClient;
   private readonly connection: Connection;
   private readonly sequencer: Sequencer;
   private readonly outboxStore: Outbox;
@@ -91,8 +94,10 @@ export class ParleyClient extends Emitter<ClientEvents> {
   private readonly cursor: CursorStore;
   private readonly conversations = new Map<string, Conversation>();
   private readonly subscriptions = new Set<string>();
+  private watched: string[] = [];
   private readonly clock: Clock;
   private user: string | undefined;
+  private nodeId: string | undefined;
   private closed = false;
 
   constructor(readonly options: ParleyClientOptions) {
@@ -112,6 +117,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
       onUnauthorized: () => tokens.fetch("rejected"),
       ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
     });
+    this.restClient = restClient;
     this.rest = restClient.api;
 
     this.connection = new Connection({
@@ -228,6 +234,11 @@ export class ParleyClient extends Emitter<ClientEvents> {
     return this.user;
   }
 
+  /** The edge this client is connected to (`connected.node`, as `/v1/stats` lists it). */
+  get node(): string | undefined {
+    return this.nodeId;
+  }
+
   /** Opens the connection (it then stays up, reconnecting as needed, until close()). */
   connect(): void {
     this.connection.start();
@@ -286,6 +297,17 @@ export class ParleyClient extends Emitter<ClientEvents> {
     return this.command("mark_read", { conversation_id: conversationId, up_to_seq: upToSeq });
   }
 
+  /** typing_start / typing_stop (ephemeral: not retried after a reconnect). */
+  setTyping(conversationId: string, isTyping: boolean): Promise<AckDataOf<"typing_start">> {
+    return this.command(isTyping ? "typing_start" : "typing_stop", { conversation_id: conversationId }, { onDisconnect: "reject" });
+  }
+
+  /** Replaces the watched users; resolves with their current presence, `presence` events follow each change. */
+  async watchPresence(userIds: readonly string[]): Promise<AckDataOf<"watch_presence">> {
+    this.watched = [...userIds];
+    return this.command("watch_presence", { user_ids: [...userIds] });
+  }
+
   /** Typing signals of a conversation (re-sent after every reconnect until unsubscribe). */
   async subscribe(conversationId: string): Promise<void> {
     this.subscriptions.add(conversationId);
@@ -329,6 +351,7 @@ export class ParleyClient extends Emitter<ClientEvents> {
       this.cursor.reset();
     }
     this.user = frame.user_id;
+    this.nodeId = frame.node;
     const since = stored?.userId === frame.user_id ? stored.pos : undefined;
     if (since === undefined) {
       this.cursor.setPosition(frame.user_id, frame.pos);
@@ -343,6 +366,11 @@ export class ParleyClient extends Emitter<ClientEvents> {
     }
     for (const conversationId of this.subscriptions) {
       this.command("subscribe", { conversation_id: conversationId }, { onDisconnect: "reject" }).catch((error: unknown) => {
+        if (error instanceof Error) this.emit("error", error);
+      });
+    }
+    if (this.watched.length > 0) {
+      this.command("watch_presence", { user_ids: this.watched }, { onDisconnect: "reject" }).catch((error: unknown) => {
         if (error instanceof Error) this.emit("error", error);
       });
     }
@@ -404,7 +432,8 @@ export class ParleyClient extends Emitter<ClientEvents> {
   }
 }
 
-function wsUrls(options: ParleyClientOptions): string[] {
+function wsUrls(options: ParleyClientOptions): readonly string[] | (() => string) {
+  if (typeof options.wsUrl === "function") return options.wsUrl;
   if (options.wsUrl !== undefined) return typeof options.wsUrl === "string" ? [options.wsUrl] : [...options.wsUrl];
   const url = new URL("/v1/ws", options.apiUrl);
   url.protocol = url.protocol === "https:" ? "wss:" : "ws:";

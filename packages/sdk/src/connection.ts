@@ -37,7 +37,8 @@ export interface CommandOptions {
 }
 
 export interface ConnectionSettings {
-  readonly urls: readonly string[];
+  /** Edge URLs tried in turn, or a function asked before every connect. */
+  readonly urls: readonly string[] | (() => string);
   readonly WebSocket: WebSocketConstructor;
   readonly tokens: TokenSource;
   readonly clock: Clock;
@@ -106,7 +107,7 @@ export class Connection extends Emitter<ConnectionEvents> {
 
   constructor(private readonly settings: ConnectionSettings) {
     super();
-    if (settings.urls.length === 0) throw new TypeError("at least one WebSocket URL is needed");
+    if (typeof settings.urls !== "function" && settings.urls.length === 0) throw new TypeError("at least one WebSocket URL is needed");
     this.detachNetwork = watchNetwork(
       () => {
         this.networkDown = false;
@@ -185,7 +186,8 @@ export class Connection extends Emitter<ConnectionEvents> {
     this.retryTimer = undefined;
     if (this.stateValue === "idle") this.setState("connecting");
     else this.setState(this.isOffline() ? "offline" : "reconnecting");
-    const url = this.settings.urls[this.urlIndex % this.settings.urls.length] ?? "";
+    const urls = this.settings.urls;
+    const url = typeof urls === "function" ? urls() : (urls[this.urlIndex % urls.length] ?? "");
     void this.settings.tokens.current().then(
       (token) => {
         if (this.stateValue === "closed" || this.socket !== undefined) return;

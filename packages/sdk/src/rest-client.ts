@@ -1,4 +1,4 @@
-import { errorBody, restRoutes, type RestOperation, type RestRoute } from "@parley/protocol";
+import { errorBody, restRoutes, type HttpMethod, type RestOperation, type RestRoute } from "@parley/protocol";
 import type { z } from "zod";
 import { errorCodeOf, ParleyProtocolError, ParleyRequestError } from "./errors";
 
@@ -54,6 +54,43 @@ export class RestClient {
     this.api = api as unknown as RestMethods;
   }
 
+  /**
+   * Any endpoint under /v1 by method and path (for endpoints newer than this SDK): the parsed JSON answer (undefined
+   * for 204), errors as ParleyRequestError like the typed helpers.
+   */
+  async request(method: HttpMethod, path: string, request: RawRequest = {}): Promise<unknown> {
+    const response = await this.exchange(method, path, request.auth !== false, request.body, request.query ?? {});
+    const text = await response.text();
+    if (response.status === 204 || text.length === 0) return undefined;
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      throw new ParleyProtocolError(`${method.toUpperCase()} ${path}: the answer is not JSON (HTTP ${response.status})`);
+    }
+  }
+
+  /** One HTTP exchange: the token (refreshed once after a 401), and any error status thrown as ParleyRequestError. */
+  private async exchange(method: HttpMethod, path: string, auth: boolean, body: unknown, query: Readonly<Record<string, unknown>>) {
+    const search = new URLSearchParams();
+    for (const [key, value] of Object.entries(query)) {
+      if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") search.set(key, String(value));
+    }
+    const url = `${this.baseUrl}/v1${path}${search.size > 0 ? `?${search.toString()}` : ""}`;
+    const send = async (token: string | undefined) => {
+      const headers: Record<string, string> = { accept: "application/json" };
+      if (token !== undefined) headers.authorization = `Bearer ${token}`;
+      if (body !== undefined) headers["content-type"] = "application/json";
+      const fetchImpl = this.options.fetch ?? globalThis.fetch;
+      return fetchImpl(url, { method: method.toUpperCase(), headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    };
+    let response = await send(auth ? await this.options.token?.() : undefined);
+    if (response.status === 401 && auth && this.options.onUnauthorized !== undefined) {
+      response = await send(await this.options.onUnauthorized());
+    }
+    if (response.status >= 400) throw requestError(response.status, await response.text(), response.headers.get("retry-after"));
+    return response;
+  }
+
   /** Calls one operation by its operationId. */
   async call<K extends RestOperation>(operation: K, request: RestRequest<K>): Promise<RestResponse<K>> {
     const route: RestRoute = restRoutes[operation];
@@ -63,24 +100,8 @@ export class RestClient {
       if (value === undefined) throw new TypeError(`${operation}: missing path parameter ${name}`);
       return encodeURIComponent(value);
     });
-    const search = new URLSearchParams();
-    for (const [key, value] of Object.entries(parts.query ?? {})) {
-      if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") search.set(key, String(value));
-    }
-    const url = `${this.baseUrl}/v1${path}${search.size > 0 ? `?${search.toString()}` : ""}`;
-    const send = async (token: string | undefined) => {
-      const headers: Record<string, string> = { accept: "application/json" };
-      if (token !== undefined && route.auth !== false) headers.authorization = `Bearer ${token}`;
-      if (parts.body !== undefined) headers["content-type"] = "application/json";
-      const fetchImpl = this.options.fetch ?? globalThis.fetch;
-      return fetchImpl(url, { method: route.method.toUpperCase(), headers, ...(parts.body === undefined ? {} : { body: JSON.stringify(parts.body) }) });
-    };
-    let response = await send(route.auth === false ? undefined : await this.options.token?.());
-    if (response.status === 401 && route.auth !== false && this.options.onUnauthorized !== undefined) {
-      response = await send(await this.options.onUnauthorized());
-    }
+    const response = await this.exchange(route.method, path, route.auth !== false, parts.body, parts.query ?? {});
     const text = await response.text();
-    if (response.status >= 400) throw requestError(response.status, text, response.headers.get("retry-after"));
     if (route.response === undefined) return undefined as RestResponse<K>;
     let raw: unknown;
     try {
@@ -97,7 +118,14 @@ export class RestClient {
   }
 }
 
-function requestError(status: number, text: string, retryAfter: string | null): ParleyRequestError {
+export interface RawRequest {
+  readonly body?: unknown;
+  readonly query?: Readonly<Record<string, string | number | boolean | undefined>>;
+  /** Send the token (default true). */
+  readonly auth?: boolean;
+}
+
+export function requestError(status: number, text: string, retryAfter: string | null): ParleyRequestError {
   let body: z.infer<typeof errorBody> | undefined;
   try {
     const parsed = errorBody.safeParse(JSON.parse(text));
