@@ -47,6 +47,8 @@ export const participants = pgTable(
     /** The participant's own archive flag, unlike conversations.archived_at which applies to everyone. */
     archived: boolean("archived").notNull().default(false),
     lastReadSeq: integer("last_read_seq").notNull().default(0),
+    /** Highest seq one of the participant's devices acknowledged as received (`mark_delivered`); only moves forward. */
+    deliveredSeq: integer("delivered_seq").notNull().default(0),
     /** How far offline e-mail notification has covered, so no message is mailed twice. */
     notifiedSeq: integer("notified_seq").notNull().default(0),
     joinedAt: timestamptz("joined_at").notNull().defaultNow(),
