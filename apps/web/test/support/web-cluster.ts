@@ -1,7 +1,9 @@
+import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { migrate, migrationsFingerprint } from "@parley/db";
 import { ensureWebBuild, startWebServer, type WebServer } from "@parley/launcher";
+import { SignJWT } from "jose";
 import { createTestDatabase, createTestRedis, startAppProcess, type AppProcess, type TestDatabase, type TestRedis } from "@parley/testing";
 
 const JWT_SECRET = "web-e2e-secret-that-is-long-enough-for-hs256";
@@ -12,7 +14,10 @@ const appDir = (app: "api" | "edge") => path.join(rootDir, "apps", app);
 export interface WebCluster {
   readonly api: AppProcess;
   readonly edges: AppProcess[];
-  readonly web: WebServer;
+  /** The app served twice: `web[n]` lists edge n first, so a page loaded from it connects there. */
+  readonly web: readonly WebServer[];
+  /** A token of an `admin` user (provisioned by the API on first use), as an identity provider would issue it. */
+  adminToken(name: string): Promise<string>;
   /** SIGKILLs the API and starts it again on the same port once `whileDown` has run. */
   restartApi(whileDown: () => Promise<void>): Promise<void>;
   /** SIGKILLs edge `n` and starts a fresh one on the same port. */
@@ -32,11 +37,12 @@ export async function startWebCluster(): Promise<WebCluster> {
   let api = await startAppProcess({ cwd: appDir("api"), name: "api", env: apiEnv });
   const edgeEnv = (n: number) => ({ ...common, API_URL: api.url, NODE_ID: `edge-${n + 1}` });
   const edges = await Promise.all([0, 1].map((n) => startAppProcess({ cwd: appDir("edge"), name: `edge-${n + 1}`, env: edgeEnv(n) })));
-  const web = await startWebServer({
-    dir: build.dir,
-    port: 0,
-    config: { api_url: api.url, edge_urls: edges.map((edge) => `ws://127.0.0.1:${edge.port}/v1/ws`) },
-  });
+  const edgeUrls = edges.map((edge) => `ws://127.0.0.1:${edge.port}/v1/ws`);
+  const web = await Promise.all(
+    edgeUrls.map((_, n) =>
+      startWebServer({ dir: build.dir, port: 0, config: { api_url: api.url, edge_urls: [...edgeUrls.slice(n), ...edgeUrls.slice(0, n)] } }),
+    ),
+  );
 
   const startEdge = async (n: number) => {
     const old = edges[n];
@@ -49,6 +55,14 @@ export async function startWebCluster(): Promise<WebCluster> {
     },
     edges,
     web,
+    adminToken: (name) =>
+      new SignJWT({ role: "admin", name })
+        .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+        .setSubject(randomUUID())
+        .setJti(randomUUID())
+        .setIssuedAt()
+        .setExpirationTime("1h")
+        .sign(new TextEncoder().encode(JWT_SECRET)),
     restartApi: async (whileDown) => {
       await api.kill();
       await whileDown();
@@ -59,7 +73,7 @@ export async function startWebCluster(): Promise<WebCluster> {
     },
     restartEdge: startEdge,
     close: async () => {
-      await web.close();
+      await Promise.all(web.map((server) => server.close()));
       await Promise.allSettled([api, ...edges].map((node) => node.stop("SIGTERM", 5_000)));
       await database.drop();
       await redis.cleanup();
