@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { z } from "zod";
@@ -51,9 +51,22 @@ export async function ensureWebBuild(options: WebBuildOptions): Promise<WebBuild
   const webDir = path.join(options.rootDir, "apps", "web");
   const dir = options.outDir ?? path.join(webDir, "dist");
   const fingerprint = await fingerprintOf(inputsOf(options.rootDir), options.rootDir);
+  await mkdir(path.dirname(dir), { recursive: true });
   if ((await readStamp(dir)) === fingerprint && existsSync(path.join(dir, "index.html"))) return { dir, rebuilt: false };
-  await runVite(webDir, dir, options.onLine ?? (() => undefined));
-  await writeFile(path.join(dir, STAMP_FILE), JSON.stringify({ fingerprint }));
+  // Built beside the target and swapped in, so a server reading the old build (or a second launcher) never sees half a build.
+  const fresh = `${dir}.building-${process.pid}-${randomBytes(4).toString("hex")}`;
+  const old = `${dir}.old-${process.pid}-${randomBytes(4).toString("hex")}`;
+  try {
+    await runVite(webDir, fresh, options.onLine ?? (() => undefined));
+    await writeFile(path.join(fresh, STAMP_FILE), JSON.stringify({ fingerprint }));
+    await rename(dir, old).catch((error: unknown) => {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    });
+    await rename(fresh, dir);
+  } finally {
+    await rm(fresh, { recursive: true, force: true });
+    await rm(old, { recursive: true, force: true });
+  }
   return { dir, rebuilt: true };
 }
 

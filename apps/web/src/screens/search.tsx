@@ -76,7 +76,12 @@ export function SearchScreen({ session, q }: { session: Session; q: string }) {
 
 /** The server's snippet is escaped text with <mark> around matches: rebuild it as text nodes, never as HTML. */
 function Snippet({ html }: { html: string }) {
-  const decode = (text: string) => new DOMParser().parseFromString(text, "text/html").documentElement.textContent;
+  // A textarea's content is parsed as text with character references: entities decode, tags stay text.
+  const decode = (text: string) => {
+    const area = document.createElement("textarea");
+    area.innerHTML = text;
+    return area.value;
+  };
   const parts = html.split(/<mark>|<\/mark>/);
   return <>{parts.map((part, index) => (index % 2 === 1 ? <mark key={index}>{decode(part)}</mark> : decode(part)))}</>;
 }

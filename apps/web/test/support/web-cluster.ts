@@ -30,7 +30,8 @@ export async function startWebCluster(): Promise<WebCluster> {
   const [database, redis, build]: [TestDatabase, TestRedis, { dir: string }] = await Promise.all([
     createTestDatabase({ migrate, templateKey: migrationsFingerprint() }),
     createTestRedis("web-e2e"),
-    ensureWebBuild({ rootDir }),
+    // Its own output folder: a `pnpm start` or the launcher tests may be building apps/web/dist meanwhile.
+    ensureWebBuild({ rootDir, outDir: path.join(rootDir, "apps", "web", "node_modules", ".e2e-dist") }),
   ]);
   const common = { REDIS_URL: redis.url, REDIS_KEY_PREFIX: redis.prefix, LOG_LEVEL: "warn", NODE_ENV: "test", JWT_SECRET };
   const apiEnv = { ...common, DATABASE_URL: database.url, PARLEY_POLICY: "open" };
