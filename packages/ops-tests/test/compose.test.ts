@@ -161,7 +161,7 @@ describe("the web app service", () => {
   });
 
   it("is where the links in e-mails point (PUBLIC_APP_URL of the API and the worker)", () => {
-    const published = (web.ports ?? []).map((port) => String(port).split(":")[0]);
+    const published = (web.ports ?? []).map((port) => port.split(":")[0]);
     for (const name of ["api", "worker"]) {
       const url = new URL(resolvedEnv(service(name)).PUBLIC_APP_URL ?? "");
       expect(published, name).toContain(url.port);
