@@ -91,27 +91,39 @@ describe("two people chatting in two browser profiles", () => {
   });
 
   it("a reload mid-conversation keeps the draft and the scroll position, and shows every message once", async () => {
-    // Enough history to scroll: Grace sends 40 more messages.
-    for (let i = 1; i <= 40; i++) await send(grace, `Numbered message ${i}`);
-    await ada.getByText("Numbered message 40", { exact: true }).waitFor();
+    // More history than one page (50): Grace sends 60 more messages.
+    for (let i = 1; i <= 60; i++) await send(grace, `Numbered message ${i}`);
+    await ada.getByText("Numbered message 60", { exact: true }).waitFor();
     const before = await shownSeqs(ada);
 
     await ada.getByLabel("Message", { exact: true }).fill("an unsent draft that must survive");
     const list = ada.getByTestId("messages");
-    await list.evaluate((element) => (element.scrollTop = element.scrollHeight / 3));
+    await list.evaluate((element) => (element.scrollTop = element.scrollHeight / 10));
     await list.dispatchEvent("scroll");
     const anchorBefore = await firstVisibleSeq(ada);
 
     await ada.reload();
-    await ada.getByText("Numbered message 40", { exact: true }).waitFor({ state: "attached" });
+    await ada.getByText("Numbered message 60", { exact: true }).waitFor({ state: "attached" });
     await connected(ada);
     expect(await ada.getByLabel("Message", { exact: true }).inputValue()).toBe("an unsent draft that must survive");
     await expect.poll(() => firstVisibleSeq(ada)).toBe(anchorBefore);
 
+    // The anchor lay before the newest page: the view paged upward to reach it, and shows each message once.
     const after = await shownSeqs(ada);
     expect(after.length).toBe(new Set(after).size);
-    expect(after.slice(-before.length)).toEqual(before.slice(-after.length));
+    expect(after.length).toBeGreaterThan(50);
+    expect(after).toEqual([...after].sort((a, b) => a - b));
     expect(after.at(-1)).toBe(before.at(-1));
+    expect(after.slice(-before.length)).toEqual(before.slice(-after.length));
+
+    // Scrolling to the top pages further back until the first message.
+    await expect
+      .poll(async () => {
+        await list.evaluate((element) => (element.scrollTop = 0));
+        await list.dispatchEvent("scroll");
+        return (await shownSeqs(ada))[0];
+      })
+      .toBe(1);
     await ada.getByLabel("Message", { exact: true }).fill("");
   });
 
@@ -152,6 +164,16 @@ describe("the other screens", () => {
     await ada.getByText(/\d+ messages?/).waitFor();
     expect(await ada.locator("mark").count()).toBeGreaterThan(0);
     await screenshot(ada, "search");
+
+    // Archive and unarchive from the list.
+    await grace.goto(`${web(1)}/conversations`);
+    await grace.locator("li.list-item", { hasText: "Ada" }).getByRole("button", { name: "Mute" }).click();
+    await grace.locator("li.list-item", { hasText: "Ada" }).getByText("muted").waitFor();
+    await grace.locator("li.list-item", { hasText: "Ada" }).getByRole("button", { name: "Archive" }).click();
+    await grace.getByText("No conversations yet.").waitFor();
+    await grace.getByRole("link", { name: "Archived" }).click();
+    await grace.locator("li.list-item", { hasText: "Ada" }).getByRole("button", { name: "Unarchive" }).click();
+    await grace.getByText("Nothing archived.").waitFor();
 
     await ada.goto(`${web(0)}/settings/notifications`);
     const box = ada.getByLabel("E-mail me about messages I missed while offline");
