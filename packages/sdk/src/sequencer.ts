@@ -30,7 +30,12 @@ interface Track {
   target: number;
   filling: boolean;
   failures: number;
+  /** Fetches in a row that brought nothing new while messages waited ahead of the gap. */
+  stalls: number;
 }
+
+/** Empty answers for a gap before the messages held ahead of it are released anyway. */
+const MAX_STALLS = 3;
 
 /**
  * Per conversation: releases messages in seq order, each exactly once (de-duplicated by (conversation, seq)); a gap
@@ -93,10 +98,14 @@ export class Sequencer {
     this.closed = true;
   }
 
+  private async pause(attempt: number): Promise<void> {
+    await new Promise<void>((resolve) => this.options.clock.setTimeout(resolve, backoffDelay(this.options.backoff, attempt, this.options.random)));
+  }
+
   private track(conversationId: string): Track {
     let track = this.tracks.get(conversationId);
     if (track === undefined) {
-      track = { hw: undefined, ahead: new Map(), target: 0, filling: false, failures: 0 };
+      track = { hw: undefined, ahead: new Map(), target: 0, filling: false, failures: 0, stalls: 0 };
       this.tracks.set(conversationId, track);
     }
     return track;
@@ -139,14 +148,22 @@ export class Sequencer {
       } catch (error) {
         this.options.failed(error);
         track.failures += 1;
-        await new Promise<void>((resolve) => this.options.clock.setTimeout(resolve, backoffDelay(this.options.backoff, track.failures, this.options.random)));
+        await this.pause(track.failures);
         continue;
       }
       for (const message of page.items) this.offer(message, "history");
+      if (track.hw !== from) track.stalls = 0;
       if (track.hw === from) {
         // History cannot serve the next seq (seqs have no gaps, so it is not there yet or no longer): release what is
         // held rather than stall, and stop chasing a target that history does not reach.
         const lowest = Math.min(...track.ahead.keys());
+        if (Number.isFinite(lowest) && track.stalls < MAX_STALLS) {
+          // The commit may just not be visible yet: ask again shortly before giving up on the gap.
+          track.stalls += 1;
+          await this.pause(track.stalls);
+          continue;
+        }
+        track.stalls = 0;
         if (Number.isFinite(lowest)) {
           track.hw = lowest - 1;
           this.drain(conversationId, track, "history");
