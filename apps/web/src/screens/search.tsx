@@ -9,6 +9,7 @@ type Hit = RestResponse<"searchMessages">["items"][number];
 /** Full-text search over the caller's conversations; `q` lives in the URL so results survive a reload. */
 export function SearchScreen({ session, q }: { session: Session; q: string }) {
   const [hits, setHits] = useState<Hit[] | undefined>();
+  const [cursor, setCursor] = useState<string | null>(null);
   const [error, setError] = useState<string | undefined>();
 
   useEffect(() => {
@@ -21,6 +22,7 @@ export function SearchScreen({ session, q }: { session: Session; q: string }) {
       (page) => {
         if (!current) return;
         setHits(page.items);
+        setCursor(page.next_cursor);
         setError(undefined);
       },
       (caught: unknown) => current && setError(describeError(caught)),
@@ -29,6 +31,17 @@ export function SearchScreen({ session, q }: { session: Session; q: string }) {
       current = false;
     };
   }, [session, q]);
+
+  const more = async () => {
+    if (cursor === null) return;
+    try {
+      const page = await session.rest.api.searchMessages({ query: { q, limit: 50, cursor } });
+      setHits((current) => [...(current ?? []), ...page.items]);
+      setCursor(page.next_cursor);
+    } catch (caught) {
+      setError(describeError(caught));
+    }
+  };
 
   const submit = (event: SubmitEvent) => {
     event.preventDefault();
@@ -53,7 +66,7 @@ export function SearchScreen({ session, q }: { session: Session; q: string }) {
       )}
       {hits !== undefined && (
         <>
-          <p aria-live="polite">{hits.length === 0 ? "No messages match." : `${hits.length} message${hits.length === 1 ? "" : "s"}`}</p>
+          <p aria-live="polite">{hits.length === 0 ? "No messages match." : `${hits.length}${cursor === null ? "" : "+"} message${hits.length === 1 ? "" : "s"}`}</p>
           <ul class="list" aria-label="Results">
             {hits.map((hit) => (
               <li key={hit.message.id} class="list-item">
@@ -68,6 +81,11 @@ export function SearchScreen({ session, q }: { session: Session; q: string }) {
               </li>
             ))}
           </ul>
+          {cursor !== null && (
+            <button type="button" onClick={() => void more()}>
+              More results
+            </button>
+          )}
         </>
       )}
     </section>
