@@ -198,7 +198,27 @@ describe("the other screens", () => {
 
     await fresh.goto(`${web(1)}/confirm-email?token=not-a-real-token`);
     await fresh.getByRole("heading", { name: "Confirm your e-mail address" }).waitFor();
-    await fresh.getByRole("alert").waitFor();
+    await fresh.getByRole("alert").filter({ hasText: "nothing was changed" }).waitFor();
+
+    // Attachments (sent by an integration over REST) show their metadata.
+    await fresh.evaluate(
+      async ({ api, path }) => {
+        const { token } = JSON.parse(localStorage.getItem("parley.session") ?? "{}") as { token: string };
+        await fetch(`${api}/v1${path}/messages`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+          body: JSON.stringify({
+            client_msg_id: "attachment-1",
+            content: "The report",
+            attachments: [{ url: "https://files.example.com/report.pdf", name: "report.pdf", mime_type: "application/pdf", size: 245_760 }],
+          }),
+        });
+      },
+      { api: cluster.api.url, path: conversationUrl },
+    );
+    await ada.goto(`${web(0)}${conversationUrl}`);
+    await ada.getByRole("link", { name: "report.pdf" }).waitFor();
+    await ada.getByText("(application/pdf, 240.0 KB)").waitFor();
 
     // An administrator (token from the identity provider) watches the cluster live.
     const admin = await newPage();
