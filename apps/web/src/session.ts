@@ -47,6 +47,11 @@ export class Session {
     this.rest = new RestClient({
       baseUrl: apiUrl,
       token: () => this.token,
+      // The server refused the saved token (expired or revoked): sign out, which shows the login page.
+      onUnauthorized: () => {
+        this.forget();
+        return Promise.resolve(undefined);
+      },
     });
   }
 

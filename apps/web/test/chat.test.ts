@@ -91,8 +91,21 @@ describe("two people chatting in two browser profiles", () => {
   });
 
   it("a reload mid-conversation keeps the draft and the scroll position, and shows every message once", async () => {
-    // More history than one page (50): Grace sends 60 more messages.
-    for (let i = 1; i <= 60; i++) await send(grace, `Numbered message ${i}`);
+    // More history than one page (50): Grace's integration posts 60 more messages over REST (quicker than typing).
+    await grace.evaluate(
+      async ({ api, path }) => {
+        const { token } = JSON.parse(localStorage.getItem("parley.session") ?? "{}") as { token: string };
+        for (let i = 1; i <= 60; i++) {
+          const response = await fetch(`${api}/v1${path}/messages`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+            body: JSON.stringify({ client_msg_id: `numbered-${i}`, content: `Numbered message ${i}` }),
+          });
+          if (!response.ok) throw new Error(`send ${i}: HTTP ${response.status}`);
+        }
+      },
+      { api: cluster.api.url, path: conversationUrl },
+    );
     await ada.getByText("Numbered message 60", { exact: true }).waitFor();
     const before = await shownSeqs(ada);
 
@@ -176,6 +189,19 @@ describe("the other screens", () => {
     await grace.getByRole("link", { name: "Archived" }).click();
     await grace.locator("li.list-item", { hasText: "Ada" }).getByRole("button", { name: "Unarchive" }).click();
     await grace.getByText("Nothing archived.").waitFor();
+
+    // Keyboard only: Tab to the conversation (its focus ring visible), Enter opens it, Enter in the box sends.
+    await grace.goto(`${web(1)}/conversations`);
+    const link = grace.locator("a.list-link").first();
+    await link.waitFor();
+    for (let i = 0; i < 20 && !(await link.evaluate((element) => element === document.activeElement)); i++) await grace.keyboard.press("Tab");
+    expect(await link.evaluate((element) => getComputedStyle(element).outlineStyle)).toBe("solid");
+    await grace.keyboard.press("Enter");
+    await grace.getByRole("heading", { name: "Ada Lovelace" }).waitFor();
+    await grace.getByLabel("Message", { exact: true }).focus();
+    await grace.keyboard.type("sent with the keyboard");
+    await grace.keyboard.press("Enter");
+    await grace.locator("[data-testid=message]", { hasText: "sent with the keyboard" }).waitFor();
 
     await ada.goto(`${web(0)}/settings/notifications`);
     const box = ada.getByLabel("E-mail me about messages I missed while offline");
