@@ -145,6 +145,8 @@ class LiveConversation implements ConversationModel {
   private loadingOlder = false;
   private error: string | undefined;
   private loaded = false;
+  private closed = false;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly client: ParleyClient,
@@ -152,19 +154,27 @@ class LiveConversation implements ConversationModel {
   ) {
     this.snapshot = new Store(this.read());
     this.detach.push(view.on("change", () => this.refresh()));
-    view.load().then(
+    this.load(0);
+    // Typing signals of this conversation while it is on screen.
+    view.open().catch(() => undefined);
+  }
+
+  /** Loads the conversation and its newest page; after a failure (the API down) tries again with a growing delay. */
+  private load(failures: number): void {
+    this.view.load().then(
       () => {
         this.loaded = true;
+        this.error = undefined;
         this.refresh();
       },
       (error: unknown) => {
+        if (this.closed) return;
         this.loaded = true;
-        this.error = describeError(error);
+        this.error = `${describeError(error)} Trying again…`;
         this.refresh();
+        this.retryTimer = setTimeout(() => this.load(failures + 1), Math.min(30_000, 1_000 * 2 ** failures));
       },
     );
-    // Typing signals of this conversation while it is on screen.
-    view.open().catch(() => undefined);
   }
 
   async loadOlder(): Promise<void> {
@@ -217,6 +227,8 @@ class LiveConversation implements ConversationModel {
   }
 
   close(): void {
+    this.closed = true;
+    clearTimeout(this.retryTimer);
     this.setTyping(false);
     for (const detach of this.detach.splice(0)) detach();
     this.view.closeView().catch(() => undefined);

@@ -158,7 +158,11 @@ describe("two people chatting in two browser profiles", () => {
   it("messages sent while the API is down wait in the outbox and are delivered once, when it is back", async () => {
     await cluster.restartApi(async () => {
       await send(ada, "written while the API was down");
-      await ada.getByTestId("pending-message").filter({ hasText: "written while the API was down" }).waitFor();
+      const pending = ada.getByTestId("pending-message").filter({ hasText: "written while the API was down" });
+      await pending.waitFor();
+      // The outbox is in localStorage: a reload while the API is still down keeps the message waiting.
+      await ada.reload();
+      await pending.waitFor();
     });
     await grace.getByText("written while the API was down").waitFor({ timeout: 30_000 });
     await expect.poll(() => ada.getByTestId("pending-message").count(), { timeout: 30_000 }).toBe(0);
