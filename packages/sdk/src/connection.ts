@@ -306,7 +306,8 @@ export class Connection extends Emitter<ConnectionEvents> {
 
   /** Writes queued commands while the connection is open and fewer than `maxInFlight` wait for an answer. */
   private pump(): void {
-    if (this.stateValue !== "open") return;
+    // A socket may already be closing before its close event: then everything waits for the next one.
+    if (this.stateValue !== "open" || this.socket?.readyState !== OPEN) return;
     while (this.queue.length > 0 && this.queuedInflight() < this.settings.maxInFlight) {
       const next = this.queue.shift();
       if (next !== undefined) this.write(next);

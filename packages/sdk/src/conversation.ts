@@ -101,12 +101,12 @@ export class Conversation extends Emitter<ConversationEvents> {
       this.merge(page.items);
       const newest = page.items.at(-1)?.seq ?? 0;
       const known = this.hooks.highWater();
-      // What the client had not seen joins at the newest page; what it had but this view missed is in the page.
-      if (known === undefined || known < newest) this.hooks.seed(newest);
+      // A conversation new to this client starts at its newest page; one it knows catches up through the sequencer
+      // (so `message` listeners see every seq once), and the page covers what this view had not loaded.
+      if (known === undefined) this.hooks.seed(newest);
       this.oldestLoaded = page.items[0]?.seq ?? 1;
       if (page.next_cursor === null) this.oldestLoaded = 1;
-      const lastSeq = this.record?.last_seq ?? newest;
-      if (lastSeq > newest) this.hooks.catchUp(lastSeq);
+      this.hooks.catchUp(Math.max(newest, this.record?.last_seq ?? 0));
       this.changed();
     })();
     return this.loaded;

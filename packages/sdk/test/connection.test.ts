@@ -261,3 +261,21 @@ describe("commands", () => {
     await expect(Promise.all(answers)).resolves.toHaveLength(10);
   });
 });
+
+describe("a socket closing before its close event", () => {
+  it("keeps commands queued (no busy loop) and writes them on the next socket", async () => {
+    const client = start();
+    await settle();
+    const first = FakeSocket.latest();
+    first.accept();
+    first.readyState = 2;
+    const read = client.markRead(CONVERSATION, 1);
+    expect(first.of("mark_read")).toHaveLength(0);
+    first.serverClose(1006);
+    await clock.advance(clock.pending()[0] ?? 0);
+    const second = FakeSocket.latest();
+    second.accept();
+    second.ack("mark_read", { unread_count: 0, last_read_seq: 1 });
+    await expect(read).resolves.toEqual({ unread_count: 0, last_read_seq: 1 });
+  });
+});
