@@ -124,10 +124,20 @@ export function ConversationList({ session, live, me, archived }: { session: Ses
                   )}
                 </a>
                 <span class="list-actions">
-                  <button type="button" class="small" onClick={() => void settings(conversation, { muted: !conversation.muted })}>
+                  <button
+                    type="button"
+                    class="small"
+                    aria-label={`${conversation.muted ? "Unmute" : "Mute"} ${title}`}
+                    onClick={() => void settings(conversation, { muted: !conversation.muted })}
+                  >
                     {conversation.muted ? "Unmute" : "Mute"}
                   </button>
-                  <button type="button" class="small" onClick={() => void settings(conversation, { archived: !conversation.archived })}>
+                  <button
+                    type="button"
+                    class="small"
+                    aria-label={`${conversation.archived ? "Unarchive" : "Archive"} ${title}`}
+                    onClick={() => void settings(conversation, { archived: !conversation.archived })}
+                  >
                     {conversation.archived ? "Unarchive" : "Archive"}
                   </button>
                 </span>
