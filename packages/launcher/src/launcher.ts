@@ -101,7 +101,8 @@ export async function startCluster(options: StartOptions): Promise<Cluster> {
 
     const found = await discoverApps(rootDir);
     const wanted = config.PARLEY_APPS;
-    const serveWeb = config.PARLEY_WEB && webAppExists(rootDir) && (wanted === undefined || wanted.includes("api"));
+    // The web app needs the API it talks to; without one it is neither built nor served.
+    const serveWeb = config.PARLEY_WEB && webAppExists(rootDir) && found.has("api") && (wanted === undefined || wanted.includes("api"));
     const webUrl = serveWeb ? `http://127.0.0.1:${config.WEB_PORT}` : undefined;
     const settings = await chooseSettings(config, env, dataDir, { database, redis, smtp }, webUrl);
     printSettings(say, settings);
