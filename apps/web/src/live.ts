@@ -72,6 +72,8 @@ export class Live {
       storage: browserStorage(),
       // Each account keeps its own stream position and outbox in this browser.
       storageKey: `parley:${userId}`,
+      // Someone is looking at the screen: retry at least every 8 s (the SDK's jitter still spreads a crowd).
+      reconnect: { maxDelayMs: 8_000 },
     });
     const changed = () => {
       for (const listener of this.conversationListeners) listener();

@@ -9,7 +9,7 @@ export function ConnectionBanner({ state }: { state: ConnectionState }) {
       : state === "reconnecting"
         ? "Connection lost — reconnecting… Messages you send are kept and go out when it is back."
         : state === "offline"
-          ? "You are offline. Messages you send are kept and go out when the connection is back."
+          ? "Cannot reach Parley — still trying. Messages you send are kept and go out when the connection is back."
           : "Disconnected. Reload the page to reconnect.";
   return (
     <div class={`banner${state === "offline" || state === "closed" ? " offline" : ""}`} role="status" data-testid="connection-banner">
