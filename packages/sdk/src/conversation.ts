@@ -93,7 +93,7 @@ export class Conversation extends Emitter<ConversationEvents> {
     return this.oldestLoaded === undefined || this.oldestLoaded > 1;
   }
 
-  /** Loads the conversation (participants' read and delivered state) and its newest page of messages. Once. */
+  /** Loads the conversation (participants' read and delivered state) and its newest page of messages. Once; a failed load may be retried. */
   load(): Promise<void> {
     this.loaded ??= (async () => {
       await this.refreshRecord();
@@ -109,7 +109,12 @@ export class Conversation extends Emitter<ConversationEvents> {
       this.hooks.catchUp(Math.max(newest, this.record?.last_seq ?? 0));
       this.changed();
     })();
-    return this.loaded;
+    const loading = this.loaded;
+    loading.catch(() => {
+      // Not loaded after all: the next load() asks again.
+      if (this.loaded === loading) this.loaded = undefined;
+    });
+    return loading;
   }
 
   /** Loads the page before the oldest loaded message; resolves with how many arrived (0: the beginning). */

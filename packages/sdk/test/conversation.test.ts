@@ -108,3 +108,18 @@ describe("conversation view", () => {
     expect(changes).toBeGreaterThanOrEqual(6);
   });
 });
+
+describe("a view opened while the API is down", () => {
+  it("asks again on the next load() after a failure (not the first answer cached)", async () => {
+    let down = true;
+    const api = new FakeApi()
+      .on("GET", /^\/v1\/conversations\/[^/]+\/messages$/, () => (down ? { status: 503, body: { error: { code: "unavailable", message: "down" } } } : { status: 200, body: { items: [message(1)], next_cursor: null } }))
+      .on("GET", /^\/v1\/conversations\/[^/]+$/, () => (down ? { status: 503, body: { error: { code: "unavailable", message: "down" } } } : { status: 404, body: { error: { code: "not_found", message: "gone" } } }));
+    const offline = new ParleyClient({ apiUrl: "http://api.test", token: () => "t", WebSocket: FakeSocket, fetch: api.fetch, clock, deliveryReceipts: false });
+    const view = offline.conversation(CONVERSATION);
+    await expect(view.load()).rejects.toMatchObject({ code: "unavailable", status: 503 });
+    down = false;
+    await expect(view.load()).rejects.toMatchObject({ code: "not_found", status: 404 });
+    offline.close();
+  });
+});
