@@ -180,6 +180,8 @@ describe("two people chatting in two browser profiles", () => {
       await pending.waitFor();
     });
     await grace.getByText("written while the API was down").waitFor({ timeout: 30_000 });
+    // The view that could not load while the API was down loads once it is back.
+    await ada.getByText("Numbered message 60", { exact: true }).waitFor({ state: "attached", timeout: 30_000 });
     await expect.poll(() => ada.getByTestId("pending-message").count(), { timeout: 30_000 }).toBe(0);
     for (const page of [ada, grace]) {
       const texts = await shownTexts(page);

@@ -3,7 +3,10 @@ import { useEffect, useState } from "preact/hooks";
 import { describeError } from "../errors";
 import type { Session } from "../session";
 
-type State = { step: "working" } | { step: "done" } | { step: "unsupported" } | { step: "failed"; text: string };
+type State = { step: "working" } | { step: "done" } | { step: "unsupported" } | { step: "invalid" } | { step: "failed"; text: string };
+
+/** What the API answers for a path it does not serve (a server without address confirmation). */
+const NO_SUCH_ENDPOINT = "No such endpoint.";
 
 /** The address confirmation link from the e-mail: `/confirm-email?token=…` → `POST /v1/auth/confirm-email`. */
 export function ConfirmEmail({ session, token }: { session: Session; token: string }) {
@@ -19,8 +22,8 @@ export function ConfirmEmail({ session, token }: { session: Session; token: stri
       () => current && setState({ step: "done" }),
       (caught: unknown) => {
         if (!current) return;
-        // A server without address confirmation answers 404 for the whole route.
-        if (caught instanceof ParleyRequestError && caught.status === 404) setState({ step: "unsupported" });
+        // 404 for the route itself: this server does not confirm addresses; any other 404: an unknown or used token.
+        if (caught instanceof ParleyRequestError && caught.status === 404) setState({ step: caught.message === NO_SUCH_ENDPOINT ? "unsupported" : "invalid" });
         else setState({ step: "failed", text: describeError(caught) });
       },
     );
@@ -37,6 +40,11 @@ export function ConfirmEmail({ session, token }: { session: Session; token: stri
       {state.step === "unsupported" && (
         <p role="alert" class="error">
           This server does not confirm e-mail addresses (yet), or the link is unknown: nothing was changed.
+        </p>
+      )}
+      {state.step === "invalid" && (
+        <p role="alert" class="error">
+          This confirmation link is invalid or has expired; nothing was changed.
         </p>
       )}
       {state.step === "failed" && (
