@@ -103,7 +103,8 @@ export class Connection extends Emitter<ConnectionEvents> {
   private connectTimer: TimerHandle | undefined;
   private refreshTimer: TimerHandle | undefined;
   private readonly detachNetwork: () => void;
-  private networkDown = false;
+  /** The browser says the network is down (navigator.onLine and its online/offline events). */
+  private networkDown = (globalThis as { navigator?: { onLine?: boolean } }).navigator?.onLine === false;
 
   constructor(private readonly settings: ConnectionSettings) {
     super();
