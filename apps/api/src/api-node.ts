@@ -31,6 +31,8 @@ import { MembershipService } from "./services/membership-service";
 import { MessageService } from "./services/message-service";
 import { MessageWriter } from "./services/message-writer";
 import { ReadService } from "./services/read-service";
+import { DeliveryService } from "./services/delivery-service";
+import { DeliveryRepository } from "./repositories/delivery-repository";
 import { RestoreService } from "./services/restore-service";
 import { SearchService } from "./services/search-service";
 import { PresenceService } from "./services/presence-service";
@@ -145,6 +147,7 @@ export async function createApiNode(options: ApiNodeOptions): Promise<ApiNode> {
       onSent: (message) => messagesSent.inc({ type: message.type }),
     }),
     reads: new ReadService({ ...messageDeps, writer: messageWriter, unread: recipientUnread }),
+    deliveries: new DeliveryService({ database, deliveries: new DeliveryRepository(), outbox, relay }),
     search: new SearchService({ database, messages: messageRepo, search: new SearchRepository() }),
     restore: new RestoreService({ ...messageDeps, archive: archiveRepo, views: conversationViews, clock }),
   };

@@ -13,6 +13,7 @@ import { conversationsRouter } from "./http/routers/conversations-router";
 import { meRouter } from "./http/routers/me-router";
 import { messagesRouter } from "./http/routers/messages-router";
 import { presenceRouter } from "./http/routers/presence-router";
+import { deliveryRouter } from "./http/routers/delivery-router";
 import { readRouter } from "./http/routers/read-router";
 import { relationshipsRouter } from "./http/routers/relationships-router";
 import { searchRouter } from "./http/routers/search-router";
@@ -87,6 +88,7 @@ export function createApp(options: AppOptions): Express {
   authenticated.use(presenceRouter(services.presence));
   authenticated.use(messagesRouter(services.messages, services.restore));
   authenticated.use(readRouter(services.reads));
+  authenticated.use(deliveryRouter(services.deliveries));
   authenticated.use(searchRouter(services.search));
   app.use("/v1", authenticated);
 

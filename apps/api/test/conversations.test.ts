@@ -136,7 +136,7 @@ describe("one conversation and its settings", () => {
     const bob = await api.register("user");
     const direct = await openConversation(api, ada.token, { type: "direct", participant_ids: [bob.id] });
     const read = await api.request<Conversation>("GET", `/v1/conversations/${direct.id}`, { token: bob.token });
-    expect(read.body.participants).toContainEqual({ user_id: ada.id, role: "member", joined_at: expect.any(String) as string, display_name: "Ada L.", user_role: "user" });
+    expect(read.body.participants).toContainEqual({ user_id: ada.id, role: "member", joined_at: expect.any(String) as string, display_name: "Ada L.", user_role: "user", last_read_seq: 0, delivered_seq: 0 });
     expect((await api.request("GET", `/v1/conversations/${direct.id}`, { token: service })).status).toBe(200);
     expect(await api.request("GET", "/v1/conversations/not-a-uuid", { token: ada.token })).toMatchObject({ status: 404, body: { error: { code: "not_found" } } });
     expect((await api.request("GET", "/v1/conversations/0190a8b4-0000-7000-8000-000000000000", { token: ada.token })).status).toBe(404);

@@ -1,11 +1,12 @@
 import type { TokenClaims } from "@parley/auth";
-import { CloseCode, closeCodeOf, ERRORS, type ErrorCode } from "@parley/protocol";
+import { CloseCode, closeCodeOf, ERRORS, type ErrorCode, type ServerFrame } from "@parley/protocol";
 import type { WebSocket } from "ws";
 import type { Clock } from "./clock";
 import { EventGate, type DeliverableEvent } from "./delivery/event-gate";
 import type { EdgeMetrics } from "./metrics";
 
-export type OutgoingFrame = { readonly type: string } & Readonly<Record<string, unknown>>;
+/** Every frame an edge writes is one of the protocol's server frames (the SDK parses the same union). */
+export type OutgoingFrame = ServerFrame;
 
 /** Who is on the socket, from a verified token. */
 export interface Identity {

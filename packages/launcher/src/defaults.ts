@@ -6,9 +6,10 @@ import { z } from "zod";
 import { launcherEnv } from "./launcher-env";
 
 /** Working local values for variables left unset (the apps' own defaults are for production). */
-export function localDefaults(options: { apiPort: number }): Record<string, string> {
+export function localDefaults(options: { apiPort: number; webUrl: string | undefined }): Record<string, string> {
   return {
-    PUBLIC_APP_URL: "http://localhost:3000",
+    // The links in e-mails open the web app; without one, the API's address is the best there is.
+    PUBLIC_APP_URL: options.webUrl ?? `http://localhost:${options.apiPort}`,
     API_URL: `http://127.0.0.1:${options.apiPort}`,
     EMAIL_DELAY: "2m",
     ARCHIVE_AFTER: "90d",

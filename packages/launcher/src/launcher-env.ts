@@ -45,6 +45,13 @@ export const launcherEnv = z.object({
   /** Edge n listens on EDGE_BASE_PORT + n - 1. */
   EDGE_BASE_PORT: port(3001),
   WORKER_PORT: port(3100),
+  /** The web app's static server (apps/web). */
+  WEB_PORT: port(3200),
+  /** `false` leaves the web app out (no build, no server). */
+  PARLEY_WEB: z
+    .enum(["true", "false"], { message: "must be true or false" })
+    .default("true")
+    .transform((text) => text === "true"),
   SMTP_CATCHER_PORT: port(1025),
   SMTP_CATCHER_HTTP_PORT: port(8025),
   PARLEY_LOCAL_PG_URL: url(["postgres:", "postgresql:"], "must be a postgres:// URL").default(

@@ -13,6 +13,8 @@ import { resolvePostgres } from "./services/postgres";
 import { resolveRedis } from "./services/redis";
 import { ServiceError, type ResolvedService } from "./services/service";
 import { resolveSmtp } from "./services/smtp";
+import { ensureWebBuild, webAppExists } from "./web-build";
+import { startWebServer } from "./web-server";
 
 export interface StartOptions {
   /** The environment to read and to pass on to every app (usually process.env). */
@@ -34,6 +36,8 @@ export interface ClusterUrls {
   /** WebSocket endpoints, one per edge: `ws://127.0.0.1:3001/v1/ws`. */
   readonly edges: readonly string[];
   readonly worker: string | undefined;
+  /** The web app (apps/web), served by the launcher, when it exists and the API runs. */
+  readonly web: string | undefined;
   readonly metrics: readonly string[];
 }
 
@@ -95,7 +99,12 @@ export async function startCluster(options: StartOptions): Promise<Cluster> {
     say(`redis: ${redis.source} (${redactUrl(redis.url)})`);
     say(`smtp: ${smtp.source} (${redactUrl(smtp.url)}${smtp.inboxUrl ? `, inbox ${smtp.inboxUrl}` : ""})`);
 
-    const settings = await chooseSettings(config, env, dataDir, { database, redis, smtp });
+    const found = await discoverApps(rootDir);
+    const wanted = config.PARLEY_APPS;
+    // The web app needs the API it talks to; without one it is neither built nor served.
+    const serveWeb = config.PARLEY_WEB && webAppExists(rootDir) && found.has("api") && (wanted === undefined || wanted.includes("api"));
+    const webUrl = serveWeb ? `http://127.0.0.1:${config.WEB_PORT}` : undefined;
+    const settings = await chooseSettings(config, env, dataDir, { database, redis, smtp }, webUrl);
     printSettings(say, settings);
     checkpoint();
 
@@ -104,8 +113,6 @@ export async function startCluster(options: StartOptions): Promise<Cluster> {
     say(applied === 0 ? "database schema is up to date" : `database: applied ${applied} migration(s)`);
     checkpoint();
 
-    const found = await discoverApps(rootDir);
-    const wanted = config.PARLEY_APPS;
     const instances = planInstances(wanted ? new Map([...found].filter(([app]) => wanted.includes(app))) : found, {
       apiPort: config.API_PORT,
       edgeBasePort: config.EDGE_BASE_PORT,
@@ -123,10 +130,31 @@ export async function startCluster(options: StartOptions): Promise<Cluster> {
         );
       }
     }
+    if (serveWeb) {
+      const other = owners.get(config.WEB_PORT);
+      if (other) throw new ServiceError(`${other} and web would both listen on port ${config.WEB_PORT}; check WEB_PORT`);
+      if (!(await isPortFree(config.WEB_PORT))) {
+        throw new ServiceError(`port ${config.WEB_PORT} for web is in use (is another cluster running?); set WEB_PORT to move it`);
+      }
+    }
     checkpoint();
 
+    const urls = clusterUrls(instances, database, redis, smtp, webUrl);
+    if (serveWeb && urls.api !== undefined) {
+      say("building the web app (apps/web) unless its last build is current");
+      const build = await ensureWebBuild({ rootDir, onLine: (line) => log.line("parley", `web build: ${line}`) });
+      say(build.rebuilt ? `web app built into ${path.relative(rootDir, build.dir)}` : "web app build is up to date");
+      checkpoint();
+      const web = await startWebServer({
+        dir: build.dir,
+        port: config.WEB_PORT,
+        config: { api_url: urls.api, edge_urls: urls.edges },
+      });
+      started.push({ url: web.url, source: "launcher", close: () => web.close() });
+    }
+
     const appEnv = { ...presentOnly(env), ...Object.fromEntries([...settings].map(([key, setting]) => [key, setting.value])) };
-    return runCluster({ instances, appEnv, services: started, config, log, say, urls: clusterUrls(instances, database, redis, smtp) });
+    return runCluster({ instances, appEnv, services: started, config, log, say, urls });
   } catch (error) {
     await closeAll(started);
     throw error;
@@ -237,6 +265,7 @@ async function chooseSettings(
   env: Readonly<Record<string, string | undefined>>,
   dataDir: string,
   services: { database: ResolvedService; redis: ResolvedService; smtp: ResolvedService },
+  webUrl: string | undefined,
 ): Promise<Map<string, Setting>> {
   const settings = new Map<string, Setting>();
   for (const key of KNOWN_VARIABLES) {
@@ -250,7 +279,7 @@ async function chooseSettings(
     const { secret, file, generated } = await localJwtSecret(dataDir);
     settings.set("JWT_SECRET", { value: secret, source: `${generated ? "generated into" : "from"} ${file}` });
   }
-  for (const [key, value] of Object.entries(localDefaults({ apiPort: config.API_PORT }))) {
+  for (const [key, value] of Object.entries(localDefaults({ apiPort: config.API_PORT, webUrl }))) {
     if (!settings.has(key)) settings.set(key, { value, source: "default" });
   }
   if (!settings.has("EDGE_COUNT")) settings.set("EDGE_COUNT", { value: String(config.EDGE_COUNT), source: "default" });
@@ -284,6 +313,7 @@ function clusterUrls(
   database: ResolvedService,
   redis: ResolvedService,
   smtp: ResolvedService & { inboxUrl: string | undefined },
+  web: string | undefined,
 ): ClusterUrls {
   const http = (instance: AppInstance) => `http://127.0.0.1:${instance.port}`;
   const api = instances.find((instance) => instance.app === "api");
@@ -296,12 +326,14 @@ function clusterUrls(
     api: api ? http(api) : undefined,
     edges: instances.filter((instance) => instance.app === "edge").map((instance) => `ws://127.0.0.1:${instance.port}/v1/ws`),
     worker: worker ? http(worker) : undefined,
+    web: api ? web : undefined,
     metrics: instances.map((instance) => `${http(instance)}/metrics`),
   };
 }
 
 function printUrls(say: (text: string) => void, urls: ClusterUrls): void {
   const rows: [string, string][] = [];
+  if (urls.web) rows.push(["web", urls.web]);
   if (urls.api) rows.push(["API", urls.api]);
   urls.edges.forEach((edge, index) => rows.push([`edge-${index + 1}`, edge]));
   if (urls.worker) rows.push(["worker", urls.worker]);

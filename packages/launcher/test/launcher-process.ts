@@ -66,7 +66,7 @@ export class LauncherProcess {
   }
 }
 
-/** Ports for every listener of a cluster, free right now: API, `edges` consecutive edge ports, worker, SMTP, inbox. */
+/** Ports for every listener of a cluster, free right now: API, `edges` consecutive edge ports, worker, SMTP, inbox, web. */
 export interface ClusterPorts {
   readonly API_PORT: string;
   readonly EDGE_COUNT: string;
@@ -74,6 +74,7 @@ export interface ClusterPorts {
   readonly WORKER_PORT: string;
   readonly SMTP_CATCHER_PORT: string;
   readonly SMTP_CATCHER_HTTP_PORT: string;
+  readonly WEB_PORT: string;
 }
 
 export async function clusterPorts(edges: number): Promise<ClusterPorts> {
@@ -96,6 +97,7 @@ export async function clusterPorts(edges: number): Promise<ClusterPorts> {
     WORKER_PORT: await distinct(),
     SMTP_CATCHER_PORT: await distinct(),
     SMTP_CATCHER_HTTP_PORT: await distinct(),
+    WEB_PORT: await distinct(),
   };
 }
 

@@ -60,12 +60,25 @@ describe("pnpm start", () => {
       );
       expect(launcher.lines.some((line) => /JWT_SECRET += \[redacted\]/.test(line))).toBe(true);
       expect(await tableExists(database.url, "users")).toBe(true);
+      // The web app: built (or reused), served with its config, and what e-mails link to.
+      const web = `http://127.0.0.1:${env.WEB_PORT}`;
+      expect(launcher.lines).toContain(`parley | ${"web".padEnd(12)} ${web}`);
+      expect(launcher.lines.some((line) => line.includes(`PUBLIC_APP_URL`) && line.includes(`= ${web}  (default)`))).toBe(true);
+      const page = await fetch(`${web}/conversations/0193a1b2-0000-7000-8000-000000000001`);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('<div id="app">');
+      const config = await fetch(`${web}/config.json`);
+      expect(await config.json()).toEqual({
+        api_url: `http://127.0.0.1:${env.API_PORT}`,
+        edge_urls: [`ws://127.0.0.1:${env.EDGE_BASE_PORT}/v1/ws`, `ws://127.0.0.1:${Number(env.EDGE_BASE_PORT) + 1}/v1/ws`],
+      });
       const messages = await fetch(`${inbox}/api/messages`);
       expect(messages.status).toBe(200);
       expect(await messages.json()).toEqual([]);
 
       expect(await launcher.stop("SIGTERM", EXIT_WITHIN)).toBe(0);
       expect(await connects(Number(env.SMTP_CATCHER_PORT))).toBe(false);
+      expect(await connects(Number(env.WEB_PORT))).toBe(false);
     },
     READY_WITHIN + EXIT_WITHIN + 30_000,
   );

@@ -34,9 +34,9 @@ function resolvedEnv(svc: ComposeService): Record<string, string> {
 }
 
 describe("docker-compose.yml", () => {
-  it("runs PostgreSQL, Redis, a migration, the API, three edges behind a load balancer, the worker, Mailpit, Prometheus and Grafana", () => {
+  it("runs PostgreSQL, Redis, a migration, the API, three edges behind a load balancer, the worker, the web app, Mailpit, Prometheus and Grafana", () => {
     expect(Object.keys(services).sort()).toEqual(
-      ["api", "edge-1", "edge-2", "edge-3", "grafana", "lb", "mailpit", "migrate", "postgres", "prometheus", "redis", "worker"].sort(),
+      ["api", "edge-1", "edge-2", "edge-3", "grafana", "lb", "mailpit", "migrate", "postgres", "prometheus", "redis", "web", "worker"].sort(),
     );
     expect(appServices.map((s) => `${s.name}:${s.role}`).sort()).toEqual(["api:api", "edge-1:edge", "edge-2:edge", "edge-3:edge", "migrate:migrate", "worker:worker"]);
   });
@@ -135,6 +135,36 @@ describe("docker-compose.yml", () => {
       expect(result.status, result.stderr).toBe(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("the web app service", () => {
+  const web = service("web");
+  const template = readRepoFile("infra/web/default.conf.template");
+
+  it("builds apps/web and serves it read-only, its config rendered from the environment", () => {
+    expect(web.build).toEqual({ context: ".", dockerfile: "apps/web/Dockerfile" });
+    expect(web.read_only).toBe(true);
+    const dockerfile = readRepoFile("apps/web/Dockerfile");
+    expect(dockerfile).toContain("pnpm --filter @parley/web build");
+    expect(dockerfile).toContain("COPY infra/web/default.conf.template /etc/nginx/templates/default.conf.template");
+    const env = resolvedEnv(web);
+    expect(() => new URL(env.PARLEY_API_URL ?? "")).not.toThrow();
+    const edges = JSON.parse(env.PARLEY_EDGE_URLS ?? "null") as unknown;
+    expect(Array.isArray(edges) && edges.length > 0 && edges.every((url) => typeof url === "string" && url.startsWith("ws"))).toBe(true);
+  });
+
+  it("answers /config.json from PARLEY_API_URL and PARLEY_EDGE_URLS and falls back to index.html for client routes", () => {
+    expect(template).toMatch(/location = \/config\.json \{[^}]*\$\{PARLEY_API_URL\}[^}]*\$\{PARLEY_EDGE_URLS\}/);
+    expect(template).toMatch(/try_files \$uri \/index\.html;/);
+  });
+
+  it("is where the links in e-mails point (PUBLIC_APP_URL of the API and the worker)", () => {
+    const published = (web.ports ?? []).map((port) => port.split(":")[0]);
+    for (const name of ["api", "worker"]) {
+      const url = new URL(resolvedEnv(service(name)).PUBLIC_APP_URL ?? "");
+      expect(published, name).toContain(url.port);
     }
   });
 });

@@ -67,6 +67,9 @@ export const participant = z.object({
   joined_at: isoTime,
   display_name: z.string().optional(),
   user_role: role.optional(),
+  /** Highest seq this participant acknowledged as received (`mark_delivered`); never moves backwards. */
+  last_read_seq: z.number().int().nonnegative().optional(),
+  delivered_seq: z.number().int().nonnegative().optional(),
 });
 export type Participant = z.infer<typeof participant>;
 

@@ -1,6 +1,5 @@
 import { z } from "zod";
 import { attachment, MAX_ATTACHMENTS, presenceStatus, seqInput, text, userId, uuid } from "./common";
-import { conversationEvent, presenceEvent, typingEvent } from "./events";
 import { clientMsgId, content } from "./rest";
 
 const commandId = text().max(100).optional();
@@ -22,6 +21,7 @@ export const clientFrameSchemas = {
   edit_message: z.strictObject({ type: z.literal("edit_message"), id: commandId, message_id: uuid, content }),
   delete_message: z.strictObject({ type: z.literal("delete_message"), id: commandId, message_id: uuid }),
   mark_read: z.strictObject({ type: z.literal("mark_read"), id: commandId, conversation_id: uuid, up_to_seq: seqInput }),
+  mark_delivered: z.strictObject({ type: z.literal("mark_delivered"), id: commandId, conversation_id: uuid, up_to_seq: seqInput }),
   typing_start: z.strictObject({ type: z.literal("typing_start"), id: commandId, conversation_id: uuid }),
   typing_stop: z.strictObject({ type: z.literal("typing_stop"), id: commandId, conversation_id: uuid }),
   subscribe: z.strictObject({
@@ -77,41 +77,3 @@ export function parseClientFrame(text: string): FrameParseResult {
     ...withId,
   };
 }
-
-// ---- server -> client
-export const connectedFrame = z.object({
-  type: z.literal("connected"),
-  user_id: userId,
-  connection_id: z.string(),
-  node: z.string(),
-  heartbeat_ms: z.number().int().positive(),
-});
-export const pongFrame = z.object({ type: z.literal("pong"), id: z.string().optional() });
-export const ackFrame = z.object({ type: z.literal("ack"), id: z.string().optional(), data: z.record(z.string(), z.unknown()) });
-export const errorFrame = z.object({
-  type: z.literal("error"),
-  id: z.string().optional(),
-  code: z.string(),
-  message: z.string(),
-  field: z.string().optional(),
-  retry_after_ms: z.number().int().optional(),
-});
-export const reconnectFrame = z.object({ type: z.literal("reconnect"), reason: z.string(), after_ms: z.number().int().nonnegative() });
-
-const deliveredConversationEvent = z.intersection(conversationEvent, z.object({ pos: z.string().optional() }));
-
-export const serverFrame = z.union([
-  connectedFrame,
-  pongFrame,
-  ackFrame,
-  errorFrame,
-  reconnectFrame,
-  typingEvent,
-  presenceEvent,
-  deliveredConversationEvent,
-]);
-export type ServerFrame = z.infer<typeof serverFrame>;
-export type ConnectedFrame = z.infer<typeof connectedFrame>;
-export type AckFrame = z.infer<typeof ackFrame>;
-export type ErrorFrame = z.infer<typeof errorFrame>;
-export type ReconnectFrame = z.infer<typeof reconnectFrame>;

@@ -3,3 +3,5 @@ export * from "./errors";
 export * from "./events";
 export * from "./frames";
 export * from "./rest";
+export * from "./server-frames";
+export * from "./rest-routes";

@@ -116,6 +116,9 @@ export const editMessageBody = z.strictObject({ content });
 export type EditMessageBody = z.infer<typeof editMessageBody>;
 
 export const readBody = z.strictObject({ up_to_seq: seqInput });
+export const deliveredBody = z.strictObject({ up_to_seq: seqInput });
+export const deliveredResponse = z.object({ conversation_id: uuid, delivered_seq: z.number().int().nonnegative() });
+export type DeliveredResponse = z.infer<typeof deliveredResponse>;
 export const readResponse = z.object({ unread_count: z.number().int().nonnegative(), last_read_seq: z.number().int().nonnegative() });
 
 export const unreadSummary = z.object({
@@ -142,6 +145,8 @@ export const relationshipBody = z.strictObject({
   kind: z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, "must be a lowercase word"),
 });
 export type RelationshipBody = z.infer<typeof relationshipBody>;
+export const relationship = z.object({ user_id: userId, other_user_id: userId, kind: z.string(), created_at: z.string() });
+export type Relationship = z.infer<typeof relationship>;
 
 // ---- presence and stats
 export const presenceQuery = z.object({

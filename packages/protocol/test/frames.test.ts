@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { clientFrameSchemas, parseClientFrame, serverFrame, type ClientFrameType } from "../src";
+import { ackDataSchemas, clientFrameSchemas, parseClientFrame, parseServerFrame, serverFrame, type ClientFrameType } from "../src";
 
 const conversationId = "0192f5a4-7c1e-7cc2-9a55-1f1a2b3c4d5e";
 const messageId = "0192f5a4-7c1e-7cc2-9a55-1f1a2b3c4d5f";
@@ -11,6 +11,7 @@ const validFrames: Record<ClientFrameType, Record<string, unknown>> = {
   edit_message: { type: "edit_message", message_id: messageId, content: "edited" },
   delete_message: { type: "delete_message", message_id: messageId },
   mark_read: { type: "mark_read", conversation_id: conversationId, up_to_seq: 4 },
+  mark_delivered: { type: "mark_delivered", id: "d1", conversation_id: conversationId, up_to_seq: 4 },
   typing_start: { type: "typing_start", conversation_id: conversationId },
   typing_stop: { type: "typing_stop", conversation_id: conversationId },
   subscribe: { type: "subscribe", conversation_id: conversationId, since_seq: 10 },
@@ -85,7 +86,7 @@ describe("client frames", () => {
 
 describe("server frames", () => {
   it.each([
-    { type: "connected", user_id: "u1", connection_id: "c1", node: "edge-1", heartbeat_ms: 30000 },
+    { type: "connected", user_id: "u1", connection_id: "c1", node: "edge-1", heartbeat_ms: 30000, pos: "0-0" },
     { type: "pong", id: "p1" },
     { type: "ack", id: "c1", data: { id: messageId } },
     { type: "error", id: "c1", code: "rate_limited", message: "slow down", retry_after_ms: 1000 },
@@ -95,7 +96,24 @@ describe("server frames", () => {
     { type: "message_deleted", conversation_id: conversationId, message_id: messageId, seq: 3, pos: "1-0" },
     { type: "messages_read", conversation_id: conversationId, user_id: "u2", up_to_seq: 3, pos: "1-1" },
     { type: "unread_count", conversation_id: conversationId, unread_count: 2, total: 7, pos: "1-2" },
+    { type: "messages_delivered", conversation_id: conversationId, user_id: "u2", up_to_seq: 3, pos: "1-3" },
   ])("a $type frame matches the schema", (frame) => {
     expect(serverFrame.safeParse(frame).success).toBe(true);
+    expect(parseServerFrame(JSON.stringify(frame))).toMatchObject({ ok: true });
+  });
+
+  it.each([
+    [{ type: "connected", user_id: "u1", connection_id: "c1", node: "edge-1", heartbeat_ms: 30000 }, "pos"],
+    [{ type: "error", code: "no_such_code", message: "?" }, "code"],
+    [{ type: "surprise" }, "type"],
+  ])("%j is refused, naming %s", (frame, field) => {
+    const parsed = parseServerFrame(JSON.stringify(frame));
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.message.startsWith(field)).toBe(true);
+  });
+
+  it("every acked command has an ack data schema", () => {
+    const commands = Object.keys(clientFrameSchemas).filter((type) => type !== "ping");
+    expect(Object.keys(ackDataSchemas).sort()).toEqual(commands.sort());
   });
 });

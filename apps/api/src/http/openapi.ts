@@ -1,57 +1,39 @@
 import * as protocol from "@parley/protocol";
 import { Router } from "express";
 import { z } from "zod";
-
-interface RouteSpec {
-  readonly method: "get" | "post" | "patch" | "delete";
-  /** Express-style path under /v1 (`:id` parameters). */
-  readonly path: string;
-  readonly summary: string;
-  readonly body?: z.ZodType;
-  readonly query?: z.ZodObject;
-  readonly response?: z.ZodType;
-  readonly status?: number;
-  readonly auth?: boolean;
-}
+import { asyncApiDocument } from "./asyncapi";
 
 const empty = z.object({});
 
-/** Every REST endpoint of PROTOCOL.md, with the zod schemas the routers parse with. */
-export const API_ROUTES: readonly RouteSpec[] = [
-  { method: "post", path: "/auth/register", summary: "Create an account", body: protocol.registerBody, response: protocol.authResponse, status: 201, auth: false },
-  { method: "post", path: "/auth/login", summary: "Log in", body: protocol.loginBody, response: protocol.authResponse, auth: false },
-  { method: "post", path: "/auth/logout", summary: "Revoke the presented token on every node", status: 204 },
-  { method: "get", path: "/users/me", summary: "The caller", response: protocol.me },
-  { method: "patch", path: "/users/me", summary: "Update the caller", body: protocol.updateMeBody, response: protocol.me },
-  { method: "get", path: "/users", summary: "Users the caller may contact, matching q", query: protocol.userSearchQuery, response: protocol.userPage },
-  { method: "post", path: "/conversations", summary: "Open a direct, group or support conversation (200 with the existing direct one)", body: protocol.createConversationBody, response: protocol.conversation, status: 201 },
-  { method: "get", path: "/conversations", summary: "The caller's conversations, most recent activity first", query: protocol.conversationListQuery, response: protocol.conversationPage },
-  { method: "get", path: "/conversations/:id", summary: "One conversation with its participants", response: protocol.conversation },
-  { method: "patch", path: "/conversations/:id/settings", summary: "Mute or archive for the caller only", body: protocol.conversationSettingsBody, response: protocol.conversation },
-  { method: "post", path: "/conversations/:id/participants", summary: "Add group members", body: protocol.addParticipantsBody, response: protocol.participantList },
-  { method: "delete", path: "/conversations/:id/participants/:user_id", summary: "Remove a group member (or leave)", status: 204 },
-  { method: "post", path: "/conversations/:id/messages", summary: "Send a message (idempotent by client_msg_id: 200 with the first message on a retry)", body: protocol.sendMessageBody, response: protocol.message, status: 201 },
-  { method: "get", path: "/conversations/:id/messages", summary: "History by keyset on seq, ascending", query: protocol.historyQuery, response: protocol.messagePage },
-  { method: "patch", path: "/messages/:id", summary: "Edit a message (sender only)", body: protocol.editMessageBody, response: protocol.message },
-  { method: "delete", path: "/messages/:id", summary: "Delete a message (sender or group admin); leaves a tombstone", status: 204 },
-  { method: "post", path: "/conversations/:id/read", summary: "Mark read up to a seq (never moves backwards)", body: protocol.readBody, response: protocol.readResponse },
-  { method: "get", path: "/unread", summary: "Unread counts per conversation and total (muted excluded from total)", response: protocol.unreadSummary },
-  { method: "get", path: "/search/messages", summary: "Full-text search over the caller's conversations", query: protocol.searchQuery, response: protocol.searchPage },
-  { method: "post", path: "/conversations/:id/restore", summary: "Bring back a conversation archived for being idle", response: protocol.conversation },
-  { method: "post", path: "/relationships", summary: "Link two users (service or admin tokens)", body: protocol.relationshipBody, status: 201 },
-  { method: "delete", path: "/relationships", summary: "Unlink two users (service or admin tokens)", body: protocol.relationshipBody, status: 204 },
-  { method: "get", path: "/presence", summary: "Presence of users the caller may see, or online contacts", query: protocol.presenceQuery, response: protocol.presenceList },
-  { method: "get", path: "/stats", summary: "Cluster connection statistics (admin or service)", response: protocol.stats },
-];
+/** What each error status means on every endpoint that may answer it. */
+const ERROR_DESCRIPTIONS: Readonly<Record<number, string>> = {
+  400: "Bad input; `field` names the offending one",
+  401: "Missing, invalid, expired or revoked token",
+  403: "Not allowed by the policy or the caller's role",
+  404: "Unknown, or not visible to the caller",
+  409: "Conflicts with the current state",
+  413: "Too large",
+  429: "Rate limited; see Retry-After",
+};
+
+const TAG_DESCRIPTIONS: Readonly<Record<string, string>> = {
+  accounts: "Registration, login and the caller's profile",
+  conversations: "Direct, group and support conversations and their members",
+  messages: "Sending, history, edits, deletions and search",
+  "read state": "Read and delivered marks, unread counts",
+  relationships: "Links between users that a policy may require",
+  presence: "Presence and cluster statistics",
+  documents: "Machine-readable descriptions of the protocol",
+};
 
 function jsonSchema(schema: z.ZodType, io: "input" | "output"): unknown {
   return z.toJSONSchema(schema, { target: "draft-2020-12", io, unrepresentable: "any" });
 }
 
-/** OpenAPI 3.1 (whose schemas are JSON Schema 2020-12), generated from the same zod schemas. */
+/** OpenAPI 3.1 (whose schemas are JSON Schema 2020-12), generated from the protocol's route table and zod schemas. */
 export function openApiDocument(): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
-  for (const route of API_ROUTES) {
+  for (const [operationId, route] of Object.entries(protocol.restRoutes) as [protocol.RestOperation, protocol.RestRoute][]) {
     const path = `/v1${route.path.replace(/:(\w+)/g, "{$1}")}`;
     const parameters = [
       ...[...route.path.matchAll(/:(\w+)/g)].map((m) => ({ name: m[1], in: "path", required: true, schema: { type: "string" } })),
@@ -63,9 +45,13 @@ export function openApiDocument(): Record<string, unknown> {
       })),
     ];
     const status = String(route.status ?? 200);
+    const errorStatuses = [...new Set([...route.errors, ...(route.auth === false ? [] : [401]), 429])].sort();
+    const errorResponse = (description: string) => ({ description, content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } });
     paths[path] ??= {};
     paths[path][route.method] = {
+      operationId,
       summary: route.summary,
+      tags: [route.tag],
       ...(route.auth === false ? { security: [] } : {}),
       ...(parameters.length > 0 ? { parameters } : {}),
       ...(route.body ? { requestBody: { required: true, content: { "application/json": { schema: jsonSchema(route.body, "input") } } } } : {}),
@@ -73,26 +59,42 @@ export function openApiDocument(): Record<string, unknown> {
         [status]: route.response
           ? { description: "OK", content: { "application/json": { schema: jsonSchema(route.response, "output") } } }
           : { description: "No content" },
-        default: { description: "Error", content: { "application/json": { schema: jsonSchema(protocol.errorBody, "output") } } },
+        ...Object.fromEntries(errorStatuses.map((code) => [String(code), errorResponse(ERROR_DESCRIPTIONS[code] ?? "Error")])),
+        default: errorResponse("Unexpected error (5xx: retry later)"),
       },
     };
   }
   return {
     openapi: "3.1.0",
-    info: { title: "Parley API", version: "1.0.0", description: "REST API of Parley. See docs/PROTOCOL.md for WebSocket frames and delivery guarantees." },
+    info: {
+      title: "Parley API",
+      version: "1.0.0",
+      description: "REST API of Parley. The WebSocket protocol is described by the AsyncAPI document at /v1/asyncapi.json; see docs/PROTOCOL.md for delivery guarantees.",
+      license: { name: "MIT", url: "https://opensource.org/license/mit" },
+    },
     servers: [{ url: "/" }],
-    components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" } } },
+    tags: Object.entries(TAG_DESCRIPTIONS).map(([name, description]) => ({ name, description })),
+    components: {
+      securitySchemes: { bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" } },
+      schemas: { Error: jsonSchema(protocol.errorBody, "output") },
+    },
     security: [{ bearer: [] }],
     paths,
   };
 }
 
+/** GET /v1/openapi.json and GET /v1/asyncapi.json: the documents, without a token, built once. */
 export function openApiRouter(): Router {
   const router = Router();
-  let document: Record<string, unknown> | undefined;
+  let openApi: Record<string, unknown> | undefined;
+  let asyncApi: Record<string, unknown> | undefined;
   router.get("/openapi.json", (_req, res) => {
-    document ??= openApiDocument();
-    res.json(document);
+    openApi ??= openApiDocument();
+    res.json(openApi);
+  });
+  router.get("/asyncapi.json", (_req, res) => {
+    asyncApi ??= asyncApiDocument();
+    res.json(asyncApi);
   });
   return router;
 }

@@ -13,6 +13,8 @@ export interface ParticipantWithUser {
   readonly joinedAt: Date;
   readonly displayName: string;
   readonly userRole: string;
+  readonly lastReadSeq: number;
+  readonly deliveredSeq: number;
 }
 
 /** What differs per participant in a conversation view. */
@@ -67,7 +69,16 @@ export class ParticipantRepository {
   async listActive(executor: Executor, conversationIds: readonly string[]): Promise<ParticipantWithUser[]> {
     if (conversationIds.length === 0) return [];
     return executor
-      .select({ conversationId: p.conversationId, userId: p.userId, role: p.role, joinedAt: p.joinedAt, displayName: u.displayName, userRole: u.role })
+      .select({
+        conversationId: p.conversationId,
+        userId: p.userId,
+        role: p.role,
+        joinedAt: p.joinedAt,
+        displayName: u.displayName,
+        userRole: u.role,
+        lastReadSeq: p.lastReadSeq,
+        deliveredSeq: p.deliveredSeq,
+      })
       .from(p)
       .innerJoin(u, eq(u.id, p.userId))
       .where(and(inArray(p.conversationId, [...conversationIds]), isNull(p.leftAt)))

@@ -2,6 +2,7 @@ import type { AccountService } from "./account-service";
 import type { ConversationService } from "./conversation-service";
 import type { MembershipService } from "./membership-service";
 import type { MessageService } from "./message-service";
+import type { DeliveryService } from "./delivery-service";
 import type { ReadService } from "./read-service";
 import type { RestoreService } from "./restore-service";
 import type { SearchService } from "./search-service";
@@ -21,6 +22,7 @@ export interface ApiServices {
   readonly presence: PresenceService;
   readonly messages: MessageService;
   readonly reads: ReadService;
+  readonly deliveries: DeliveryService;
   readonly search: SearchService;
   readonly restore: RestoreService;
 }

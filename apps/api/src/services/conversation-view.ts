@@ -18,7 +18,15 @@ export interface ViewerState {
 export const NEUTRAL_VIEWER: ViewerState = { muted: false, archived: false, unread: 0 };
 
 export function toParticipant(row: ParticipantWithUser): Participant {
-  return { user_id: row.userId, role: row.role, joined_at: row.joinedAt.toISOString(), display_name: row.displayName, user_role: row.userRole };
+  return {
+    user_id: row.userId,
+    role: row.role,
+    joined_at: row.joinedAt.toISOString(),
+    display_name: row.displayName,
+    user_role: row.userRole,
+    last_read_seq: row.lastReadSeq,
+    delivered_seq: row.deliveredSeq,
+  };
 }
 
 /** The wire form of a conversation for one viewer; `archived` is the viewer's flag or the worker's idle archive. */

@@ -1,6 +1,7 @@
 import type { ClientFrame } from "@parley/protocol";
 import type { Connection } from "../connection";
 import type { EdgeContext } from "../context";
+import { markDelivered } from "./delivery-commands";
 import { deleteMessage, editMessage, markRead, sendMessage } from "./message-commands";
 import { setStatus, watchPresence } from "./presence-commands";
 import { reauthenticate } from "./session-commands";
@@ -23,6 +24,8 @@ export async function runCommand(ctx: EdgeContext, connection: Connection, frame
       return deleteMessage(ctx, connection, frame);
     case "mark_read":
       return markRead(ctx, connection, frame);
+    case "mark_delivered":
+      return markDelivered(ctx, connection, frame);
     case "typing_start":
     case "typing_stop":
       return typing(ctx, connection, frame);

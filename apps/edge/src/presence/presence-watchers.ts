@@ -81,7 +81,7 @@ export class PresenceWatchers {
     const previous = this.known.get(presence.user_id);
     this.known.set(presence.user_id, presence);
     if (previous?.status === presence.status) return;
-    const frame = { type: "presence", ...presence };
+    const frame = { type: "presence" as const, ...presence };
     for (const connection of this.hub.listeners(channel)) connection.send(frame);
   }
 

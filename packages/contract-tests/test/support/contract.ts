@@ -76,6 +76,10 @@ export const messageUpdatedFrame = z.object({ type: z.literal("message_updated")
 export const messageDeletedFrame = z.object({ type: z.literal("message_deleted"), conversation_id: id, message_id: id, seq: z.number().int().positive(), pos });
 export const messagesReadFrame = z.object({ type: z.literal("messages_read"), conversation_id: id, user_id: id, up_to_seq: count, pos });
 export const unreadCountFrame = z.object({ type: z.literal("unread_count"), conversation_id: id, unread_count: count, total: count, pos });
+export const messagesDeliveredFrame = z.object({ type: z.literal("messages_delivered"), conversation_id: id, user_id: id, up_to_seq: count, pos });
+export const deliveredAck = z.object({ conversation_id: id, delivered_seq: count });
+/** Additions: each participant of GET /v1/conversations/:id carries its read and delivered marks. */
+export const participantWithMarks = participant.extend({ last_read_seq: count, delivered_seq: count });
 export const conversationUpdatedFrame = z.object({ type: z.literal("conversation_updated"), conversation, pos });
 export const typingFrame = z.object({ type: z.literal("typing"), conversation_id: id, user_id: id, is_typing: z.boolean() });
 export const presenceFrame = z.object({ type: z.literal("presence"), user_id: id, status: z.string(), last_seen: isoTime.nullable() });

@@ -52,6 +52,8 @@ export const participants = pgTable(
      * write (send, read, delete, join); 0 while the participant has left.
      */
     unreadCount: integer("unread_count").notNull().default(0),
+    /** Highest seq one of the participant's devices acknowledged as received (`mark_delivered`); only moves forward. */
+    deliveredSeq: integer("delivered_seq").notNull().default(0),
     /** How far offline e-mail notification has covered, so no message is mailed twice. */
     notifiedSeq: integer("notified_seq").notNull().default(0),
     joinedAt: timestamptz("joined_at").notNull().defaultNow(),

@@ -1,0 +1,40 @@
+import type { Database } from "@parley/db";
+import type { DeliveredResponse } from "@parley/protocol";
+import type { OutboxRelay } from "../events/outbox-relay";
+import type { DeliveryRepository } from "../repositories/delivery-repository";
+import type { OutboxRepository } from "../repositories/outbox-repository";
+import type { Actor } from "./actor";
+import { conversationNotFound } from "./conversation-access";
+
+export interface DeliveryServiceDeps {
+  readonly database: Database;
+  readonly deliveries: DeliveryRepository;
+  readonly outbox: OutboxRepository;
+  readonly relay: Pick<OutboxRelay, "kick">;
+}
+
+/** Delivered state: what a participant's devices acknowledged receiving (`mark_delivered`), beside read marks. */
+export class DeliveryService {
+  constructor(private readonly deps: DeliveryServiceDeps) {}
+
+  /**
+   * Moves the caller's delivered mark up to `upToSeq`, clamped to the conversation's last seq and never backwards.
+   * When it moved: `messages_delivered` to the other participants.
+   */
+  async markDelivered(actor: Actor, conversationId: string, upToSeq: number): Promise<DeliveredResponse> {
+    const { database, deliveries, outbox } = this.deps;
+    const outcome = await database.db.transaction(async (tx) => {
+      const current = await deliveries.deliveredSeq(tx, conversationId, actor.id);
+      if (current === undefined) throw conversationNotFound();
+      const lastSeq = await deliveries.lockLastSeq(tx, conversationId);
+      if (lastSeq === undefined) throw conversationNotFound();
+      const moved = await deliveries.advance(tx, conversationId, actor.id, Math.min(upToSeq, lastSeq));
+      if (moved === undefined) return { moved: false, deliveredSeq: (await deliveries.deliveredSeq(tx, conversationId, actor.id)) ?? current };
+      const others = await deliveries.otherParticipantIds(tx, conversationId, actor.id);
+      await outbox.add(tx, [{ recipients: others, event: { type: "messages_delivered", conversation_id: conversationId, user_id: actor.id, up_to_seq: moved } }]);
+      return { moved: others.length > 0, deliveredSeq: moved };
+    });
+    if (outcome.moved) this.deps.relay.kick();
+    return { conversation_id: conversationId, delivered_seq: outcome.deliveredSeq };
+  }
+}
