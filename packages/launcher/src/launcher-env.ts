@@ -45,6 +45,8 @@ export const launcherEnv = z.object({
   /** Edge n listens on EDGE_BASE_PORT + n - 1. */
   EDGE_BASE_PORT: port(3001),
   WORKER_PORT: port(3100),
+  /** The API's OPS_PORT (its /metrics); edge n's is OPS_BASE_PORT + n. */
+  OPS_BASE_PORT: port(3300),
   SMTP_CATCHER_PORT: port(1025),
   SMTP_CATCHER_HTTP_PORT: port(8025),
   PARLEY_LOCAL_PG_URL: url(["postgres:", "postgresql:"], "must be a postgres:// URL").default(
