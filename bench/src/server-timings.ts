@@ -6,9 +6,10 @@ export interface RouteTiming {
 
 const SERIES = /^parley_http_request_duration_seconds_(sum|count)\{([^}]*)\} (\S+)$/;
 
-/** Reads the API's own request-duration histogram: server-side time without the client and the socket. */
-export async function scrapeRouteTimings(baseUrl: string): Promise<Map<string, RouteTiming>> {
-  const response = await fetch(`${baseUrl}/metrics`);
+/** Reads the API's own request-duration histogram (from its ops port, `opsUrl`): server-side time without the client and the socket. */
+export async function scrapeRouteTimings(opsUrl: string): Promise<Map<string, RouteTiming>> {
+  const response = await fetch(`${opsUrl}/metrics`);
+  if (response.status !== 200) throw new Error(`GET ${opsUrl}/metrics answered ${response.status}`);
   const text = await response.text();
   const out = new Map<string, { sumSeconds: number; count: number }>();
   for (const line of text.split("\n")) {

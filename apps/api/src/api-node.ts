@@ -2,7 +2,7 @@ import { RevocationStore, createTokenIssuer, createTokenVerifier, fromConfig, is
 import { EventPublisher, JOB_QUEUES, jobQueuePrefix, PresenceStore } from "@parley/bus";
 import type { ApiConfig } from "@parley/config";
 import { createDb, type Database } from "@parley/db";
-import { closeAll, createLogger, createMetrics, listenOn, logConnectionErrors, postgresCheck, redisCheck, type Logger } from "@parley/observability";
+import { closeAll, createLogger, createMetrics, listenOn, logConnectionErrors, postgresCheck, redisCheck, startOpsServer, type Logger, type OpsServer } from "@parley/observability";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { Counter } from "prom-client";
@@ -58,6 +58,8 @@ export interface ApiNode {
   readonly relay: OutboxRelay;
   /** Listens on `port` (0 picks a free one); resolves with the bound port. */
   listen(port?: number, host?: string): Promise<number>;
+  /** Starts the ops server (`/metrics`, `/healthz`, `/readyz`) on `port` (OPS_PORT unless given; 0 picks one); resolves with it. */
+  listenOps(port?: number, host?: string): Promise<number>;
   /** Stops accepting requests, finishes in-flight ones, publishes what is committed, closes connections. Idempotent. */
   close(): Promise<void>;
 }
@@ -153,11 +155,13 @@ export async function createApiNode(options: ApiNodeOptions): Promise<ApiNode> {
   };
 
   let draining = false;
+  const readiness = { postgres: postgresCheck(() => database.ping()), redis: redisCheck(redis) };
+  let ops: OpsServer | undefined;
   const app = createApp({
     services,
     logger,
     registry: metrics.registry,
-    readiness: { postgres: postgresCheck(() => database.ping()), redis: redisCheck(redis) },
+    readiness,
     isDraining: () => draining,
     maxBodyBytes: config.MAX_BODY_BYTES,
     trustProxy: config.TRUST_PROXY,
@@ -178,6 +182,11 @@ export async function createApiNode(options: ApiNodeOptions): Promise<ApiNode> {
     listen(port = config.PORT, host = "0.0.0.0") {
       return listenOn(server, port, host);
     },
+    async listenOps(port = config.OPS_PORT, host = "0.0.0.0") {
+      if (closing) throw new Error("the api node is closed");
+      ops ??= await startOpsServer({ port, host, registry: metrics.registry, checks: readiness, isDraining: () => draining });
+      return ops.port;
+    },
     close() {
       closing ??= (async () => {
         draining = true;
@@ -196,6 +205,7 @@ export async function createApiNode(options: ApiNodeOptions): Promise<ApiNode> {
           ],
           // Sends already accepted are written and answered before the relay stops.
           ["sends", () => services.messages.drained()],
+          ["ops server", () => ops?.close()],
           ["outbox relay", () => relay.close()],
           // A failed final flush is published by the next node's relay.
           ["final outbox flush", () => relay.flushOnce()],

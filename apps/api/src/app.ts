@@ -41,7 +41,8 @@ export function createApp(options: AppOptions): Express {
   app.disable("x-powered-by");
   app.set("trust proxy", options.trustProxy);
 
-  const ops = createOpsHandler({ registry: options.registry, checks: options.readiness, isDraining: options.isDraining });
+  // Probes only: /metrics is served on the ops port (ApiNode.listenOps), never on the public one (a 404 here).
+  const ops = createOpsHandler({ registry: options.registry, checks: options.readiness, isDraining: options.isDraining, metrics: false });
   app.use((req, res, next) => {
     if (!ops(req, res)) next();
   });

@@ -8,8 +8,9 @@ void runNode({
   createLogger: (config) => createLogger({ name: "api", level: config.LOG_LEVEL, ...(config.NODE_ID === undefined ? {} : { nodeId: config.NODE_ID }) }),
   start: async (config, logger) => {
     const node = await createApiNode({ config, logger });
+    const opsPort = await node.listenOps();
     const port = await node.listen();
-    logger.info({ port, node: node.nodeId, policy: config.PARLEY_POLICY }, "api listening");
+    logger.info({ port, ops_port: opsPort, node: node.nodeId, policy: config.PARLEY_POLICY }, "api listening");
     return { stop: () => node.close() };
   },
   forceExitAfterMs: () => 20_000,

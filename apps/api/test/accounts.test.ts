@@ -91,11 +91,15 @@ describe("accounts", () => {
     expect(Object.keys(doc.body.paths)).toContain("/v1/conversations/{id}/messages");
   });
 
-  it("answers health, readiness and metrics", async () => {
+  it("answers health and readiness on the public port, metrics only on the ops port", async () => {
     expect((await api.request("GET", "/healthz")).status).toBe(200);
     expect(await api.request("GET", "/readyz")).toMatchObject({ status: 200, body: { status: "ready" } });
-    const metrics = await api.request<string>("GET", "/metrics");
-    expect(metrics.body).toContain("parley_http_request_duration_seconds");
-    expect(metrics.body).toContain("parley_outbox_backlog");
+    expect(await api.request("GET", "/metrics")).toMatchObject({ status: 404, body: { error: { code: "not_found" } } });
+    const metrics = await api.metrics();
+    expect(metrics).toContain("parley_http_request_duration_seconds");
+    expect(metrics).toContain("parley_outbox_backlog");
+    expect((await fetch(`${api.opsUrl}/healthz`)).status).toBe(200);
+    expect((await fetch(`${api.opsUrl}/readyz`)).status).toBe(200);
+    expect((await fetch(`${api.opsUrl}/v1/openapi.json`)).status).toBe(404);
   });
 });

@@ -154,9 +154,8 @@ async function unpublishedOf(conversationId: string): Promise<number> {
   return row?.count ?? -1;
 }
 
-async function metricsText(): Promise<string> {
-  const response = await api.request<string>("GET", "/metrics");
-  return response.body;
+function metricsText(): Promise<string> {
+  return api.metrics();
 }
 
 async function batchCount(): Promise<number> {

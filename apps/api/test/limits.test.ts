@@ -40,8 +40,7 @@ describe("metrics", () => {
       const send = () => fresh.request("POST", `/v1/conversations/${conversation.body.id}/messages`, { token: ada.token, body: { client_msg_id: "once", content: "hi" } });
       expect((await send()).status).toBe(201);
       expect((await send()).status).toBe(200);
-      const metrics = await fresh.request<string>("GET", "/metrics");
-      expect(metrics.body).toMatch(/^parley_messages_sent_total\{type="text"[^}]*\} 1$/m);
+      expect(await fresh.metrics()).toMatch(/^parley_messages_sent_total\{type="text"[^}]*\} 1$/m);
     } finally {
       await fresh.close();
     }

@@ -11,8 +11,9 @@ void runNode({
       logger.warn("ALLOWED_ORIGINS is empty: browsers from any origin may connect");
     }
     const node = await createEdgeNode(config, { logger });
+    const opsPort = await node.listenOps();
     const port = await node.listen();
-    logger.info({ port, node: node.nodeId, api: config.API_URL }, "edge listening");
+    logger.info({ port, ops_port: opsPort, node: node.nodeId, api: config.API_URL }, "edge listening");
     // SIGTERM (a deploy) drains gracefully; SIGINT (Ctrl-C) closes at once.
     return { stop: (signal) => (signal === "SIGTERM" ? node.drain() : node.close()) };
   },

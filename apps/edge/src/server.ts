@@ -1,7 +1,7 @@
 import { createTokenVerifier, fromConfig, RevocationStore } from "@parley/auth";
 import { busKeys, ChannelSubscriber, PresenceStore } from "@parley/bus";
 import { clientAddressResolver, type EdgeConfig } from "@parley/config";
-import { closeAll, createLogger, createMetrics, createOpsHandler, listenOn, logConnectionErrors, redisCheck, type Logger } from "@parley/observability";
+import { closeAll, createLogger, createMetrics, createOpsHandler, listenOn, logConnectionErrors, redisCheck, startOpsServer, type Logger, type OpsServer } from "@parley/observability";
 import { ERRORS } from "@parley/protocol";
 import { Redis } from "ioredis";
 import http from "node:http";
@@ -45,6 +45,8 @@ export interface EdgeNode {
   readonly connectionCount: number;
   /** Listens on `port` (0 picks a free one); resolves with the bound port. */
   listen(port?: number, host?: string): Promise<number>;
+  /** Starts the ops server (`/metrics`, `/healthz`, `/readyz`) on `port` (OPS_PORT unless given; 0 picks one); resolves with it. */
+  listenOps(port?: number, host?: string): Promise<number>;
   /** Readiness 503, no new upgrades, clients told to reconnect (spread over DRAIN_SPREAD_MS), closed 1012, then close(). */
   drain(): Promise<void>;
   /** Closes every socket (1012) and connection at once. Idempotent. */
@@ -152,7 +154,10 @@ export async function createEdgeNode(config: EdgeConfig, options: EdgeNodeOption
   const resolveClientAddress = clientAddressResolver(config.TRUST_PROXY);
   const handshakes = new HandshakeLimit(redis, keyPrefix, config.HANDSHAKE_RATE_LIMIT);
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.MAX_PAYLOAD_BYTES, perMessageDeflate: false, clientTracking: false });
-  const ops = createOpsHandler({ registry: metrics.registry, checks: { redis: redisCheck(redis) }, isDraining: () => draining });
+  const probes = { registry: metrics.registry, checks: { redis: redisCheck(redis) }, isDraining: () => draining };
+  // Probes only on the public port: /metrics is served by the ops server (listenOps), a 404 here.
+  const ops = createOpsHandler({ ...probes, metrics: false });
+  let opsServer: OpsServer | undefined;
   const server = http.createServer((req, res) => {
     if (ops(req, res)) return;
     res.writeHead(ERRORS.not_found.status, { "content-type": "application/json; charset=utf-8" }).end(JSON.stringify({ error: { code: "not_found", message: ERRORS.not_found.message } }));
@@ -208,6 +213,7 @@ export async function createEdgeNode(config: EdgeConfig, options: EdgeNodeOption
             wss.close();
           },
         ],
+        ["ops server", () => opsServer?.close()],
         ["connection cleanups", () => Promise.allSettled([...ctx.pendingCleanups])],
         ["typing", () => typing.close()],
         ["presence watchers", () => watchers.close()],
@@ -230,6 +236,11 @@ export async function createEdgeNode(config: EdgeConfig, options: EdgeNodeOption
     },
     listen(port = config.PORT, host = "0.0.0.0") {
       return listenOn(server, port, host);
+    },
+    async listenOps(port = config.OPS_PORT, host = "0.0.0.0") {
+      if (closing) throw new Error("the edge node is closed");
+      opsServer ??= await startOpsServer({ ...probes, port, host });
+      return opsServer.port;
     },
     drain() {
       drainWork ??= (async () => {

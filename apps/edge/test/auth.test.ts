@@ -160,3 +160,23 @@ describe("malformed upgrade requests", () => {
     }
   });
 });
+
+describe("ops port", () => {
+  it("serves /metrics only on the ops port; the public port answers the probes and 404 for /metrics", async () => {
+    const edge = await cluster.startEdgeProcess(`edge-ops-${Date.now()}`);
+    try {
+      const publicMetrics = await fetch(`${edge.url}/metrics`);
+      expect(publicMetrics.status).toBe(404);
+      expect(await publicMetrics.json()).toMatchObject({ error: { code: "not_found" } });
+      expect((await fetch(`${edge.url}/healthz`)).status).toBe(200);
+      expect((await fetch(`${edge.url}/readyz`)).status).toBe(200);
+      const metrics = await fetch(`${edge.opsUrl}/metrics`);
+      expect(metrics.status).toBe(200);
+      expect(await metrics.text()).toMatch(/^parley_ws_connections\{/m);
+      expect((await fetch(`${edge.opsUrl}/readyz`)).status).toBe(200);
+      expect((await fetch(`${edge.opsUrl}/v1/ws`)).status).toBe(404);
+    } finally {
+      await edge.stop("SIGKILL");
+    }
+  });
+});

@@ -79,6 +79,8 @@ export const apiEnv = z
     ...databaseEnv.shape,
     ...jwtFields.shape,
     PORT: port(3000),
+    /** `/metrics` (and the probes again) on a port of its own, kept off the public one; 0 picks a free port. */
+    OPS_PORT: port(9400),
     /** Browser origins allowed to call the REST API (CORS); empty allows any origin, since tokens are never cookies. */
     ALLOWED_ORIGINS: list(),
     PARLEY_POLICY: z.string().min(1).default("open"),
@@ -114,6 +116,8 @@ export const edgeEnv = z
     ...commonEnv.shape,
     ...jwtFields.shape,
     PORT: port(3001),
+    /** `/metrics` (and the probes again) on a port of its own, kept off the public one; 0 picks a free port. */
+    OPS_PORT: port(9401),
     API_URL: httpUrl.default("http://127.0.0.1:3000"),
     ALLOWED_ORIGINS: list(),
     MAX_CONNECTIONS_PER_USER: integer(5, 1),

@@ -220,7 +220,10 @@ describe("running", () => {
 async function expectOperationsEndpoints(): Promise<void> {
   for (const node of cluster.nodes) {
     for (const path of ["/healthz", "/readyz"]) expect((await fetch(`${node.url}${path}`)).status, `${node.name} ${path}`).toBe(200);
-    const metrics = await fetch(`${node.url}/metrics`);
+    // The worker has one port; the API and edges keep /metrics off their public port, on OPS_PORT.
+    const worker = node.name.startsWith("worker");
+    if (!worker) expect((await fetch(`${node.url}/metrics`)).status, `${node.name} public /metrics`).toBe(404);
+    const metrics = await fetch(`${worker ? node.url : node.opsUrl}/metrics`);
     expect(metrics.status).toBe(200);
     expect(metrics.headers.get("content-type")).toContain("text/plain");
     expect(await metrics.text()).toMatch(/^# HELP /m);

@@ -12,6 +12,8 @@ export interface AppInstance {
   readonly port: number;
   /** Which variable moves this port, for the message when it is taken. */
   readonly portVariable: string;
+  /** OPS_PORT, where the API and edges serve /metrics (the worker serves it on `port`). */
+  readonly opsPort?: number;
 }
 
 const packageJson = z.object({ scripts: z.record(z.string(), z.string()).optional() });
@@ -37,16 +39,18 @@ export interface Ports {
   readonly edgeBasePort: number;
   readonly edgeCount: number;
   readonly workerPort: number;
+  /** The API's OPS_PORT; edge n's is opsBasePort + n. */
+  readonly opsBasePort: number;
 }
 
 export function planInstances(found: ReadonlyMap<AppName, string>, ports: Ports): AppInstance[] {
   const instances: AppInstance[] = [];
   const api = found.get("api");
-  if (api) instances.push({ name: "api", app: "api", dir: api, port: ports.apiPort, portVariable: "API_PORT" });
+  if (api) instances.push({ name: "api", app: "api", dir: api, port: ports.apiPort, portVariable: "API_PORT", opsPort: ports.opsBasePort });
   const edge = found.get("edge");
   if (edge) {
     for (let n = 1; n <= ports.edgeCount; n++) {
-      instances.push({ name: `edge-${n}`, app: "edge", dir: edge, port: ports.edgeBasePort + n - 1, portVariable: "EDGE_BASE_PORT" });
+      instances.push({ name: `edge-${n}`, app: "edge", dir: edge, port: ports.edgeBasePort + n - 1, portVariable: "EDGE_BASE_PORT", opsPort: ports.opsBasePort + n });
     }
   }
   const worker = found.get("worker");

@@ -52,6 +52,8 @@ export const launcherEnv = z.object({
     .enum(["true", "false"], { message: "must be true or false" })
     .default("true")
     .transform((text) => text === "true"),
+  /** The API's OPS_PORT (its /metrics); edge n's is OPS_BASE_PORT + n. */
+  OPS_BASE_PORT: port(3300),
   SMTP_CATCHER_PORT: port(1025),
   SMTP_CATCHER_HTTP_PORT: port(8025),
   PARLEY_LOCAL_PG_URL: url(["postgres:", "postgresql:"], "must be a postgres:// URL").default(

@@ -118,15 +118,20 @@ export async function startCluster(options: StartOptions): Promise<Cluster> {
       edgeBasePort: config.EDGE_BASE_PORT,
       edgeCount: config.EDGE_COUNT,
       workerPort: config.WORKER_PORT,
+      opsBasePort: config.OPS_BASE_PORT,
     });
     const owners = new Map<number, string>();
-    for (const instance of instances) {
-      const other = owners.get(instance.port);
-      if (other) throw new ServiceError(`${other} and ${instance.name} would both listen on port ${instance.port}; check API_PORT, EDGE_BASE_PORT and WORKER_PORT`);
-      owners.set(instance.port, instance.name);
-      if (!(await isPortFree(instance.port))) {
+    const listeners = instances.flatMap((instance) => [
+      { port: instance.port, name: instance.name, variable: instance.portVariable },
+      ...(instance.opsPort === undefined ? [] : [{ port: instance.opsPort, name: `${instance.name} (ops)`, variable: "OPS_BASE_PORT" }]),
+    ]);
+    for (const listener of listeners) {
+      const other = owners.get(listener.port);
+      if (other) throw new ServiceError(`${other} and ${listener.name} would both listen on port ${listener.port}; check API_PORT, EDGE_BASE_PORT, WORKER_PORT and OPS_BASE_PORT`);
+      owners.set(listener.port, listener.name);
+      if (!(await isPortFree(listener.port))) {
         throw new ServiceError(
-          `port ${instance.port} for ${instance.name} is in use (is another cluster running?); set ${instance.portVariable} to move it`,
+          `port ${listener.port} for ${listener.name} is in use (is another cluster running?); set ${listener.variable} to move it`,
         );
       }
     }
@@ -197,7 +202,7 @@ function runCluster({ instances, appEnv, services, config, log, say, urls }: Run
       command: process.execPath,
       args: ["--import", loader, "src/main.ts"],
       cwd: instance.dir,
-      env: { ...appEnv, PORT: String(instance.port), NODE_ID: instance.name },
+      env: { ...appEnv, PORT: String(instance.port), ...(instance.opsPort === undefined ? {} : { OPS_PORT: String(instance.opsPort) }), NODE_ID: instance.name },
       output: log,
     }),
   }));
@@ -327,7 +332,8 @@ function clusterUrls(
     edges: instances.filter((instance) => instance.app === "edge").map((instance) => `ws://127.0.0.1:${instance.port}/v1/ws`),
     worker: worker ? http(worker) : undefined,
     web: api ? web : undefined,
-    metrics: instances.map((instance) => `${http(instance)}/metrics`),
+    // The API and edges serve /metrics on their ops port only; the worker on its one port.
+    metrics: instances.map((instance) => `http://127.0.0.1:${instance.opsPort ?? instance.port}/metrics`),
   };
 }
 

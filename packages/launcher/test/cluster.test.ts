@@ -79,6 +79,10 @@ describe("the cluster", () => {
     const worker = await envOf(ports.WORKER_PORT);
     expect([api.NODE_ID, edge1.NODE_ID, edge2.NODE_ID, worker.NODE_ID]).toEqual(["api", "edge-1", "edge-2", "worker"]);
     expect([api.PORT, edge1.PORT, edge2.PORT, worker.PORT]).toEqual([ports.API_PORT, edgePort(ports, 1), edgePort(ports, 2), ports.WORKER_PORT]);
+    // /metrics of the API and edges is on their own ops port, never the public one; the worker has one port.
+    const opsPort = (n: number) => String(Number(ports.OPS_BASE_PORT) + n);
+    expect([api.OPS_PORT, edge1.OPS_PORT, edge2.OPS_PORT, worker.OPS_PORT]).toEqual([opsPort(0), opsPort(1), opsPort(2), undefined]);
+    expect(cluster.urls.metrics).toEqual([0, 1, 2].map((n) => `http://127.0.0.1:${opsPort(n)}/metrics`).concat(`http://127.0.0.1:${ports.WORKER_PORT}/metrics`));
     for (const app of [api, edge1, edge2, worker]) {
       expect(app).toMatchObject({
         DATABASE_URL: database.url,

@@ -66,12 +66,14 @@ export class LauncherProcess {
   }
 }
 
-/** Ports for every listener of a cluster, free right now: API, `edges` consecutive edge ports, worker, SMTP, inbox, web. */
+/** Ports for every listener of a cluster, free right now: API, `edges` consecutive edge ports, worker, ops ports, SMTP, inbox, web. */
 export interface ClusterPorts {
   readonly API_PORT: string;
   readonly EDGE_COUNT: string;
   readonly EDGE_BASE_PORT: string;
   readonly WORKER_PORT: string;
+  /** The API's ops port; edge n's is this + n. */
+  readonly OPS_BASE_PORT: string;
   readonly SMTP_CATCHER_PORT: string;
   readonly SMTP_CATCHER_HTTP_PORT: string;
   readonly WEB_PORT: string;
@@ -81,6 +83,9 @@ export async function clusterPorts(edges: number): Promise<ClusterPorts> {
   const edgeBase = await consecutiveFreePorts(edges);
   // The kernel may hand a just-released port out again: every port of one cluster must differ.
   const taken = new Set(Array.from({ length: edges }, (_, n) => edgeBase + n));
+  let opsBase = await consecutiveFreePorts(edges + 1);
+  while (Array.from({ length: edges + 1 }, (_, n) => opsBase + n).some((port) => taken.has(port))) opsBase = await consecutiveFreePorts(edges + 1);
+  for (let n = 0; n <= edges; n++) taken.add(opsBase + n);
   const distinct = async (): Promise<string> => {
     for (;;) {
       const port = await freePort(0);
@@ -95,6 +100,7 @@ export async function clusterPorts(edges: number): Promise<ClusterPorts> {
     EDGE_COUNT: String(edges),
     EDGE_BASE_PORT: String(edgeBase),
     WORKER_PORT: await distinct(),
+    OPS_BASE_PORT: String(opsBase),
     SMTP_CATCHER_PORT: await distinct(),
     SMTP_CATCHER_HTTP_PORT: await distinct(),
     WEB_PORT: await distinct(),

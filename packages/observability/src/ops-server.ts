@@ -12,6 +12,8 @@ export interface OpsHandlerOptions {
   readonly isDraining?: () => boolean;
   /** Per-check deadline; 2 s unless given. */
   readonly checkTimeoutMs?: number;
+  /** False on a public port: `/metrics` is left to the caller (a 404), served only by the ops server. True unless given. */
+  readonly metrics?: boolean;
 }
 
 export type OpsHandler = (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
@@ -64,16 +66,18 @@ async function readiness(options: OpsHandlerOptions): Promise<{ status: number; 
   return ready ? { status: 200, body: { status: "ready", checks } } : { status: 503, body: { status: "not_ready", checks } };
 }
 
-const PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
+const PROBE_PATHS = new Set(["/healthz", "/readyz"]);
+const OPS_PATHS = new Set([...PROBE_PATHS, "/metrics"]);
 
 /**
- * Serves `/healthz`, `/readyz` and `/metrics`; returns false for any other path so the caller's
- * own server (an edge's HTTP server, an Express app) handles it.
+ * Serves `/healthz`, `/readyz` and (unless `metrics: false`) `/metrics`; returns false for any other path so the
+ * caller's own server (an edge's HTTP server, an Express app) handles it.
  */
 export function createOpsHandler(options: OpsHandlerOptions): OpsHandler {
+  const paths = options.metrics === false ? PROBE_PATHS : OPS_PATHS;
   return (req, res) => {
     const path = (req.url ?? "/").split("?", 1)[0];
-    if (path === undefined || !PATHS.has(path)) return false;
+    if (path === undefined || !paths.has(path)) return false;
     const head = req.method === "HEAD";
     if (req.method !== "GET" && !head) {
       res.writeHead(405, { allow: "GET, HEAD" }).end();

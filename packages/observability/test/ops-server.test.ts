@@ -128,6 +128,25 @@ describe("ops server", () => {
     expect((await fetch(`${standalone}/v1/anything`)).status).toBe(404);
   });
 
+  it("leaves /metrics to the caller with metrics: false (a public port), still answering the probes", async () => {
+    const handle = createOpsHandler({ registry: createMetrics({ service: "api", nodeId: "a1", collectDefault: false }).registry, checks: {}, metrics: false });
+    const server = http.createServer((req, res) => {
+      if (!handle(req, res)) res.writeHead(404, { "content-type": "text/plain" }).end("not here");
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const base = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+      const metrics = await fetch(`${base}/metrics`);
+      expect(metrics.status).toBe(404);
+      expect(await metrics.text()).toBe("not here");
+      expect((await fetch(`${base}/healthz`)).status).toBe(200);
+      expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
   it("closes twice without error", async () => {
     const server = await startOpsServer({ registry: createMetrics({ service: "t", nodeId: "n", collectDefault: false }).registry, checks: {}, port: 0, host: "127.0.0.1" });
     await fetch(`http://127.0.0.1:${server.port}/healthz`);

@@ -116,7 +116,14 @@ describe.each(OVERLAYS)("k8s/overlays/%s", (overlay) => {
       expect(c.readinessProbe?.httpGet?.path, workload.name).toBe("/readyz");
       expect(probePort(c.livenessProbe?.httpGet?.port), workload.name).toBe(port);
       expect(probePort(c.readinessProbe?.httpGet?.port), workload.name).toBe(port);
-      expect(workload.template.metadata.annotations?.["prometheus.io/port"], workload.name).toBe(String(port));
+      // The API and edges serve /metrics on OPS_PORT only (a named container port, outside every Service); the worker on PORT.
+      const env = containerEnv(c);
+      const metricsPort = Number(env.OPS_PORT ?? env.PORT);
+      if (role !== "worker") {
+        expect(env.OPS_PORT, `${workload.name} OPS_PORT`).toBeDefined();
+        expect(named.get("ops"), `${workload.name} container port "ops"`).toBe(metricsPort);
+      }
+      expect(workload.template.metadata.annotations?.["prometheus.io/port"], workload.name).toBe(String(metricsPort));
       expect(workload.template.metadata.labels["app.kubernetes.io/name"], "the Prometheus job name the alerts use").toBe(`parley-${role}`);
     }
   });

@@ -33,8 +33,13 @@ function node(app: App): AppProcess {
   return found;
 }
 
+/** The worker serves /metrics on its only port; the API and edges only on their ops port (OPS_PORT). */
+function metricsUrl(app: App): string {
+  return `${app === "worker" ? node(app).url : node(app).opsUrl}/metrics`;
+}
+
 async function scrape(app: App): Promise<string> {
-  const response = await fetch(`${node(app).url}/metrics`);
+  const response = await fetch(metricsUrl(app));
   expect(response.status).toBe(200);
   expect(response.headers.get("content-type")).toContain("text/plain");
   return response.text();
@@ -124,6 +129,15 @@ describe.each(APPS)("the %s node's /metrics", (app) => {
     expect(cpu).toMatch(new RegExp(`service="${app}"`));
     expect(cpu).toMatch(new RegExp(`node="ops-${app}"`));
     expect(declaredTypes(exposition).get("process_open_fds")).toBe("gauge");
+  });
+});
+
+describe.each(["api", "edge"] as const)("the %s node's public port", (app) => {
+  it("answers the probes but not /metrics (404 with the error body)", async () => {
+    const response = await fetch(`${node(app).url}/metrics`);
+    expect(response.status).toBe(404);
+    expect(await response.json()).toMatchObject({ error: { code: "not_found" } });
+    for (const path of ["/healthz", "/readyz"]) expect((await fetch(`${node(app).url}${path}`)).status, path).toBe(200);
   });
 });
 

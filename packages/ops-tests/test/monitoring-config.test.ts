@@ -50,13 +50,13 @@ const k8sScrape = staticConfig.parse(readYaml("infra/prometheus/prometheus-kuber
 const overview = dashboard.parse(JSON.parse(readRepoFile("infra/grafana/dashboards/parley-overview.json")));
 const expressions = overview.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr })));
 
-/** The target each compose app service is scraped at: `<service>:<PORT>`. */
+/** The target each compose app service is scraped at: `<service>:<OPS_PORT>` (API, edges) or `<service>:<PORT>` (worker). */
 function composeTargets(): Record<string, string[]> {
   const compose = loadCompose();
   const targets: Record<string, string[]> = { api: [], edge: [], worker: [] };
   for (const [name, service] of Object.entries(compose.services)) {
     const app = /apps\/(api|edge|worker)\/Dockerfile/.exec(service.build?.dockerfile ?? "")?.[1];
-    const port = service.environment?.PORT;
+    const port = app === "worker" ? service.environment?.PORT : service.environment?.OPS_PORT;
     if (app !== undefined && port !== undefined && name !== "migrate") targets[app]?.push(`${name}:${port}`);
   }
   return targets;
@@ -69,7 +69,7 @@ describe("Prometheus configuration", () => {
     expect(result.status, result.stdout + result.stderr).toBe(0);
   });
 
-  it("for compose scrapes every API, edge and worker service of docker-compose.yml at its PORT", () => {
+  it("for compose scrapes every API, edge and worker service of docker-compose.yml at its metrics port (OPS_PORT, the worker's PORT)", () => {
     const jobs = new Map(composeScrape.scrape_configs.map((job) => [job.job_name, job.static_configs?.flatMap((c) => c.targets) ?? []]));
     const expected = composeTargets();
     expect(expected.edge).toHaveLength(3);

@@ -4,7 +4,7 @@ import net from "node:net";
 export interface AppProcessOptions {
   /** The app's directory (e.g. apps/api): `node --import tsx src/main.ts` runs there. */
   readonly cwd: string;
-  /** Added to the parent's environment; PORT is set by this function. */
+  /** Added to the parent's environment; PORT and OPS_PORT are set by this function. */
   readonly env: Record<string, string>;
   /** Names the process in errors and log lines. */
   readonly name: string;
@@ -12,6 +12,8 @@ export interface AppProcessOptions {
   readonly readyUrl?: string;
   /** The port to listen on; a free one unless given. */
   readonly port?: number;
+  /** OPS_PORT, where the API and edges serve `/metrics`; a free one unless given. */
+  readonly opsPort?: number;
   /** Deadline for readiness; 30 s unless given. */
   readonly readyTimeoutMs?: number;
 }
@@ -23,6 +25,8 @@ export interface AppProcess {
   readonly pid: number | undefined;
   /** `http://127.0.0.1:<port>` */
   readonly url: string;
+  /** `http://127.0.0.1:<OPS_PORT>`: `/metrics` of the API and edges (the worker serves it on its only port, `url`). */
+  readonly opsUrl: string;
   /** Resolves with the exit code (null when a signal ended it). */
   readonly exited: Promise<number | null>;
   /** Sends `signal` (SIGTERM unless given) and waits for the exit; SIGKILL after `timeoutMs` (20 s). */
@@ -66,9 +70,10 @@ export async function startAppProcess(options: AppProcessOptions): Promise<AppPr
   installExitHook();
   const port = options.port ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
+  const opsPort = options.opsPort ?? (await freePort());
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
     cwd: options.cwd,
-    env: { ...process.env, ...options.env, PORT: String(port) },
+    env: { ...process.env, ...options.env, PORT: String(port), OPS_PORT: String(opsPort) },
     stdio: ["ignore", "pipe", "pipe"],
   });
   running.add(child);
@@ -125,6 +130,7 @@ export async function startAppProcess(options: AppProcessOptions): Promise<AppPr
     port,
     pid: child.pid,
     url,
+    opsUrl: `http://127.0.0.1:${opsPort}`,
     exited,
     stop,
     kill: () => stop("SIGKILL"),

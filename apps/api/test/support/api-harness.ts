@@ -33,6 +33,8 @@ export class ApiHarness {
   private constructor(
     readonly node: ApiNode,
     readonly baseUrl: string,
+    /** The ops server (`/metrics`), apart from the public port. */
+    readonly opsUrl: string,
     readonly config: ApiConfig,
     readonly database: TestDatabase,
     readonly redis: TestRedis,
@@ -61,7 +63,15 @@ export class ApiHarness {
         : createLogger({ name: "api-test", level: process.env.PARLEY_TEST_LOGS ? "debug" : "warn", ...(process.env.PARLEY_TEST_LOGS ? {} : { destination: sink }) });
     const node = await createApiNode({ config, logger });
     const port = await node.listen(0, "127.0.0.1");
-    return new ApiHarness(node, `http://127.0.0.1:${port}`, config, database, redis);
+    const opsPort = await node.listenOps(0, "127.0.0.1");
+    return new ApiHarness(node, `http://127.0.0.1:${port}`, `http://127.0.0.1:${opsPort}`, config, database, redis);
+  }
+
+  /** The node's Prometheus exposition, from its ops port. */
+  async metrics(): Promise<string> {
+    const response = await fetch(`${this.opsUrl}/metrics`);
+    if (response.status !== 200) throw new Error(`GET /metrics on the ops port: ${response.status}`);
+    return response.text();
   }
 
   async request<T = unknown>(method: string, path: string, options: RequestOptions = {}): Promise<ApiResponse<T>> {

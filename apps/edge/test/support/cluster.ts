@@ -26,6 +26,8 @@ export interface RunningEdge {
   /** ws://127.0.0.1:<port>/v1/ws */
   readonly url: string;
   readonly httpUrl: string;
+  /** The ops server (`/metrics`), apart from the public port. */
+  readonly opsUrl: string;
 }
 
 export interface ApiResponse<T = unknown> {
@@ -95,7 +97,8 @@ export class TestCluster {
     const config = loadConfig(edgeEnv, this.edgeEnv({ NODE_ID: `edge-${randomBytes(3).toString("hex")}`, ...overrides }));
     const node = await createEdgeNode(config, { logger: testLogger("edge-test"), typingTtlMs: 700, presenceGraceMs: 400, ...options });
     const port = await node.listen(0, "127.0.0.1");
-    const edge = { node, port, url: `ws://127.0.0.1:${port}/v1/ws`, httpUrl: `http://127.0.0.1:${port}` };
+    const opsPort = await node.listenOps(0, "127.0.0.1");
+    const edge = { node, port, url: `ws://127.0.0.1:${port}/v1/ws`, httpUrl: `http://127.0.0.1:${port}`, opsUrl: `http://127.0.0.1:${opsPort}` };
     this.edges.push(edge);
     return edge;
   }
