@@ -12,6 +12,9 @@ import { createApp } from "./app";
 import { EmailScheduler } from "./events/email-scheduler";
 import { OutboxRelay } from "./events/outbox-relay";
 import { ArchiveRepository } from "./repositories/archive-repository";
+import { AuditRepository } from "./repositories/audit-repository";
+import { BlockRepository } from "./repositories/block-repository";
+import { ContactStateRepository } from "./repositories/contact-state-repository";
 import { ConversationRepository } from "./repositories/conversation-repository";
 import { MessageRepository } from "./repositories/message-repository";
 import { RecipientUnreadRepository } from "./repositories/recipient-unread-repository";
@@ -23,8 +26,12 @@ import { RelationshipRepository } from "./repositories/relationship-repository";
 import { UserDirectoryRepository } from "./repositories/user-directory-repository";
 import { UserRepository } from "./repositories/user-repository";
 import { AccountService } from "./services/account-service";
+import { AdminService } from "./services/admin-service";
+import { AuditService } from "./services/audit-service";
 import { systemClock, type Clock } from "./services/actor";
 import type { ApiServices } from "./services/api-services";
+import { BlockService } from "./services/block-service";
+import { ContactGuard } from "./services/contact-guard";
 import { ConversationService } from "./services/conversation-service";
 import { ConversationViews } from "./services/conversation-view";
 import { MembershipService } from "./services/membership-service";
@@ -114,6 +121,7 @@ export async function createApiNode(options: ApiNodeOptions): Promise<ApiNode> {
   });
   const messageDeps = { database, messages: messageRepo, outbox, relay };
   const appendSystemMessage: AppendSystemMessage = systemMessageWriter(messageWriter);
+  const guard = new ContactGuard({ contacts: new ContactStateRepository(), participants: participantRepo, directory, views: conversationViews, policy, clock, appendSystemMessage });
   const conversationDeps = { database, conversations: conversationRepo, participants: participantRepo, outbox, relay, views: conversationViews, directory, policy, clock };
 
   const messagesSent = new Counter({
@@ -123,13 +131,17 @@ export async function createApiNode(options: ApiNodeOptions): Promise<ApiNode> {
     registers: [metrics.registry],
   });
 
+  const accounts = new AccountService({ users, policy, issuer, verifier, revocations, limits, newId });
   const services: ApiServices = {
-    accounts: new AccountService({ users, policy, issuer, verifier, revocations, limits, newId }),
+    accounts,
+    admin: new AdminService({ database, users, accounts, guard, outbox, relay, revocations, policy, clock, newId }),
+    audit: new AuditService({ database, audit: new AuditRepository(), policy, clock, newId }),
     limits,
     conversations: new ConversationService({ ...conversationDeps, unread: recipientUnread, newId }),
     membership: new MembershipService({ ...conversationDeps, appendSystemMessage, unread: recipientUnread }),
     users: directory,
-    relationships: new RelationshipService({ database, relationships: relationshipRepo, clock }),
+    relationships: new RelationshipService({ database, relationships: relationshipRepo, outbox, relay, guard, clock }),
+    blocks: new BlockService({ database, blocks: new BlockRepository(), directory, guard, outbox, relay, clock }),
     presence: new PresenceService({ database, store: presenceStore, participants: participantRepo, directory }),
     messages: new MessageService({
       ...messageDeps,

@@ -8,7 +8,10 @@ import type { Registry } from "prom-client";
 import { randomUUID } from "node:crypto";
 import { authenticate } from "./http/authenticate";
 import { errorHandler } from "./http/error-handler";
+import { auditTrail } from "./http/audit-trail";
+import { adminRouter } from "./http/routers/admin-router";
 import { authRouter } from "./http/routers/auth-router";
+import { blocksRouter } from "./http/routers/blocks-router";
 import { conversationsRouter } from "./http/routers/conversations-router";
 import { meRouter } from "./http/routers/me-router";
 import { messagesRouter } from "./http/routers/messages-router";
@@ -79,9 +82,12 @@ export function createApp(options: AppOptions): Express {
   app.use("/v1", authRouter(services.accounts));
   const authenticated = express.Router();
   authenticated.use(authenticate(services.accounts, services.limits));
+  authenticated.use(auditTrail(services.audit, logger));
   authenticated.use(meRouter(services.accounts));
   // Each feature's router is mounted here, one line each.
   authenticated.use(usersRouter(services.users));
+  authenticated.use(blocksRouter(services.blocks));
+  authenticated.use(adminRouter(services.admin, services.audit));
   authenticated.use(conversationsRouter(services.conversations, services.membership));
   authenticated.use(relationshipsRouter(services.relationships));
   authenticated.use(presenceRouter(services.presence));

@@ -50,7 +50,8 @@ export function* provisionedUsernames(sub: string): Generator<string> {
 
 export class AccountService {
   // Every authenticated request would otherwise read the caller's row: a short-lived, per-node cache of id
-  // and role (the only fields authentication uses; nothing changes a role), dropped when the user changes.
+  // and role (the only fields authentication uses), dropped when the user or their role changes on this node; other
+  // nodes follow within the TTL (suspension does not wait: its Redis revocation refuses tokens everywhere at once).
   private readonly subjects = new Map<string, { subject: Subject; until: number }>();
 
   constructor(private readonly deps: AccountServiceDeps) {}
@@ -85,6 +86,7 @@ export class AccountService {
     const ok = row?.passwordHash ? await verify(row.passwordHash, body.password) : await verify(await DUMMY_HASH, body.password).then(() => false);
     // The attempt was counted as a failure before verifying; only a success gives it back.
     if (!row || !ok) throw new ParleyError("invalid_credentials");
+    if (row.suspendedAt !== null) throw new ParleyError("account_suspended");
     await this.deps.limits.recordLoginSuccess(username, ip);
     return { user: toMe(row), access_token: await this.issueFor(row) };
   }
@@ -93,6 +95,11 @@ export class AccountService {
   async logout(actor: Actor): Promise<void> {
     if (actor.jti === undefined) throw new ParleyError("invalid_request", "this token has no jti and cannot be revoked");
     await this.deps.revocations.revoke(actor.jti, actor.exp);
+  }
+
+  /** Drops this node's cached role of a user (after a role change). */
+  forget(userId: string): void {
+    this.subjects.delete(userId);
   }
 
   async me(actor: Actor): Promise<Me> {

@@ -32,6 +32,13 @@ export const policySchema = z
     support_staff: z.array(roleName).default([]),
     /** Roles that may add or remove anyone in any group (besides the group's own owner/admins). */
     moderators: z.array(roleName).default([]),
+    /**
+     * A group member whom the group's owner may no longer contact (relationship gone, role changed, a block):
+     * `keep` leaves them in, `remove` takes them out at once.
+     */
+    on_contact_lost: z.enum(["keep", "remove"]).default("keep"),
+    /** Closed direct conversations leave the default list (still listed with ?closed=true, history readable). */
+    hide_closed: z.boolean().default(false),
   })
   .superRefine((policy, ctx) => {
     const known = new Set(policy.roles);
