@@ -17,6 +17,7 @@ import { BlockRepository } from "./repositories/block-repository";
 import { ContactStateRepository } from "./repositories/contact-state-repository";
 import { ConversationRepository } from "./repositories/conversation-repository";
 import { MessageRepository } from "./repositories/message-repository";
+import { ReportRepository } from "./repositories/report-repository";
 import { RecipientUnreadRepository } from "./repositories/recipient-unread-repository";
 import { SearchRepository } from "./repositories/search-repository";
 import { SendBatchRepository } from "./repositories/send-batch-repository";
@@ -41,6 +42,7 @@ import { ReadService } from "./services/read-service";
 import { RestoreService } from "./services/restore-service";
 import { SearchService } from "./services/search-service";
 import { PresenceService } from "./services/presence-service";
+import { ReportService } from "./services/report-service";
 import { RelationshipService } from "./services/relationship-service";
 import { systemMessageWriter } from "./services/system-message-writer";
 import type { AppendSystemMessage } from "./services/system-messages";
@@ -132,30 +134,34 @@ export async function createApiNode(options: ApiNodeOptions): Promise<ApiNode> {
   });
 
   const accounts = new AccountService({ users, policy, issuer, verifier, revocations, limits, newId });
+  const admin = new AdminService({ database, users, accounts, guard, outbox, relay, revocations, policy, clock, newId });
+  const membership = new MembershipService({ ...conversationDeps, appendSystemMessage, unread: recipientUnread });
+  const messages = new MessageService({
+    ...messageDeps,
+    writer: messageWriter,
+    batches: sendBatches,
+    recipientUnread,
+    batching: { maxBatch: config.SEND_BATCH_MAX, windowMs: config.SEND_BATCH_WINDOW, maxInFlight: config.SEND_BATCHES_IN_FLIGHT },
+    registry: metrics.registry,
+    limits,
+    policy,
+    clock,
+    maxMessageLength: config.MAX_MESSAGE_LENGTH,
+    onSent: (message) => messagesSent.inc({ type: message.type }),
+  });
   const services: ApiServices = {
     accounts,
-    admin: new AdminService({ database, users, accounts, guard, outbox, relay, revocations, policy, clock, newId }),
+    admin,
+    reports: new ReportService({ database, reports: new ReportRepository(), messages: messageRepo, messageService: messages, membership, admin, directory, policy, clock, newId }),
     audit: new AuditService({ database, audit: new AuditRepository(), policy, clock, newId }),
     limits,
     conversations: new ConversationService({ ...conversationDeps, unread: recipientUnread, newId }),
-    membership: new MembershipService({ ...conversationDeps, appendSystemMessage, unread: recipientUnread }),
+    membership,
     users: directory,
     relationships: new RelationshipService({ database, relationships: relationshipRepo, outbox, relay, guard, clock }),
     blocks: new BlockService({ database, blocks: new BlockRepository(), directory, guard, outbox, relay, clock }),
     presence: new PresenceService({ database, store: presenceStore, participants: participantRepo, directory }),
-    messages: new MessageService({
-      ...messageDeps,
-      writer: messageWriter,
-      batches: sendBatches,
-      recipientUnread,
-      batching: { maxBatch: config.SEND_BATCH_MAX, windowMs: config.SEND_BATCH_WINDOW, maxInFlight: config.SEND_BATCHES_IN_FLIGHT },
-      registry: metrics.registry,
-      limits,
-      policy,
-      clock,
-      maxMessageLength: config.MAX_MESSAGE_LENGTH,
-      onSent: (message) => messagesSent.inc({ type: message.type }),
-    }),
+    messages,
     reads: new ReadService({ ...messageDeps, writer: messageWriter, unread: recipientUnread }),
     search: new SearchService({ database, messages: messageRepo, search: new SearchRepository() }),
     restore: new RestoreService({ ...messageDeps, archive: archiveRepo, views: conversationViews, clock }),

@@ -18,6 +18,7 @@ import { messagesRouter } from "./http/routers/messages-router";
 import { presenceRouter } from "./http/routers/presence-router";
 import { readRouter } from "./http/routers/read-router";
 import { relationshipsRouter } from "./http/routers/relationships-router";
+import { reportsRouter } from "./http/routers/reports-router";
 import { searchRouter } from "./http/routers/search-router";
 import { usersRouter } from "./http/routers/users-router";
 import { openApiRouter } from "./http/openapi";
@@ -88,6 +89,7 @@ export function createApp(options: AppOptions): Express {
   authenticated.use(usersRouter(services.users));
   authenticated.use(blocksRouter(services.blocks));
   authenticated.use(adminRouter(services.admin, services.audit));
+  authenticated.use(reportsRouter(services.reports));
   authenticated.use(conversationsRouter(services.conversations, services.membership));
   authenticated.use(relationshipsRouter(services.relationships));
   authenticated.use(presenceRouter(services.presence));

@@ -1,6 +1,7 @@
 import type { AccountService } from "./account-service";
 import type { AdminService } from "./admin-service";
 import type { AuditService } from "./audit-service";
+import type { ReportService } from "./report-service";
 import type { BlockService } from "./block-service";
 import type { ConversationService } from "./conversation-service";
 import type { MembershipService } from "./membership-service";
@@ -18,6 +19,7 @@ export interface ApiServices {
   readonly accounts: AccountService;
   readonly admin: AdminService;
   readonly audit: AuditService;
+  readonly reports: ReportService;
   readonly limits: RateLimits;
   readonly conversations: ConversationService;
   readonly membership: MembershipService;

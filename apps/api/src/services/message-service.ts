@@ -232,7 +232,7 @@ export class MessageService {
   async remove(actor: Actor, messageId: string): Promise<void> {
     const { database, messages, outbox, writer, policy, clock } = this.deps;
     const changed = await database.db.transaction(async (tx) => {
-      const { found, access, conversationType } = await this.lockMessage(tx, actor, messageId);
+      const { found, access, conversationType } = await this.lockMessage(tx, actor, messageId, { moderator: policy.isModerator(actor.role) });
       const groupAdmin = access.kind === "participant" && conversationType !== "direct" && (access.role === "owner" || access.role === "admin");
       const own = found.row.senderId !== null && found.row.senderId === actor.id;
       if (!own && !groupAdmin && !policy.isModerator(actor.role)) throw new ParleyError("forbidden", "Only the sender or a conversation admin may delete this message.");
@@ -262,11 +262,15 @@ export class MessageService {
   }
 
   /** Finds a message the caller may see and locks its conversation, so edits and deletions apply in commit order. */
-  private async lockMessage(tx: Tx, actor: Actor, messageId: string) {
+  private async lockMessage(tx: Tx, actor: Actor, messageId: string, options: { moderator?: boolean } = {}) {
     const { messages } = this.deps;
     const located = await messages.locate(tx, messageId);
     if (!located) throw new ParleyError("not_found");
-    const access = await this.access(tx, actor, located.row.conversationId);
+    // A policy moderator deletes reported messages in conversations they are not part of.
+    const access: Access =
+      options.moderator === true && actor.role !== SERVICE_ROLE && !(await messages.activeParticipant(tx, located.row.conversationId, actor.id))
+        ? { kind: "service", closed: false }
+        : await this.access(tx, actor, located.row.conversationId);
     const conversation = await messages.lockConversation(tx, located.row.conversationId, "update");
     // Read again under the lock: a concurrent edit, deletion or archival may have committed meanwhile.
     const found = conversation && (await messages.locate(tx, messageId));
