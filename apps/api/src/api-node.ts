@@ -29,6 +29,7 @@ import { UserRepository } from "./repositories/user-repository";
 import { AccountService } from "./services/account-service";
 import { AdminService } from "./services/admin-service";
 import { AuditService } from "./services/audit-service";
+import { EmailConfirmationService } from "./services/email-confirmation-service";
 import { systemClock, type Clock } from "./services/actor";
 import type { ApiServices } from "./services/api-services";
 import { BlockService } from "./services/block-service";
@@ -133,7 +134,9 @@ export async function createApiNode(options: ApiNodeOptions): Promise<ApiNode> {
     registers: [metrics.registry],
   });
 
-  const accounts = new AccountService({ users, policy, issuer, verifier, revocations, limits, newId });
+  const accountMailQueue = new Queue(JOB_QUEUES.accountMail, { connection: jobsRedis, prefix: jobQueuePrefix(config.REDIS_KEY_PREFIX) });
+  const confirmations = new EmailConfirmationService({ database, queue: accountMailQueue, mode: config.EMAIL_CONFIRMATION, ttlMs: config.EMAIL_CONFIRMATION_TTL, clock });
+  const accounts = new AccountService({ users, policy, issuer, verifier, revocations, limits, confirmations, newId });
   const admin = new AdminService({ database, users, accounts, guard, outbox, relay, revocations, policy, clock, newId });
   const membership = new MembershipService({ ...conversationDeps, appendSystemMessage, unread: recipientUnread });
   const messages = new MessageService({
@@ -151,6 +154,7 @@ export async function createApiNode(options: ApiNodeOptions): Promise<ApiNode> {
   });
   const services: ApiServices = {
     accounts,
+    confirmations,
     admin,
     reports: new ReportService({ database, reports: new ReportRepository(), messages: messageRepo, messageService: messages, membership, admin, directory, policy, clock, newId }),
     audit: new AuditService({ database, audit: new AuditRepository(), policy, clock, newId }),
@@ -216,6 +220,7 @@ export async function createApiNode(options: ApiNodeOptions): Promise<ApiNode> {
           ["final outbox flush", () => relay.flushOnce()],
           ["email scheduler", () => emailScheduler.close()],
           ["email queue", () => emailQueue.close()],
+          ["account mail queue", () => accountMailQueue.close()],
           ["jobs redis", () => jobsRedis.disconnect()],
           ["revocations", () => revocations.close()],
           ["postgres", () => database.close()],

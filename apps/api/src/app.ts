@@ -80,7 +80,7 @@ export function createApp(options: AppOptions): Express {
   });
 
   app.use("/v1", openApiRouter());
-  app.use("/v1", authRouter(services.accounts));
+  app.use("/v1", authRouter(services.accounts, services.confirmations));
   const authenticated = express.Router();
   authenticated.use(authenticate(services.accounts, services.limits));
   authenticated.use(auditTrail(services.audit, logger));

@@ -4,6 +4,7 @@ import { ParleyError, type AuthResponse, type LoginBody, type Me, type RegisterB
 import { createHash, randomBytes } from "node:crypto";
 import { isUniqueViolation, type UserRepository, type UserRow } from "../repositories/user-repository";
 import type { Actor } from "./actor";
+import type { EmailConfirmationService } from "./email-confirmation-service";
 import { SERVICE_ROLE, type Policy } from "./policy";
 import type { RateLimits } from "./rate-limits";
 import { toMe } from "./user-view";
@@ -20,6 +21,7 @@ export interface AccountServiceDeps {
   readonly verifier: TokenVerifier;
   readonly revocations: RevocationStore;
   readonly limits: RateLimits;
+  readonly confirmations: EmailConfirmationService;
   readonly newId: () => string;
   /** How long this node trusts a subject's id and role without reading its row again; 5 s unless given. */
   readonly subjectCacheMs?: number;
@@ -71,11 +73,13 @@ export class AccountService {
         passwordHash,
         role: body.role,
         email: body.email ?? null,
+        emailConfirmedAt: this.deps.confirmations.confirmedAtFor(body.email ?? null, false),
       });
     } catch (error) {
       if (isUniqueViolation(error)) throw new ParleyError("username_taken", undefined, "username");
       throw error;
     }
+    await this.deps.confirmations.requestIfNeeded(row);
     return { user: toMe(row), access_token: await this.issueFor(row) };
   }
 
@@ -108,9 +112,12 @@ export class AccountService {
 
   async updateMe(actor: Actor, body: UpdateMeBody): Promise<Me> {
     const current = await this.requireUser(actor);
+    // A new address must be confirmed again; the same one keeps its state.
+    const newEmail = body.email !== undefined && body.email !== current.email;
     const changes = {
       ...(body.display_name === undefined ? {} : { displayName: body.display_name }),
       ...(body.email === undefined ? {} : { email: body.email }),
+      ...(newEmail ? { emailConfirmedAt: this.deps.confirmations.confirmedAtFor(body.email ?? null, false) } : {}),
       ...(body.email_notifications === undefined ? {} : { emailNotifications: body.email_notifications }),
     };
     // An empty patch changes nothing: answer the caller as it is (an UPDATE without columns is invalid SQL).
@@ -118,6 +125,7 @@ export class AccountService {
     const row = await this.deps.users.update(actor.id, changes);
     this.subjects.delete(actor.id);
     if (!row) throw new ParleyError("not_found");
+    if (newEmail) await this.deps.confirmations.requestIfNeeded(row);
     return toMe(row);
   }
 
@@ -150,10 +158,15 @@ export class AccountService {
 
   private async provision(claims: TokenClaims): Promise<UserRow> {
     const role = this.deps.policy.provisionedRole(claims.role);
-    const fields = { id: claims.sub, displayName: claims.name ?? claims.sub.slice(0, 100), role, email: claims.email ?? null, external: true, passwordHash: null };
+    const email = claims.email ?? null;
+    // An identity provider's address counts as confirmed only when its token says email_verified.
+    const emailConfirmedAt = this.deps.confirmations.confirmedAtFor(email, claims.email_verified === true);
+    const fields = { id: claims.sub, displayName: claims.name ?? claims.sub.slice(0, 100), role, email, emailConfirmedAt, external: true, passwordHash: null };
     for (const username of provisionedUsernames(claims.sub)) {
       try {
-        return await this.deps.users.insertIfAbsent({ ...fields, username });
+        const row = await this.deps.users.insertIfAbsent({ ...fields, username });
+        await this.deps.confirmations.requestIfNeeded(row);
+        return row;
       } catch (error) {
         // This readable username is taken by someone else: try the next, more unique one.
         if (!isUniqueViolation(error, "users_username_key")) throw error;

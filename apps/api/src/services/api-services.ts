@@ -1,6 +1,7 @@
 import type { AccountService } from "./account-service";
 import type { AdminService } from "./admin-service";
 import type { AuditService } from "./audit-service";
+import type { EmailConfirmationService } from "./email-confirmation-service";
 import type { ReportService } from "./report-service";
 import type { BlockService } from "./block-service";
 import type { ConversationService } from "./conversation-service";
@@ -17,6 +18,7 @@ import type { RateLimits } from "./rate-limits";
 /** Every domain service of the API node, built once by api-node.ts; routers receive what they need. */
 export interface ApiServices {
   readonly accounts: AccountService;
+  readonly confirmations: EmailConfirmationService;
   readonly admin: AdminService;
   readonly audit: AuditService;
   readonly reports: ReportService;
