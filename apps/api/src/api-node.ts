@@ -18,6 +18,7 @@ import { ContactStateRepository } from "./repositories/contact-state-repository"
 import { ConversationRepository } from "./repositories/conversation-repository";
 import { MessageRepository } from "./repositories/message-repository";
 import { ReportRepository } from "./repositories/report-repository";
+import { DataSubjectRepository } from "./repositories/data-subject-repository";
 import { RecipientUnreadRepository } from "./repositories/recipient-unread-repository";
 import { SearchRepository } from "./repositories/search-repository";
 import { SendBatchRepository } from "./repositories/send-batch-repository";
@@ -44,6 +45,7 @@ import { RestoreService } from "./services/restore-service";
 import { SearchService } from "./services/search-service";
 import { PresenceService } from "./services/presence-service";
 import { ReportService } from "./services/report-service";
+import { DataSubjectService } from "./services/data-subject-service";
 import { RelationshipService } from "./services/relationship-service";
 import { systemMessageWriter } from "./services/system-message-writer";
 import type { AppendSystemMessage } from "./services/system-messages";
@@ -156,6 +158,19 @@ export async function createApiNode(options: ApiNodeOptions): Promise<ApiNode> {
     accounts,
     confirmations,
     admin,
+    dataSubjects: new DataSubjectService({
+      database,
+      users,
+      accounts,
+      subjects: new DataSubjectRepository(),
+      participants: participantRepo,
+      views: conversationViews,
+      guard,
+      outbox,
+      relay,
+      revocations,
+      clock,
+    }),
     reports: new ReportService({ database, reports: new ReportRepository(), messages: messageRepo, messageService: messages, membership, admin, directory, policy, clock, newId }),
     audit: new AuditService({ database, audit: new AuditRepository(), policy, clock, newId }),
     limits,

@@ -18,6 +18,7 @@ import { messagesRouter } from "./http/routers/messages-router";
 import { presenceRouter } from "./http/routers/presence-router";
 import { readRouter } from "./http/routers/read-router";
 import { relationshipsRouter } from "./http/routers/relationships-router";
+import { dataSubjectRouter } from "./http/routers/data-subject-router";
 import { reportsRouter } from "./http/routers/reports-router";
 import { searchRouter } from "./http/routers/search-router";
 import { usersRouter } from "./http/routers/users-router";
@@ -85,6 +86,7 @@ export function createApp(options: AppOptions): Express {
   authenticated.use(authenticate(services.accounts, services.limits));
   authenticated.use(auditTrail(services.audit, logger));
   authenticated.use(meRouter(services.accounts));
+  authenticated.use(dataSubjectRouter(services.dataSubjects, services.audit));
   // Each feature's router is mounted here, one line each.
   authenticated.use(usersRouter(services.users));
   authenticated.use(blocksRouter(services.blocks));

@@ -3,6 +3,7 @@ import type { AdminService } from "./admin-service";
 import type { AuditService } from "./audit-service";
 import type { EmailConfirmationService } from "./email-confirmation-service";
 import type { ReportService } from "./report-service";
+import type { DataSubjectService } from "./data-subject-service";
 import type { BlockService } from "./block-service";
 import type { ConversationService } from "./conversation-service";
 import type { MembershipService } from "./membership-service";
@@ -22,6 +23,7 @@ export interface ApiServices {
   readonly admin: AdminService;
   readonly audit: AuditService;
   readonly reports: ReportService;
+  readonly dataSubjects: DataSubjectService;
   readonly limits: RateLimits;
   readonly conversations: ConversationService;
   readonly membership: MembershipService;
