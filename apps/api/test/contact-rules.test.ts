@@ -102,3 +102,24 @@ describe("groups when contact is lost (clinic: on_contact_lost remove)", () => {
     expect(history.body.items.filter((m) => m.type === "system").map((m) => m.content)).toEqual([expect.stringContaining("was removed") as string]);
   });
 });
+
+describe("a policy that hides closed conversations (dating)", () => {
+  it("leaves an unmatched pair's conversation out of the default list; ?closed=true lists it, history stays readable", async () => {
+    const dating = await ApiHarness.start({ PARLEY_POLICY: "dating" });
+    try {
+      const svc = await serviceToken(dating);
+      const [ann, ben] = [await dating.register("member"), await dating.register("member")];
+      await link(dating, svc, ann.id, ben.id, "like");
+      await link(dating, svc, ben.id, ann.id, "like");
+      const match = await openConversation(dating, ann.token, { type: "direct", participant_ids: [ben.id] });
+      const listed = async (query: string) => (await dating.request<Page<Conversation>>("GET", `/v1/conversations${query}`, { token: ann.token })).body.items.map((c) => c.id);
+      expect(await listed("")).toEqual([match.id]);
+      await dating.request("DELETE", "/v1/relationships", { token: svc, body: { user_id: ben.id, other_user_id: ann.id, kind: "like" } });
+      expect(await listed("")).toEqual([]);
+      expect(await listed("?closed=true")).toEqual([match.id]);
+      expect((await dating.request("GET", `/v1/conversations/${match.id}/messages`, { token: ann.token })).status).toBe(200);
+    } finally {
+      await dating.close();
+    }
+  });
+});

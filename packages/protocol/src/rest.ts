@@ -67,6 +67,8 @@ export const conversationListQuery = z.object({
   limit: limit(100, 20),
   cursor: text().max(500).optional(),
   archived: booleanQuery.default(false),
+  /** Include closed conversations; unset: yes, unless the policy says `hide_closed`. */
+  closed: booleanQuery.optional(),
 });
 export const conversationPage = page(conversation);
 

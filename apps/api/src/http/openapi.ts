@@ -42,6 +42,23 @@ export const API_ROUTES: readonly RouteSpec[] = [
   { method: "delete", path: "/relationships", summary: "Unlink two users (service or admin tokens)", body: protocol.relationshipBody, status: 204 },
   { method: "get", path: "/presence", summary: "Presence of users the caller may see, or online contacts", query: protocol.presenceQuery, response: protocol.presenceList },
   { method: "get", path: "/stats", summary: "Cluster connection statistics (admin or service)", response: protocol.stats },
+  { method: "post", path: "/auth/confirm-email", summary: "Confirm an e-mail address with the token of the mailed link", body: protocol.confirmEmailBody, status: 200, auth: false },
+  { method: "post", path: "/users/:id/block", summary: "Block a user (closes your direct conversation both ways)", status: 204 },
+  { method: "delete", path: "/users/:id/block", summary: "Unblock a user", status: 204 },
+  { method: "get", path: "/blocks", summary: "The users the caller blocked", query: protocol.blockListQuery, response: protocol.blockList },
+  { method: "post", path: "/reports", summary: "Report a message or a user", body: protocol.reportBody, response: protocol.report, status: 201 },
+  { method: "get", path: "/reports", summary: "Reports, newest first, with filters (moderators)", query: protocol.reportListQuery, response: protocol.reportList },
+  { method: "get", path: "/reports/:id", summary: "One report (moderators)", response: protocol.report },
+  { method: "post", path: "/reports/:id/resolve", summary: "Resolve a report, taking one moderator action", body: protocol.resolveReportBody, response: protocol.report },
+  { method: "post", path: "/admin/users", summary: "Provision a user of any role (admin or service)", body: protocol.provisionUserBody, response: protocol.me, status: 201 },
+  { method: "patch", path: "/admin/users/:id", summary: "Change a user's role (admin or service)", body: protocol.changeRoleBody, response: protocol.me },
+  { method: "post", path: "/admin/users/:id/suspend", summary: "Suspend: tokens refused and sockets closed on every node", body: protocol.suspendBody, status: 204 },
+  { method: "post", path: "/admin/users/:id/reinstate", summary: "Reinstate a suspended user", status: 204 },
+  { method: "get", path: "/admin/audit", summary: "The audit log of moderator, admin and service actions (admins)", query: protocol.auditQuery, response: protocol.auditList },
+  { method: "get", path: "/users/me/export", summary: "The caller's data as a JSON download (GDPR art. 15/20)" },
+  { method: "delete", path: "/users/me", summary: "Erase the caller's account (GDPR art. 17)", status: 204 },
+  { method: "get", path: "/admin/users/:id/export", summary: "A user's data as a JSON download (admins)" },
+  { method: "delete", path: "/admin/users/:id", summary: "Erase a user's account (admins)", status: 204 },
 ];
 
 function jsonSchema(schema: z.ZodType, io: "input" | "output"): unknown {
