@@ -12,6 +12,7 @@ import { Archiver } from "./jobs/archival/archiver";
 import { confirmationProcessor } from "./jobs/account/confirmation-job";
 import { EmailComposer } from "./jobs/email/email-composer";
 import { Purger } from "./jobs/retention/purger";
+import { retentionByType } from "./jobs/retention/retention-policy";
 import { retentionProcessor, scheduleRetention } from "./jobs/retention/retention-job";
 import { EmailJob } from "./jobs/email/email-job";
 import { EmailRepository } from "./jobs/email/email-repository";
@@ -104,7 +105,7 @@ export function createWorkerNode(config: WorkerConfig, options: WorkerNodeOption
     clock,
     logger: logger.child({ queue: JOB_QUEUES.retention }),
     metrics,
-    retentionMs: config.MESSAGE_RETENTION,
+    retention: retentionByType(config.MESSAGE_RETENTION, config.PARLEY_POLICY),
     batchSize: config.RETENTION_BATCH_SIZE,
   });
 
@@ -163,7 +164,7 @@ export function createWorkerNode(config: WorkerConfig, options: WorkerNodeOption
     for (const worker of workers) observe(worker);
     await Promise.all(workers.map((worker) => worker.waitUntilReady()));
     await scheduleArchival(queues.archival, config.ARCHIVE_CRON);
-    await scheduleRetention(queues.retention, config.RETENTION_CRON, config.MESSAGE_RETENTION !== undefined);
+    await scheduleRetention(queues.retention, config.RETENTION_CRON, purger.enabled);
     ops = await startOpsServer({
       port: options.port ?? config.PORT,
       registry,

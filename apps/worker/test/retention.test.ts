@@ -1,6 +1,13 @@
 import { RETENTION_SCHEDULER_ID } from "@parley/bus";
 import { schema } from "@parley/db";
-import { sql } from "drizzle-orm";
+import { createLogger } from "@parley/observability";
+import { eq, sql } from "drizzle-orm";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Writable } from "node:stream";
+import { Purger } from "../src/jobs/retention/purger";
+import { retentionByType } from "../src/jobs/retention/retention-policy";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { WorkerNode } from "../src/worker-node";
 import { WorkerHarness } from "./support/worker-harness";
@@ -8,6 +15,7 @@ import { WorkerHarness } from "./support/worker-harness";
 let harness: WorkerHarness;
 let node: WorkerNode;
 const DAY = 86_400_000;
+const silent = createLogger({ name: "retention-test", level: "warn", destination: new Writable({ write: (_chunk, _enc, done) => done() }) });
 
 beforeAll(async () => {
   harness = await WorkerHarness.start({ MESSAGE_RETENTION: "30d", RETENTION_BATCH_SIZE: "7" });
@@ -41,7 +49,8 @@ describe("MESSAGE_RETENTION purge", () => {
       INSERT INTO ${schema.archivedMessages} (id, conversation_id, seq, sender_id, type, content, client_msg_id, reply_to, attachments, created_at, edited_at, deleted_at) SELECT * FROM moved`);
 
     const result = await node.purger.run(now);
-    expect(result).toEqual({ hot: 20, archived: 10, cutoff: new Date(now.getTime() - 30 * DAY).toISOString() });
+    const cutoff30 = new Date(now.getTime() - 30 * DAY).toISOString();
+    expect(result).toEqual({ hot: 20, archived: 10, cutoffs: { direct: cutoff30, group: cutoff30, support: cutoff30 } });
 
     const hotRows = await rows(hot);
     expect(hotRows.map((r) => r.seq)).toEqual(Array.from({ length: 23 }, (_, i) => i + 1));
@@ -66,6 +75,26 @@ describe("MESSAGE_RETENTION purge", () => {
     const metrics = await node.registry.metrics();
     expect(metrics).toMatch(/^parley_messages_purged_total\{[^}]*storage="hot"[^}]*\} 20$/m);
     expect(metrics).toMatch(/^parley_messages_purged_total\{[^}]*storage="archived"[^}]*\} 10$/m);
+  });
+
+  it("follows a policy file's per-type retention: direct conversations 7 days, groups kept for ever", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "parley-policy-"));
+    const file = path.join(dir, "policy.json");
+    writeFileSync(file, JSON.stringify({ name: "custom", retention: { direct: "7d", group: "off" } }));
+    const retention = retentionByType(30 * DAY, file);
+    expect(retention).toEqual({ direct: 7 * DAY, group: undefined, support: 30 * DAY });
+    const purger = new Purger({ database: harness.db, clock: { now: () => new Date() }, logger: silent, metrics: node.metrics, retention, batchSize: 100 });
+    const now = new Date();
+    const [a, b] = [await harness.user(), await harness.user()];
+    const group = await harness.conversation([a.id, b.id]);
+    await harness.bulkMessages(group, a.id, 3, new Date(now.getTime() - 400 * DAY));
+    const direct = await harness.conversation([a.id, b.id]);
+    await harness.db.db.update(schema.conversations).set({ type: "direct", directKey: `${a.id}:${b.id}:${direct}` }).where(eq(schema.conversations.id, direct));
+    await harness.bulkMessages(direct, a.id, 4, new Date(now.getTime() - 10 * DAY));
+    expect(await purger.run(now)).toMatchObject({ hot: 4, archived: 0 });
+    expect((await rows(group)).every((r) => !r.deleted)).toBe(true);
+    expect((await rows(direct)).every((r) => r.deleted && r.content === "")).toBe(true);
+    expect(() => retentionByType(DAY, path.join(dir, "missing.json"))).toThrow();
   });
 
   it("runs on RETENTION_CRON through one fleet-wide job scheduler", async () => {

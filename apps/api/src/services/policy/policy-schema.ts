@@ -2,6 +2,7 @@ import { z } from "zod";
 
 const roleName = z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, "must be a lowercase word");
 const roleOrAny = z.union([roleName, z.literal("*")]);
+const retentionValue = z.string().regex(/^(off|\d+(\.\d+)?\s*(ms|s|m|h|d)?)$/, "must be off or a duration such as 30d");
 
 /** A pair of roles that may talk, optionally only when a relationship row links the two people. */
 const contactRule = z.strictObject({
@@ -39,6 +40,14 @@ export const policySchema = z
     on_contact_lost: z.enum(["keep", "remove"]).default("keep"),
     /** Closed direct conversations leave the default list (still listed with ?closed=true, history readable). */
     hide_closed: z.boolean().default(false),
+    /** MESSAGE_RETENTION per conversation type (read by the worker): a duration such as "30d", or "off". */
+    retention: z
+      .strictObject({
+        direct: retentionValue.optional(),
+        group: retentionValue.optional(),
+        support: retentionValue.optional(),
+      })
+      .optional(),
   })
   .superRefine((policy, ctx) => {
     const known = new Set(policy.roles);

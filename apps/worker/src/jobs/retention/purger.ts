@@ -3,14 +3,15 @@ import type { Logger } from "@parley/observability";
 import { sql } from "drizzle-orm";
 import type { Clock } from "../../clock";
 import type { WorkerMetrics } from "../../metrics";
+import { CONVERSATION_TYPES, type ConversationType, type RetentionByType } from "./retention-policy";
 
 export interface PurgerOptions {
   readonly database: Database;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly metrics: WorkerMetrics;
-  /** MESSAGE_RETENTION in ms; undefined: messages are kept for ever and a run does nothing. */
-  readonly retentionMs: number | undefined;
+  /** MESSAGE_RETENTION per conversation type, in ms; undefined: kept for ever. */
+  readonly retention: RetentionByType;
   /** Messages tombstoned per statement (RETENTION_BATCH_SIZE). */
   readonly batchSize: number;
 }
@@ -20,12 +21,12 @@ export interface PurgeRunResult {
   readonly hot: number;
   /** Messages of archive storage turned into tombstones by this run. */
   readonly archived: number;
-  /** Nothing older than this remains with content (ISO time), or null when retention is off. */
-  readonly cutoff: string | null;
+  /** Per conversation type: nothing older than this remains with content (ISO time); absent when kept for ever. */
+  readonly cutoffs: Partial<Record<ConversationType, string>>;
 }
 
 /**
- * MESSAGE_RETENTION: messages older than the retention lose their content and attachments and become tombstones,
+ * MESSAGE_RETENTION (per conversation type when a policy file overrides it): messages older than the retention lose their content and attachments and become tombstones,
  * exactly as a deletion leaves them: the seq stays, so histories keep no gaps and clients see `deleted: true`.
  * Both the hot table and archive storage are purged, in batches of `batchSize` rows per short statement
  * (`SKIP LOCKED`: a conversation being written is left for the next batch), until nothing older is left.
@@ -33,20 +34,33 @@ export interface PurgeRunResult {
 export class Purger {
   constructor(private readonly options: PurgerOptions) {}
 
-  async run(now: Date): Promise<PurgeRunResult> {
-    const { retentionMs, logger, metrics } = this.options;
-    if (retentionMs === undefined) return { hot: 0, archived: 0, cutoff: null };
-    const started = performance.now();
-    const cutoff = new Date(now.getTime() - retentionMs);
-    const hot = await this.purgeTable("messages", cutoff, now);
-    const archived = await this.purgeTable("archived_messages", cutoff, now);
-    metrics.messagesPurged.inc({ storage: "hot" }, hot);
-    metrics.messagesPurged.inc({ storage: "archived" }, archived);
-    logger.info({ cutoff: cutoff.toISOString(), hot, archived, duration_ms: Math.round(performance.now() - started) }, "retention purge done");
-    return { hot, archived, cutoff: cutoff.toISOString() };
+  /** Whether any conversation type has a retention (otherwise no schedule is kept). */
+  get enabled(): boolean {
+    return CONVERSATION_TYPES.some((type) => this.options.retention[type] !== undefined);
   }
 
-  private async purgeTable(table: "messages" | "archived_messages", cutoff: Date, now: Date): Promise<number> {
+  async run(now: Date): Promise<PurgeRunResult> {
+    const { retention, logger, metrics } = this.options;
+    const started = performance.now();
+    const cutoffs: Partial<Record<ConversationType, string>> = {};
+    let hot = 0;
+    let archived = 0;
+    for (const type of CONVERSATION_TYPES) {
+      const ms = retention[type];
+      if (ms === undefined) continue;
+      const cutoff = new Date(now.getTime() - ms);
+      cutoffs[type] = cutoff.toISOString();
+      hot += await this.purgeTable("messages", type, cutoff, now);
+      archived += await this.purgeTable("archived_messages", type, cutoff, now);
+    }
+    metrics.messagesPurged.inc({ storage: "hot" }, hot);
+    metrics.messagesPurged.inc({ storage: "archived" }, archived);
+    if (this.enabled) logger.info({ cutoffs, hot, archived, duration_ms: Math.round(performance.now() - started) }, "retention purge done");
+    return { hot, archived, cutoffs };
+  }
+
+  private async purgeTable(table: "messages" | "archived_messages", type: ConversationType, cutoff: Date, now: Date): Promise<number> {
+    const c = schema.conversations;
     const t = table === "messages" ? schema.messages : schema.archivedMessages;
     let total = 0;
     for (;;) {
@@ -56,6 +70,7 @@ export class Purger {
         WHERE ${t.id} IN (
           SELECT ${t.id} FROM ${t}
           WHERE ${t.createdAt} < ${cutoff.toISOString()}::timestamptz AND ${t.deletedAt} IS NULL
+            AND ${t.conversationId} IN (SELECT ${c.id} FROM ${c} WHERE ${c.type} = ${type})
           LIMIT ${this.options.batchSize}
           FOR UPDATE SKIP LOCKED
         )
