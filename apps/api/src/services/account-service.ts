@@ -146,6 +146,8 @@ export class AccountService {
     const cached = this.subjects.get(claims.sub);
     if (cached !== undefined && cached.until > now) return cached.subject;
     const row = (await this.deps.users.findById(claims.sub)) ?? (await this.provision(claims));
+    // The Redis revocation refuses at once on every node; the row is the record that survives a lost Redis.
+    if (row.suspendedAt !== null || row.erasedAt !== null) throw new ParleyError("account_suspended");
     const subject = { id: row.id, role: row.role };
     this.subjects.delete(claims.sub);
     if (this.subjects.size >= SUBJECT_CACHE_SIZE) {
