@@ -52,8 +52,10 @@ const c = schema.conversations;
 export class MessageRepository {
   // ---- participants
 
-  /** The caller's membership, or undefined when they are not (or no longer) an active participant. */
-  /** The caller's role and the conversation's closed state, in the one query access checks already make. */
+  /**
+   * The caller's role and the conversation's closed state (read in the one query access checks already make), or
+   * undefined when they are not (or no longer) an active participant.
+   */
   async activeParticipant(ex: Executor, conversationId: string, userId: string): Promise<{ role: ParticipantRole; closed: boolean } | undefined> {
     const [row] = await ex
       .select({ role: p.role, closedAt: c.closedAt })
