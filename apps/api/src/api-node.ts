@@ -12,8 +12,13 @@ import { createApp } from "./app";
 import { EmailScheduler } from "./events/email-scheduler";
 import { OutboxRelay } from "./events/outbox-relay";
 import { ArchiveRepository } from "./repositories/archive-repository";
+import { AuditRepository } from "./repositories/audit-repository";
+import { BlockRepository } from "./repositories/block-repository";
+import { ContactStateRepository } from "./repositories/contact-state-repository";
 import { ConversationRepository } from "./repositories/conversation-repository";
 import { MessageRepository } from "./repositories/message-repository";
+import { ReportRepository } from "./repositories/report-repository";
+import { DataSubjectRepository } from "./repositories/data-subject-repository";
 import { RecipientUnreadRepository } from "./repositories/recipient-unread-repository";
 import { SearchRepository } from "./repositories/search-repository";
 import { SendBatchRepository } from "./repositories/send-batch-repository";
@@ -23,8 +28,13 @@ import { RelationshipRepository } from "./repositories/relationship-repository";
 import { UserDirectoryRepository } from "./repositories/user-directory-repository";
 import { UserRepository } from "./repositories/user-repository";
 import { AccountService } from "./services/account-service";
+import { AdminService } from "./services/admin-service";
+import { AuditService } from "./services/audit-service";
+import { EmailConfirmationService } from "./services/email-confirmation-service";
 import { systemClock, type Clock } from "./services/actor";
 import type { ApiServices } from "./services/api-services";
+import { BlockService } from "./services/block-service";
+import { ContactGuard } from "./services/contact-guard";
 import { ConversationService } from "./services/conversation-service";
 import { ConversationViews } from "./services/conversation-view";
 import { MembershipService } from "./services/membership-service";
@@ -36,6 +46,8 @@ import { DeliveryRepository } from "./repositories/delivery-repository";
 import { RestoreService } from "./services/restore-service";
 import { SearchService } from "./services/search-service";
 import { PresenceService } from "./services/presence-service";
+import { ReportService } from "./services/report-service";
+import { DataSubjectService } from "./services/data-subject-service";
 import { RelationshipService } from "./services/relationship-service";
 import { systemMessageWriter } from "./services/system-message-writer";
 import type { AppendSystemMessage } from "./services/system-messages";
@@ -118,6 +130,7 @@ export async function createApiNode(options: ApiNodeOptions): Promise<ApiNode> {
   });
   const messageDeps = { database, messages: messageRepo, outbox, relay };
   const appendSystemMessage: AppendSystemMessage = systemMessageWriter(messageWriter);
+  const guard = new ContactGuard({ contacts: new ContactStateRepository(), participants: participantRepo, directory, views: conversationViews, policy, clock, appendSystemMessage });
   const conversationDeps = { database, conversations: conversationRepo, participants: participantRepo, outbox, relay, views: conversationViews, directory, policy, clock };
 
   const messagesSent = new Counter({
@@ -127,27 +140,51 @@ export async function createApiNode(options: ApiNodeOptions): Promise<ApiNode> {
     registers: [metrics.registry],
   });
 
+  const accountMailQueue = new Queue(JOB_QUEUES.accountMail, { connection: jobsRedis, prefix: jobQueuePrefix(config.REDIS_KEY_PREFIX) });
+  const confirmations = new EmailConfirmationService({ database, queue: accountMailQueue, mode: config.EMAIL_CONFIRMATION, ttlMs: config.EMAIL_CONFIRMATION_TTL, clock });
+  const accounts = new AccountService({ users, policy, issuer, verifier, revocations, limits, confirmations, newId });
+  const admin = new AdminService({ database, users, accounts, guard, outbox, relay, revocations, policy, clock, newId });
+  const membership = new MembershipService({ ...conversationDeps, appendSystemMessage, unread: recipientUnread });
+  const messages = new MessageService({
+    ...messageDeps,
+    writer: messageWriter,
+    batches: sendBatches,
+    recipientUnread,
+    batching: { maxBatch: config.SEND_BATCH_MAX, windowMs: config.SEND_BATCH_WINDOW, maxInFlight: config.SEND_BATCHES_IN_FLIGHT },
+    registry: metrics.registry,
+    limits,
+    policy,
+    clock,
+    maxMessageLength: config.MAX_MESSAGE_LENGTH,
+    onSent: (message) => messagesSent.inc({ type: message.type }),
+  });
   const services: ApiServices = {
-    accounts: new AccountService({ users, policy, issuer, verifier, revocations, limits, newId }),
+    accounts,
+    confirmations,
+    admin,
+    dataSubjects: new DataSubjectService({
+      database,
+      users,
+      accounts,
+      subjects: new DataSubjectRepository(),
+      participants: participantRepo,
+      views: conversationViews,
+      guard,
+      outbox,
+      relay,
+      revocations,
+      clock,
+    }),
+    reports: new ReportService({ database, reports: new ReportRepository(), messages: messageRepo, messageService: messages, membership, admin, directory, policy, clock, newId }),
+    audit: new AuditService({ database, audit: new AuditRepository(), policy, clock, newId }),
     limits,
     conversations: new ConversationService({ ...conversationDeps, unread: recipientUnread, newId }),
-    membership: new MembershipService({ ...conversationDeps, appendSystemMessage, unread: recipientUnread }),
+    membership,
     users: directory,
-    relationships: new RelationshipService({ database, relationships: relationshipRepo, clock }),
+    relationships: new RelationshipService({ database, relationships: relationshipRepo, outbox, relay, guard, clock }),
+    blocks: new BlockService({ database, blocks: new BlockRepository(), directory, guard, outbox, relay, clock }),
     presence: new PresenceService({ database, store: presenceStore, participants: participantRepo, directory }),
-    messages: new MessageService({
-      ...messageDeps,
-      writer: messageWriter,
-      batches: sendBatches,
-      recipientUnread,
-      batching: { maxBatch: config.SEND_BATCH_MAX, windowMs: config.SEND_BATCH_WINDOW, maxInFlight: config.SEND_BATCHES_IN_FLIGHT },
-      registry: metrics.registry,
-      limits,
-      policy,
-      clock,
-      maxMessageLength: config.MAX_MESSAGE_LENGTH,
-      onSent: (message) => messagesSent.inc({ type: message.type }),
-    }),
+    messages,
     reads: new ReadService({ ...messageDeps, writer: messageWriter, unread: recipientUnread }),
     deliveries: new DeliveryService({ database, deliveries: new DeliveryRepository(), outbox, relay }),
     search: new SearchService({ database, messages: messageRepo, search: new SearchRepository() }),
@@ -211,6 +248,7 @@ export async function createApiNode(options: ApiNodeOptions): Promise<ApiNode> {
           ["final outbox flush", () => relay.flushOnce()],
           ["email scheduler", () => emailScheduler.close()],
           ["email queue", () => emailQueue.close()],
+          ["account mail queue", () => accountMailQueue.close()],
           ["jobs redis", () => jobsRedis.disconnect()],
           ["revocations", () => revocations.close()],
           ["postgres", () => database.close()],

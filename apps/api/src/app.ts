@@ -8,7 +8,10 @@ import type { Registry } from "prom-client";
 import { randomUUID } from "node:crypto";
 import { authenticate } from "./http/authenticate";
 import { errorHandler } from "./http/error-handler";
+import { auditTrail } from "./http/audit-trail";
+import { adminRouter } from "./http/routers/admin-router";
 import { authRouter } from "./http/routers/auth-router";
+import { blocksRouter } from "./http/routers/blocks-router";
 import { conversationsRouter } from "./http/routers/conversations-router";
 import { meRouter } from "./http/routers/me-router";
 import { messagesRouter } from "./http/routers/messages-router";
@@ -16,6 +19,8 @@ import { presenceRouter } from "./http/routers/presence-router";
 import { deliveryRouter } from "./http/routers/delivery-router";
 import { readRouter } from "./http/routers/read-router";
 import { relationshipsRouter } from "./http/routers/relationships-router";
+import { dataSubjectRouter } from "./http/routers/data-subject-router";
+import { reportsRouter } from "./http/routers/reports-router";
 import { searchRouter } from "./http/routers/search-router";
 import { usersRouter } from "./http/routers/users-router";
 import { openApiRouter } from "./http/openapi";
@@ -78,12 +83,17 @@ export function createApp(options: AppOptions): Express {
   });
 
   app.use("/v1", openApiRouter());
-  app.use("/v1", authRouter(services.accounts));
+  app.use("/v1", authRouter(services.accounts, services.confirmations));
   const authenticated = express.Router();
   authenticated.use(authenticate(services.accounts, services.limits));
+  authenticated.use(auditTrail(services.audit, logger));
   authenticated.use(meRouter(services.accounts));
+  authenticated.use(dataSubjectRouter(services.dataSubjects, services.audit));
   // Each feature's router is mounted here, one line each.
   authenticated.use(usersRouter(services.users));
+  authenticated.use(blocksRouter(services.blocks));
+  authenticated.use(adminRouter(services.admin, services.audit));
+  authenticated.use(reportsRouter(services.reports));
   authenticated.use(conversationsRouter(services.conversations, services.membership));
   authenticated.use(relationshipsRouter(services.relationships));
   authenticated.use(presenceRouter(services.presence));

@@ -101,14 +101,27 @@ describe("open", () => {
 
 describe("school", () => {
   const { api, service } = withPreset("school");
-  it("lets teachers talk with students, parents and colleagues, but not students with students", async () => {
+  it("lets teachers talk with the students they teach and those students' parents (class links) and with colleagues, never students with students", async () => {
     const r = (role: string) => api().register(role);
-    expect(await contact(api(), await r("teacher"), await r("student"))).toBe("allowed");
-    expect(await contact(api(), await r("parent"), await r("teacher"))).toBe("allowed");
-    expect(await contact(api(), await r("teacher"), await r("teacher"))).toBe("allowed");
+    const teacher = await provision(api(), "teacher");
+    const [pupil, parent, stranger] = [await r("student"), await r("parent"), await r("student")];
+    expect(await contact(api(), teacher, pupil)).toBe("refused");
+    expect(await contact(api(), parent, teacher)).toBe("refused");
+    await link(api(), service(), teacher.id, pupil.id, "class");
+    await link(api(), service(), teacher.id, parent.id, "class");
+    expect(await contact(api(), teacher, pupil)).toBe("allowed");
+    expect(await contact(api(), parent, teacher)).toBe("allowed");
+    expect(await contact(api(), teacher, stranger)).toBe("refused");
+    expect(await contact(api(), teacher, await provision(api(), "teacher"))).toBe("allowed");
     expect(await contact(api(), await r("student"), await r("student"))).toBe("refused");
     expect(await contact(api(), await r("parent"), await r("parent"))).toBe("refused");
     expect(await contact(api(), await provision(api(), "admin"), await r("student"))).toBe("allowed");
+  });
+  it("never lets anyone self-register as teacher or admin", async () => {
+    for (const role of ["teacher", "admin"]) {
+      const answer = await api().request("POST", "/v1/auth/register", { body: { username: `self-${role}`, password: "correct horse battery", display_name: role, role } });
+      expect(answer).toMatchObject({ status: 403, body: { error: { code: "forbidden", field: "role" } } });
+    }
   });
   it("lets a parent reach their own child only once a guardian link exists, from either side", async () => {
     const parent = await api().register("parent");
@@ -123,7 +136,8 @@ describe("school", () => {
   });
   it("lets only teachers and admins create groups", async () => {
     const student = await api().register("student");
-    const teacher = await api().register("teacher");
+    const teacher = await provision(api(), "teacher");
+    await link(api(), service(), teacher.id, student.id, "class");
     expect((await api().request("POST", "/v1/conversations", { token: student.token, body: { type: "group", title: "g", participant_ids: [teacher.id] } })).status).toBe(403);
     expect((await api().request("POST", "/v1/conversations", { token: teacher.token, body: { type: "group", title: "g", participant_ids: [student.id] } })).status).toBe(201);
   });

@@ -4,7 +4,7 @@ import type { Presence } from "@parley/protocol";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApiHarness, type RegisteredUser } from "./support/api-harness";
-import { openConversation, provision, serviceToken } from "./support/conversation-fixtures";
+import { link, openConversation, provision, serviceToken } from "./support/conversation-fixtures";
 
 let api: ApiHarness;
 let redis: Redis;
@@ -22,12 +22,20 @@ afterAll(async () => {
   await api.close();
 });
 
+/** A provisioned teacher (never self-registered under `school`) with class links to these students. */
+async function teacherOf(...students: RegisteredUser[]): Promise<RegisteredUser> {
+  const teacher = await provision(api, "teacher");
+  const service = await serviceToken(api);
+  for (const student of students) await link(api, service, teacher.id, student.id, "class");
+  return teacher;
+}
+
 const connect = (user: RegisteredUser, node: string, connectionId: string) => store.register({ userId: user.id, node, connectionId }, 5);
 const presence = (token: string, query = "") => api.request<{ items: Presence[] }>("GET", `/v1/presence${query}`, { token });
 
 describe("GET /v1/stats", () => {
   it("reports connections, users and nodes across the cluster to admin and service tokens", async () => {
-    const [a, b] = [await api.register("student"), await api.register("teacher")];
+    const [a, b] = [await api.register("student"), await provision(api, "teacher")];
     await connect(a, "edge-1", "c1");
     await connect(a, "edge-2", "c2");
     await connect(b, "edge-2", "c3");
@@ -54,7 +62,7 @@ describe("GET /v1/stats", () => {
 
   it("refuses everyone else with 403 and no token with 401", async () => {
     for (const role of ["student", "teacher", "parent"]) {
-      const user = await api.register(role);
+      const user = role === "teacher" ? await provision(api, role) : await api.register(role);
       expect(await api.request("GET", "/v1/stats", { token: user.token })).toMatchObject({ status: 403, body: { error: { code: "forbidden" } } });
     }
     expect((await api.request("GET", "/v1/stats")).status).toBe(401);
@@ -63,9 +71,9 @@ describe("GET /v1/stats", () => {
 
 describe("GET /v1/presence", () => {
   it("shows people the caller shares a conversation with or may contact, and omits the others", async () => {
-    const teacher = await api.register("teacher");
     const pupil = await api.register("student");
     const classmate = await api.register("student");
+    const teacher = await teacherOf(pupil, classmate);
     await connect(teacher, "edge-1", "t1");
     await store.setStatus(teacher.id, "busy");
     await connect(classmate, "edge-1", "m1");
@@ -93,11 +101,11 @@ describe("GET /v1/presence", () => {
   });
 
   it("lists the caller's online contacts when no ids are given", async () => {
-    const teacher = await api.register("teacher");
     const online = await api.register("student");
     const offline = await api.register("student");
-    const stranger = await api.register("teacher");
+    const stranger = await provision(api, "teacher");
     const leaver = await api.register("student");
+    const teacher = await teacherOf(online, offline, leaver);
     const group = await openConversation(api, teacher.token, { type: "group", title: "class", participant_ids: [online.id, offline.id, leaver.id] });
     await api.request("DELETE", `/v1/conversations/${group.id}/participants/${leaver.id}`, { token: leaver.token });
     await connect(online, "edge-1", "o1");

@@ -12,6 +12,13 @@ afterAll(async () => {
   await api.close();
 });
 
+/** Teachers are never self-registered under `school`: they come from the identity provider. */
+async function teacher(username: string, displayName = username): Promise<{ id: string; token: string }> {
+  const token = await api.tokenFor({ sub: username, role: "teacher", name: displayName });
+  const me = await api.request<{ id: string }>("GET", "/v1/users/me", { token });
+  return { id: me.body.id, token };
+}
+
 const search = (token: string, query: string) => api.request<Page<PublicUser>>("GET", `/v1/users${query}`, { token });
 
 /** Every page of a search, following next_cursor; also returns how many pages it took. */
@@ -32,11 +39,12 @@ async function searchAll(token: string, q: string, limit: number): Promise<{ use
 
 describe("GET /v1/users", () => {
   it("matches username or display name case-insensitively, by username, never the caller", async () => {
-    const teacher = await api.register("teacher", { username: "zq1_me" });
-    await api.register("teacher", { username: "zq1b", display_name: "Bea" });
-    await api.register("teacher", { username: "zq1a", display_name: "Abe" });
-    await api.register("student", { username: "plainname", display_name: "The ZQ1 Student" });
-    const found = await search(teacher.token, "?q=Zq1");
+    const me = await teacher("zq1_me");
+    await teacher("zq1b", "Bea");
+    await teacher("zq1a", "Abe");
+    const pupil = await api.register("student", { username: "plainname", display_name: "The ZQ1 Student" });
+    await link(api, await serviceToken(api), me.id, pupil.id, "class");
+    const found = await search(me.token, "?q=Zq1");
     expect(found.status).toBe(200);
     expect(found.body.items.map((u) => u.username)).toEqual(["plainname", "zq1a", "zq1b"]);
     expect(found.body.items[0]).toEqual({ id: expect.any(String) as string, username: "plainname", display_name: "The ZQ1 Student", role: "student" });
@@ -44,34 +52,38 @@ describe("GET /v1/users", () => {
   });
 
   it("treats % and _ in q as plain characters", async () => {
-    const teacher = await api.register("teacher");
-    await api.register("teacher", { display_name: "Quite 100% sure" });
-    await api.register("teacher", { display_name: "Quite 1000 sure" });
-    const percent = await search(teacher.token, `?q=${encodeURIComponent("0% s")}&limit=100`);
+    const me = await teacher("pct0");
+    await teacher("pct1", "Quite 100% sure");
+    await teacher("pct2", "Quite 1000 sure");
+    const percent = await search(me.token, `?q=${encodeURIComponent("0% s")}&limit=100`);
     expect(percent.body.items.map((u) => u.display_name)).toEqual(["Quite 100% sure"]);
-    const underscore = await search(teacher.token, `?q=${encodeURIComponent("quite 10_")}&limit=100`);
+    const underscore = await search(me.token, `?q=${encodeURIComponent("quite 10_")}&limit=100`);
     expect(underscore.body.items).toEqual([]);
   });
 
   it("shows a student only the people the policy lets them contact, across correct pages", async () => {
     const me = await api.register("student", { username: "pg7s0" });
     for (const n of [1, 2, 3, 4, 5]) await api.register("student", { username: `pg7s${n}` });
-    for (const n of [1, 2, 3]) await api.register("teacher", { username: `pg7t${n}` });
+    const teachers = [await teacher("pg7t1"), await teacher("pg7t2"), await teacher("pg7t3")];
     const parent = await api.register("parent", { username: "pg7p1" });
     await api.register("parent", { username: "pg7p2" });
     await provision(api, "admin", "pg7admin");
+    const service = await serviceToken(api);
+    // The student is in the classes of the first two teachers only.
+    for (const t of teachers.slice(0, 2)) await link(api, service, t.id, me.id, "class");
 
     const before = await searchAll(me.token, "pg7", 2);
-    expect(before).toEqual({ usernames: ["pg7admin", "pg7t1", "pg7t2", "pg7t3"], pages: 2 });
+    expect(before).toEqual({ usernames: ["pg7admin", "pg7t1", "pg7t2"], pages: 2 });
 
-    await link(api, await serviceToken(api), parent.id, me.id, "guardian");
-    expect((await searchAll(me.token, "pg7", 3)).usernames).toEqual(["pg7admin", "pg7p1", "pg7t1", "pg7t2", "pg7t3"]);
-    // The link works from the parent's side too, and only for that child.
-    expect((await searchAll(parent.token, "pg7", 10)).usernames).toEqual(["pg7admin", "pg7s0", "pg7t1", "pg7t2", "pg7t3"]);
+    await link(api, service, parent.id, me.id, "guardian");
+    expect((await searchAll(me.token, "pg7", 3)).usernames).toEqual(["pg7admin", "pg7p1", "pg7t1", "pg7t2"]);
+    // The link works from the parent's side too, and only for that child; teachers reach a parent through their own class link.
+    expect((await searchAll(parent.token, "pg7", 10)).usernames).toEqual(["pg7admin", "pg7s0"]);
   });
 
   it("shows a service token everyone", async () => {
-    for (const role of ["student", "parent", "teacher"]) await api.register(role, { username: `sv9${role}` });
+    for (const role of ["student", "parent"]) await api.register(role, { username: `sv9${role}` });
+    await teacher("sv9teacher");
     const all = await searchAll(await serviceToken(api), "sv9", 2);
     expect(all.usernames).toEqual(["sv9parent", "sv9student", "sv9teacher"]);
   });

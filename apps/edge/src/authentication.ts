@@ -6,7 +6,7 @@ import type { EdgeMetrics } from "./metrics";
 
 export type AuthOutcome =
   | { readonly ok: true; readonly identity: Identity }
-  | { readonly ok: false; readonly code: "invalid_token" | "token_expired" | "token_revoked" | "forbidden" | "unavailable"; readonly message: string };
+  | { readonly ok: false; readonly code: "invalid_token" | "token_expired" | "token_revoked" | "account_suspended" | "forbidden" | "unavailable"; readonly message: string };
 
 /** Verifies a token (signature, pinned algorithm, exp, revocation); a failure of Redis is `unavailable`, not the token's fault. */
 export async function authenticate(verifier: TokenVerifier, token: string, metrics: EdgeMetrics, logger: Logger): Promise<AuthOutcome> {

@@ -1,11 +1,20 @@
+import { z } from "zod";
 import type { ApiClient, ApiError } from "./api-client";
 import type { Clock } from "./clock";
 import type { Connection } from "./connection";
 
+/** A participant of an open conversation, of a closed one (read-only: no typing), or not a participant. */
+type Standing = "member" | "closed" | "outsider";
+
 interface Entry {
-  readonly member: boolean;
+  readonly standing: Standing;
   readonly until: number;
 }
+
+const conversationClosed = z.object({ closed: z.boolean() });
+
+const CLOSED_ERROR: ApiError = { code: "conversation_closed", message: "This conversation is closed: its two people may no longer write to each other." };
+const NOT_FOUND_ERROR: ApiError = { code: "not_found", message: "No such conversation." };
 
 export type MembershipAnswer = { readonly ok: true } | { readonly ok: false; readonly error: ApiError };
 
@@ -30,21 +39,23 @@ export class MembershipCache {
     const userId = connection.userId;
     const cached = this.byConversation.get(conversationId)?.get(userId);
     if (options.fresh !== true && cached !== undefined && cached.until > this.clock.now()) {
-      return cached.member ? { ok: true } : { ok: false, error: { code: "not_found", message: "No such conversation." } };
+      return answerOf(cached.standing);
     }
     const answer = await this.api.request("GET", `/v1/conversations/${encodeURIComponent(conversationId)}`, {
       token: connection.identity?.token ?? "",
       clientIp: connection.remoteAddress,
     });
     if (answer.ok) {
-      this.remember(conversationId, userId, true);
-      return { ok: true };
+      // A closed conversation (lost relationship, a block) stays readable but refuses typing.
+      const standing = conversationClosed.safeParse(answer.body).data?.closed === true ? "closed" : "member";
+      this.remember(conversationId, userId, standing);
+      return answerOf(standing);
     }
-    if (answer.status === 404 || answer.status === 403) this.remember(conversationId, userId, false);
+    if (answer.status === 404 || answer.status === 403) this.remember(conversationId, userId, "outsider");
     return { ok: false, error: answer.error };
   }
 
-  remember(conversationId: string, userId: string, member: boolean): void {
+  remember(conversationId: string, userId: string, standing: Standing): void {
     if (this.size >= MAX_ENTRIES) this.clear();
     let users = this.byConversation.get(conversationId);
     if (!users) {
@@ -52,7 +63,7 @@ export class MembershipCache {
       this.byConversation.set(conversationId, users);
     }
     if (!users.has(userId)) this.size += 1;
-    users.set(userId, { member, until: this.clock.now() + (member ? this.ttlMs : this.negativeTtlMs) });
+    users.set(userId, { standing, until: this.clock.now() + (standing === "member" ? this.ttlMs : this.negativeTtlMs) });
   }
 
   /** Membership of the conversation changed: ask the API again next time. */
@@ -67,4 +78,9 @@ export class MembershipCache {
     this.byConversation.clear();
     this.size = 0;
   }
+}
+
+function answerOf(standing: Standing): MembershipAnswer {
+  if (standing === "member") return { ok: true };
+  return { ok: false, error: standing === "closed" ? CLOSED_ERROR : NOT_FOUND_ERROR };
 }

@@ -140,9 +140,17 @@ export async function createEdgeNode(config: EdgeConfig, options: EdgeNodeOption
     pendingCleanups: new Set(),
   };
 
-  const stopRevocationWatch = revocations.onRevoked((jti) => {
+  const stopTokenWatch = revocations.onRevoked((jti) => {
     for (const connection of registry.withToken(jti)) connection.close("token_revoked");
   });
+  // A suspended or erased account: every socket of the user closes on every node at once.
+  const stopSubjectWatch = revocations.onSubjectRevoked((sub) => {
+    for (const connection of registry.ofUser(sub)) connection.close("account_suspended");
+  });
+  const stopRevocationWatch = () => {
+    stopTokenWatch();
+    stopSubjectWatch();
+  };
   const stopCatchUp = catchUpAfterReconnect(subscriberRedis, redis, keyPrefix, registry, logger);
   presence.start();
   watchers.start();

@@ -16,6 +16,8 @@ export interface WorkerMetrics {
   readonly jobRetries: Counter<"queue">;
   readonly emailsSent: Counter;
   readonly conversationsArchived: Counter;
+  /** Messages turned into tombstones by the MESSAGE_RETENTION purge, by storage (hot, archived). */
+  readonly messagesPurged: Counter<"storage">;
 }
 
 /** How long a scrape waits for a queue's counts (BullMQ's connection waits for Redis forever). */
@@ -73,6 +75,12 @@ export function createWorkerMetrics(registry: Registry, queues: readonly QueueCo
       name: "parley_job_retries_total",
       help: "Job attempts that failed and were scheduled for a retry, per queue.",
       labelNames: ["queue"],
+      registers: [registry],
+    }),
+    messagesPurged: new Counter({
+      name: "parley_messages_purged_total",
+      help: "Messages whose content the MESSAGE_RETENTION purge removed (tombstones kept), by storage.",
+      labelNames: ["storage"],
       registers: [registry],
     }),
     emailsSent: new Counter({

@@ -1,5 +1,5 @@
 import { EMAIL_BACKOFF_TYPE, EMAIL_JOB_NAME, emailJobOptions, JOB_QUEUES, jobQueuePrefix, PresenceStore, type EmailJobData } from "@parley/bus";
-import type { WorkerConfig } from "@parley/config";
+import { notifyContentFor, type WorkerConfig } from "@parley/config";
 import { createDb, type Database } from "@parley/db";
 import { closeAll, createLogger, createMetrics, logConnectionErrors, postgresCheck, redisCheck, startOpsServer, type Logger, type OpsServer } from "@parley/observability";
 import { Queue, Worker, type Job } from "bullmq";
@@ -9,7 +9,11 @@ import { uuidv7 } from "uuidv7";
 import { systemClock, type Clock } from "./clock";
 import { archivalProcessor, scheduleArchival } from "./jobs/archival/archival-job";
 import { Archiver } from "./jobs/archival/archiver";
+import { confirmationProcessor } from "./jobs/account/confirmation-job";
 import { EmailComposer } from "./jobs/email/email-composer";
+import { Purger } from "./jobs/retention/purger";
+import { retentionByType } from "./jobs/retention/retention-policy";
+import { retentionProcessor, scheduleRetention } from "./jobs/retention/retention-job";
 import { EmailJob } from "./jobs/email/email-job";
 import { EmailRepository } from "./jobs/email/email-repository";
 import { SmtpMailer, type Mailer } from "./jobs/email/mailer";
@@ -34,7 +38,8 @@ export interface WorkerNode {
   readonly registry: Registry;
   readonly metrics: WorkerMetrics;
   readonly database: Database;
-  readonly queues: { readonly email: Queue; readonly archival: Queue };
+  readonly queues: { readonly email: Queue; readonly archival: Queue; readonly accountMail: Queue; readonly retention: Queue };
+  readonly purger: Purger;
   readonly archiver: Archiver;
   readonly emailJob: EmailJob;
   /** The ops server's port (/healthz, /readyz, /metrics), once started. */
@@ -68,6 +73,8 @@ export function createWorkerNode(config: WorkerConfig, options: WorkerNodeOption
   const queues = {
     email: new Queue(JOB_QUEUES.email, { connection: bullRedis, prefix }),
     archival: new Queue(JOB_QUEUES.archival, { connection: bullRedis, prefix }),
+    accountMail: new Queue(JOB_QUEUES.accountMail, { connection: bullRedis, prefix }),
+    retention: new Queue(JOB_QUEUES.retention, { connection: bullRedis, prefix }),
   };
   logConnectionErrors(logger, "queues", ...Object.values(queues));
   const metrics = createWorkerMetrics(
@@ -80,7 +87,8 @@ export function createWorkerNode(config: WorkerConfig, options: WorkerNodeOption
     repository: new EmailRepository(database),
     presence: new PresenceStore({ redis, keyPrefix: config.REDIS_KEY_PREFIX }),
     mailer,
-    composer: new EmailComposer(config.PUBLIC_APP_URL),
+    composer: new EmailComposer(config.PUBLIC_APP_URL, notifyContentFor(config.NOTIFY_CONTENT, config.PARLEY_POLICY)),
+    requireConfirmed: config.EMAIL_CONFIRMATION === "required",
     clock,
     logger: logger.child({ queue: JOB_QUEUES.email }),
     metrics,
@@ -91,6 +99,15 @@ export function createWorkerNode(config: WorkerConfig, options: WorkerNodeOption
     messageIdDomain: new URL(config.PUBLIC_APP_URL).hostname,
   });
   const archiver = new Archiver({ database, clock, logger: logger.child({ queue: JOB_QUEUES.archival }), metrics, archiveAfterMs: config.ARCHIVE_AFTER, maxPerRun: config.ARCHIVE_MAX_PER_RUN });
+
+  const purger = new Purger({
+    database,
+    clock,
+    logger: logger.child({ queue: JOB_QUEUES.retention }),
+    metrics,
+    retention: retentionByType(config.MESSAGE_RETENTION, config.PARLEY_POLICY),
+    batchSize: config.RETENTION_BATCH_SIZE,
+  });
 
   const workers: Worker[] = [];
   let ops: OpsServer | undefined;
@@ -130,10 +147,24 @@ export function createWorkerNode(config: WorkerConfig, options: WorkerNodeOption
         settings: { backoffStrategy: (attemptsMade: number, type?: string) => (type === EMAIL_BACKOFF_TYPE ? backoff(attemptsMade) : retryBase) },
       }),
       new Worker(JOB_QUEUES.archival, archivalProcessor(archiver, clock), { connection: bullRedis, prefix, concurrency: 1 }),
+      new Worker(
+        JOB_QUEUES.accountMail,
+        confirmationProcessor({
+          database,
+          mailer,
+          clock,
+          logger: logger.child({ queue: JOB_QUEUES.accountMail }),
+          publicAppUrl: config.PUBLIC_APP_URL,
+          messageIdDomain: new URL(config.PUBLIC_APP_URL).hostname,
+        }),
+        { connection: bullRedis, prefix, concurrency: 2 },
+      ),
+      new Worker(JOB_QUEUES.retention, retentionProcessor(purger, clock), { connection: bullRedis, prefix, concurrency: 1 }),
     );
     for (const worker of workers) observe(worker);
     await Promise.all(workers.map((worker) => worker.waitUntilReady()));
     await scheduleArchival(queues.archival, config.ARCHIVE_CRON);
+    await scheduleRetention(queues.retention, config.RETENTION_CRON, purger.enabled);
     ops = await startOpsServer({
       port: options.port ?? config.PORT,
       registry,
@@ -150,6 +181,7 @@ export function createWorkerNode(config: WorkerConfig, options: WorkerNodeOption
     database,
     queues,
     archiver,
+    purger,
     emailJob,
     get port() {
       return ops?.port;

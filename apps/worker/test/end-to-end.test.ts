@@ -81,7 +81,8 @@ async function rowCounts(conversationId: string): Promise<{ hot: number; archive
 }
 
 beforeAll(async () => {
-  harness = await WorkerHarness.start({ EMAIL_DELAY: API_EMAIL_DELAY });
+  // Addresses are trusted here (confirmation has its own tests): this file is about notifications.
+  harness = await WorkerHarness.start({ EMAIL_DELAY: API_EMAIL_DELAY, EMAIL_CONFIRMATION: "off" });
   api = await startAppProcess({
     name: "api",
     cwd: fileURLToPath(new URL("../../api", import.meta.url)),
@@ -93,6 +94,7 @@ beforeAll(async () => {
       EMAIL_DELAY: API_EMAIL_DELAY,
       PUBLIC_APP_URL: TEST_APP_URL,
       PARLEY_POLICY: "open",
+      EMAIL_CONFIRMATION: "off",
       LOG_LEVEL: "warn",
       NODE_ENV: "test",
     },

@@ -9,7 +9,8 @@ export type AuthFailureReason =
   | "missing_exp"
   | "claim_mismatch"
   | "invalid_claims"
-  | "revoked";
+  | "revoked"
+  | "suspended";
 
 /** A token was refused; `reason` says why, `code` is the protocol error code to answer with. */
 export class AuthError extends Error {
@@ -22,8 +23,9 @@ export class AuthError extends Error {
   }
 
   /** The PROTOCOL.md error code (HTTP 401 / close 4001) for this refusal. */
-  get code(): Extract<ErrorCode, "invalid_token" | "token_expired" | "token_revoked"> {
+  get code(): Extract<ErrorCode, "invalid_token" | "token_expired" | "token_revoked" | "account_suspended"> {
     if (this.reason === "expired") return "token_expired";
+    if (this.reason === "suspended") return "account_suspended";
     if (this.reason === "revoked") return "token_revoked";
     return "invalid_token";
   }

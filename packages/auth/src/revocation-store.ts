@@ -4,6 +4,8 @@ import { z } from "zod";
 /** What the verifier needs: is this token id revoked? */
 export interface RevocationChecker {
   isRevoked(jti: string): Promise<boolean>;
+  /** Is every token of this subject refused (a suspended or erased account)? */
+  isSubjectRevoked?(sub: string): Promise<boolean>;
 }
 
 export interface RevocationStoreOptions {
@@ -23,7 +25,10 @@ export interface RevocationStoreOptions {
   readonly now?: () => number;
 }
 
-const revocationMessage = z.object({ jti: z.string().min(1), exp: z.number() });
+const revocationMessage = z.union([
+  z.object({ jti: z.string().min(1), exp: z.number() }),
+  z.object({ sub: z.string().min(1), revoked: z.boolean() }),
+]);
 
 interface CacheEntry {
   readonly revoked: boolean;
@@ -47,6 +52,8 @@ export class RevocationStore implements RevocationChecker {
   readonly #now: () => number;
   readonly #cache = new Map<string, CacheEntry>();
   readonly #listeners = new Set<(jti: string) => void>();
+  readonly #subjectCache = new Map<string, CacheEntry>();
+  readonly #subjectListeners = new Set<(sub: string) => void>();
   /** Bumped by every broadcast, so a lookup that raced one does not cache a stale "not revoked". */
   #broadcasts = 0;
   #started: Promise<void> | undefined;
@@ -96,6 +103,40 @@ export class RevocationStore implements RevocationChecker {
     await this.#redis.publish(this.#channel, JSON.stringify({ jti, exp: expiresAtSec }));
   }
 
+  /**
+   * Refuses every token of `sub` on every node until {@link restoreSubject} (suspension, erasure): a key without
+   * expiry, plus the broadcast, on which each edge closes the subject's sockets.
+   */
+  async revokeSubject(sub: string): Promise<void> {
+    await this.#redis.set(this.#subjectKey(sub), "1");
+    this.#subjectCache.set(sub, { revoked: true, until: Number.POSITIVE_INFINITY });
+    await this.#redis.publish(this.#channel, JSON.stringify({ sub, revoked: true }));
+  }
+
+  async restoreSubject(sub: string): Promise<void> {
+    await this.#redis.del(this.#subjectKey(sub));
+    this.#subjectCache.delete(sub);
+    await this.#redis.publish(this.#channel, JSON.stringify({ sub, revoked: false }));
+  }
+
+  async isSubjectRevoked(sub: string): Promise<boolean> {
+    const cached = this.#subjectCache.get(sub);
+    if (cached !== undefined && cached.until > this.#now()) return cached.revoked;
+    const broadcastsBefore = this.#broadcasts;
+    const revoked = (await this.#redis.exists(this.#subjectKey(sub))) === 1;
+    if (revoked || this.#broadcasts === broadcastsBefore) {
+      if (this.#subjectCache.size >= this.#cacheSize) this.#subjectCache.clear();
+      this.#subjectCache.set(sub, { revoked, until: revoked ? Number.POSITIVE_INFINITY : this.#now() + this.#negativeTtlMs });
+    }
+    return revoked;
+  }
+
+  /** Calls `listener` with each subject whose tokens were revoked (any node); returns an unsubscribe. */
+  onSubjectRevoked(listener: (sub: string) => void): () => void {
+    this.#subjectListeners.add(listener);
+    return () => this.#subjectListeners.delete(listener);
+  }
+
   async isRevoked(jti: string): Promise<boolean> {
     const cached = this.#cache.get(jti);
     if (cached !== undefined && cached.until > this.#now()) {
@@ -129,7 +170,9 @@ export class RevocationStore implements RevocationChecker {
 
   async #shutdown(): Promise<void> {
     this.#listeners.clear();
+    this.#subjectListeners.clear();
     this.#cache.clear();
+    this.#subjectCache.clear();
     const started = this.#started;
     if (started !== undefined) await started.catch(() => undefined);
     this.#subscriber.off("message", this.#onMessage);
@@ -144,6 +187,10 @@ export class RevocationStore implements RevocationChecker {
 
   #key(jti: string): string {
     return `${this.#keyPrefix}revoked:${jti}`;
+  }
+
+  #subjectKey(sub: string): string {
+    return `${this.#keyPrefix}revoked-sub:${sub}`;
   }
 
   /** Least-recently-used eviction: a Map iterates in insertion order, so re-inserting marks an entry as recent. */
@@ -167,6 +214,13 @@ export class RevocationStore implements RevocationChecker {
     const parsed = revocationMessage.safeParse(payload);
     if (!parsed.success) return;
     this.#broadcasts += 1;
+    if ("sub" in parsed.data) {
+      const { sub, revoked } = parsed.data;
+      if (revoked) this.#subjectCache.set(sub, { revoked: true, until: Number.POSITIVE_INFINITY });
+      else this.#subjectCache.delete(sub);
+      if (revoked) for (const listener of [...this.#subjectListeners]) listener(sub);
+      return;
+    }
     const { jti, exp } = parsed.data;
     this.#remember(jti, { revoked: true, until: exp * 1000 });
     for (const listener of [...this.#listeners]) listener(jti);
@@ -175,5 +229,7 @@ export class RevocationStore implements RevocationChecker {
   readonly #forgetNegatives = (): void => {
     this.#broadcasts += 1;
     for (const [jti, entry] of this.#cache) if (!entry.revoked) this.#cache.delete(jti);
+    // A missed "restored" broadcast must not keep refusing: subjects are asked again.
+    this.#subjectCache.clear();
   };
 }

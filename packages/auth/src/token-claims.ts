@@ -9,6 +9,8 @@ export const tokenClaimsSchema = z.object({
   // Provisioning stores these: bounded like the profile fields a user could set themselves.
   name: text().trim().min(1).max(100).optional(),
   email: z.email().max(254).optional(),
+  /** The identity provider vouches for `email`: only then does it count as confirmed. */
+  email_verified: z.boolean().optional(),
   /** Needed for revocation: a token without jti cannot be revoked. */
   jti: text().min(1).max(200).optional(),
   exp: z.number(),

@@ -28,6 +28,8 @@ export interface IssueInput {
   readonly role: string;
   readonly name?: string;
   readonly email?: string;
+  /** Set by an issuer that checked the address (as identity providers do). */
+  readonly email_verified?: boolean;
 }
 
 export interface IssuedToken {
@@ -78,6 +80,7 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
         role: input.role,
         ...(input.name === undefined ? {} : { name: input.name }),
         ...(input.email === undefined ? {} : { email: input.email }),
+        ...(input.email_verified === undefined ? {} : { email_verified: input.email_verified }),
         jti: newId(),
         iat: Math.floor(issuedAtMs / 1000),
         exp: Math.floor((issuedAtMs + options.ttlMs) / 1000),

@@ -129,6 +129,9 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       if (claims.jti !== undefined && options.revocations !== undefined && (await options.revocations.isRevoked(claims.jti))) {
         throw new AuthError("revoked", "the token was revoked");
       }
+      if (options.revocations?.isSubjectRevoked !== undefined && (await options.revocations.isSubjectRevoked(claims.sub))) {
+        throw new AuthError("suspended", "the account is suspended");
+      }
       return claims;
     },
   };

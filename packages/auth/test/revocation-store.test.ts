@@ -151,3 +151,31 @@ describe("RevocationStore", () => {
     await store.close();
   });
 });
+
+describe("RevocationStore: whole subjects (suspension, erasure)", () => {
+  it("refuses every token of a revoked subject on every node at once, tells listeners, and accepts them again once restored", async () => {
+    const [a, b] = [await node({ negativeTtlMs: 60_000 }), await node({ negativeTtlMs: 60_000 })];
+    const verifierB = createTokenVerifier({ secret: SECRET, revocations: b });
+    const { token } = await issuer.issue({ sub: "suspended-1", role: "student" });
+    // B has cached "not revoked" for a minute: only the broadcast can change its mind.
+    expect((await verifierB.verify(token)).sub).toBe("suspended-1");
+    const heard: string[] = [];
+    b.onSubjectRevoked((sub) => heard.push(sub));
+    await a.revokeSubject("suspended-1");
+    await waitFor(() => heard.includes("suspended-1"));
+    await expect(verifierB.verify(token)).rejects.toMatchObject({ reason: "suspended", code: "account_suspended" });
+    const other = await issuer.issue({ sub: "someone-else", role: "student" });
+    expect((await verifierB.verify(other.token)).sub).toBe("someone-else");
+    await a.restoreSubject("suspended-1");
+    await waitFor(async () => !(await b.isSubjectRevoked("suspended-1")));
+    expect((await verifierB.verify(token)).sub).toBe("suspended-1");
+  });
+
+  it("a node started after the revocation reads it from Redis", async () => {
+    const a = await node();
+    await a.revokeSubject("suspended-2");
+    const late = await node();
+    expect(await late.isSubjectRevoked("suspended-2")).toBe(true);
+    expect(await late.isSubjectRevoked("never-suspended")).toBe(false);
+  });
+});

@@ -10,6 +10,10 @@ export const JOB_QUEUES = {
   email: "email",
   /** Archival of idle conversations, run by a job scheduler on ARCHIVE_CRON. */
   archival: "archival",
+  /** Account e-mails: the confirmation link of a new address. */
+  accountMail: "account-mail",
+  /** Purge of messages older than MESSAGE_RETENTION, run by a job scheduler on RETENTION_CRON. */
+  retention: "retention",
 } as const;
 export type JobQueueName = (typeof JOB_QUEUES)[keyof typeof JOB_QUEUES];
 
@@ -64,3 +68,20 @@ export function emailJobOptions(data: EmailJobData, delayMs: number): EmailJobOp
     removeOnFail: { age: 7 * 86_400, count: 10_000 },
   };
 }
+
+export const CONFIRM_EMAIL_JOB_NAME = "confirm-email";
+/** Sent when an address is set through the API (EMAIL_CONFIRMATION=required); the worker makes the token and mails it. */
+export const confirmEmailJobData = z.object({ user_id: userId, email: z.email(), expires_at: z.iso.datetime() });
+export type ConfirmEmailJobData = z.infer<typeof confirmEmailJobData>;
+
+/** A few retries for an SMTP hiccup; the address is not re-mailed once it was confirmed or changed. */
+export const confirmEmailJobOptions = {
+  attempts: 5,
+  backoff: { type: "exponential", delay: 5_000 },
+  removeOnComplete: { age: 3_600, count: 1_000 },
+  removeOnFail: { age: 7 * 86_400, count: 10_000 },
+} as const;
+
+export const RETENTION_JOB_NAME = "purge-expired";
+export const RETENTION_SCHEDULER_ID = "purge-expired-messages";
+export const retentionJobData = z.object({});

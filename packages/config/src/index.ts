@@ -6,6 +6,7 @@ export {
   databaseEnv,
   edgeEnv,
   jwtEnv,
+  notifyContentFor,
   workerEnv,
   type ApiConfig,
   type CommonConfig,

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { parseDuration } from "./duration";
 import { duration, integer, list, logLevel, port, url } from "./fields";
 
 const postgresUrl = url(["postgres:", "postgresql:"], "must be a postgres:// URL");
@@ -17,6 +18,12 @@ export const commonEnv = z.object({
   /** A user whose last connection closed less than this long ago still shows as present (no flapping on reconnect). */
   PRESENCE_GRACE_MS: duration("5s"),
 });
+
+/** EMAIL_CONFIRMATION: `required` sends a confirmation link and mails only confirmed addresses; `off` trusts any address. */
+const emailConfirmation = z.enum(["required", "off"]).default("required");
+
+/** NOTIFY_CONTENT: how much of the messages an offline e-mail shows; unset, the policy preset decides (clinic: none). */
+const notifyContent = z.enum(["full", "sender", "none"]).optional();
 
 export const databaseEnv = z.object({
   DATABASE_URL: postgresUrl.default("postgres://postgres@127.0.0.1:5432/parley"),
@@ -103,6 +110,9 @@ export const apiEnv = z
     REGISTER_RATE_LIMIT: integer(60, 1),
     /** Failed logins for one account from all addresses in 15 minutes before it is throttled (10 from one address). */
     LOGIN_FAILURES_PER_ACCOUNT: integer(50, 1),
+    EMAIL_CONFIRMATION: emailConfirmation,
+    /** How long an e-mail confirmation link stays valid. */
+    EMAIL_CONFIRMATION_TTL: duration("48h"),
     /**
      * Whose X-Forwarded-For the API believes: the edges and load balancers in front of it, nobody else. Loopback by
      * default (a local cluster); list the edges' and proxies' subnets in production.
@@ -134,6 +144,13 @@ export const edgeEnv = z
   })
   .superRefine(checkKeys);
 
+function cron(fallback: string) {
+  return z
+    .string()
+    .regex(/^\S+(\s+\S+){4,5}$/, "must be a cron pattern of 5 or 6 fields")
+    .default(fallback);
+}
+
 export const workerEnv = z.object({
   ...commonEnv.shape,
   ...databaseEnv.shape,
@@ -145,11 +162,32 @@ export const workerEnv = z.object({
   ARCHIVE_AFTER: duration("90d"),
   /** Conversations one archival run handles at most; the next scheduled run continues. */
   ARCHIVE_MAX_PER_RUN: integer(1000, 1),
-  ARCHIVE_CRON: z
+  ARCHIVE_CRON: cron("0 3 * * *"),
+  PARLEY_POLICY: z.string().min(1).default("open"),
+  EMAIL_CONFIRMATION: emailConfirmation,
+  NOTIFY_CONTENT: notifyContent,
+  /** Messages older than this are purged (content gone, tombstone kept); unset or `off`: kept for ever. */
+  MESSAGE_RETENTION: z
     .string()
-    .regex(/^\S+(\s+\S+){4,5}$/, "must be a cron pattern of 5 or 6 fields")
-    .default("0 3 * * *"),
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined || text === "" || text === "off") return undefined;
+      const ms = parseDuration(text);
+      if (ms === undefined || ms <= 0) {
+        ctx.addIssue({ code: "custom", message: "must be off or a positive duration such as 365d" });
+        return z.NEVER;
+      }
+      return ms;
+    }),
+  /** Messages one purge pass tombstones per statement; a run loops until nothing older is left. */
+  RETENTION_BATCH_SIZE: integer(1000, 1, 100_000),
+  RETENTION_CRON: cron("30 3 * * *"),
 });
+
+/** NOTIFY_CONTENT unset: presets that carry health data show nothing of the messages. */
+export function notifyContentFor(configured: "full" | "sender" | "none" | undefined, policy: string): "full" | "sender" | "none" {
+  return configured ?? (policy === "clinic" ? "none" : "full");
+}
 
 export type CommonConfig = z.infer<typeof commonEnv>;
 export type ApiConfig = z.infer<typeof apiEnv>;

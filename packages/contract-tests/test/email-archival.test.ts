@@ -32,9 +32,28 @@ afterAll(async () => {
   await inbox.close();
 });
 
+const CONFIRM_SUBJECT = "Confirm your e-mail address";
+
+/** Offline notifications to an address (the confirmation mail left out). */
+function notificationsTo(address: string) {
+  return inbox.to(address).filter((mail) => mail.subject !== CONFIRM_SUBJECT);
+}
+
+/** The token of the confirmation link mailed to an address (EMAIL_CONFIRMATION=required). */
+async function confirmationToken(address: string): Promise<string> {
+  const mail = await waitFor(() => inbox.to(address).find((m) => m.subject === CONFIRM_SUBJECT), { timeout: 15_000, message: "the confirmation e-mail" });
+  const token = new RegExp(`${APP_URL}/confirm-email\\?token=([\\w-]+)`).exec(mail.text ?? "")?.[1];
+  if (token === undefined) throw new Error("no confirmation link in the mail");
+  return token;
+}
+
+/** A user whose address is confirmed through the mailed link, as a real user would. */
 async function registerWithEmail(): Promise<User & { email: string }> {
   const email = `m${randomBytes(5).toString("hex")}@example.test`;
-  return { ...(await rest.register({ email })), email };
+  const user = await rest.register({ email });
+  const confirmed = await rest.post("/v1/auth/confirm-email", undefined, { token: await confirmationToken(email) });
+  expect(confirmed.status).toBe(200);
+  return { ...user, email };
 }
 
 async function connect(user: User): Promise<WsClient> {
@@ -76,7 +95,7 @@ describe("e-mail", () => {
     const sentAt = Date.now();
     await rest.send(sender, conversationId, "first <b>bold</b> & co");
     await rest.send(sender, conversationId, "second message");
-    const [mail] = await waitFor(() => inbox.to(offline.email).length > 0 && inbox.to(offline.email), { timeout: 15_000, message: "the offline e-mail" });
+    const [mail] = await waitFor(() => notificationsTo(offline.email).length > 0 && notificationsTo(offline.email), { timeout: 15_000, message: "the offline e-mail" });
     expect(Date.now() - sentAt).toBeGreaterThanOrEqual(900);
     const link = `${APP_URL}/conversations/${conversationId}`;
     expect(mail?.text).toContain(link);
@@ -89,12 +108,32 @@ describe("e-mail", () => {
 
     // A later message is mailed on its own: nothing is mailed twice.
     await rest.send(sender, conversationId, "third message");
-    const mails = await waitFor(() => inbox.to(offline.email).length > 1 && inbox.to(offline.email), { timeout: 15_000, message: "the second e-mail" });
+    const mails = await waitFor(() => notificationsTo(offline.email).length > 1 && notificationsTo(offline.email), { timeout: 15_000, message: "the second e-mail" });
     expect(mails).toHaveLength(2);
     expect(mails[1]?.text).toContain("third message");
     expect(mails[1]?.text).not.toContain("second message");
 
-    for (const user of [online, optedOut, reader, muted]) expect(inbox.to(user.email), user.email).toEqual([]);
+    for (const user of [online, optedOut, reader, muted]) expect(notificationsTo(user.email), user.email).toEqual([]);
+  });
+
+  it("mails nothing to an unconfirmed address, and does once its owner followed the link (GET /v1/users/me shows email_confirmed)", async () => {
+    const sender = await rest.register();
+    const email = `u${randomBytes(5).toString("hex")}@example.test`;
+    const unconfirmed = await rest.register({ email });
+    expect((await rest.get("/v1/users/me", unconfirmed.token)).body).toMatchObject({ email, email_confirmed: false });
+    const conversationId = await rest.direct(sender, unconfirmed);
+    const runsBefore = await completedRuns("email");
+    await rest.send(sender, conversationId, "while unconfirmed");
+    const token = await confirmationToken(email);
+    // The notification job of that message has run (and found the address unconfirmed) once the worker reports it.
+    await waitFor(async () => (await completedRuns("email")) > runsBefore, { timeout: 15_000, message: "the skipped notification" });
+    expect(notificationsTo(email)).toEqual([]);
+    expect((await rest.post("/v1/auth/confirm-email", undefined, { token })).status).toBe(200);
+    expect((await rest.post("/v1/auth/confirm-email", undefined, { token })).body).toMatchObject({ error: { code: "confirmation_invalid" } });
+    expect((await rest.get("/v1/users/me", unconfirmed.token)).body).toMatchObject({ email_confirmed: true });
+    await rest.send(sender, conversationId, "after confirming");
+    const [mail] = await waitFor(() => notificationsTo(email).length > 0 && notificationsTo(email), { timeout: 15_000, message: "the e-mail after confirming" });
+    expect(mail?.text).toContain("after confirming");
   });
 });
 

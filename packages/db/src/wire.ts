@@ -45,5 +45,6 @@ export function toWireConversation(row: ConversationRow, viewer: ConversationVie
     muted: viewer.muted,
     archived: viewer.archived || row.archivedAt !== null,
     archived_at: row.archivedAt?.toISOString() ?? null,
+    closed: row.closedAt !== null,
   };
 }

@@ -52,7 +52,7 @@ describe("migrate", () => {
     );
     expect(tables.map((row) => row.tablename)).toEqual(schemaTables);
     expect(schemaTables).toEqual(
-      ["archived_messages", "conversations", "email_log", "messages", "outbox", "participants", "relationships", "users"].sort(),
+      ["archived_messages", "audit_log", "blocks", "conversations", "email_confirmations", "email_log", "messages", "outbox", "participants", "relationships", "reports", "users"].sort(),
     );
   });
 

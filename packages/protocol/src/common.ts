@@ -87,6 +87,8 @@ export const conversation = z.object({
   archived: z.boolean(),
   /** Set when the worker archived the conversation for being idle (for every participant). */
   archived_at: isoTime.nullable(),
+  /** A direct conversation whose two people the policy no longer lets talk (or one blocked the other): read-only. */
+  closed: z.boolean(),
   participants: z.array(participant).optional(),
 });
 export type Conversation = z.infer<typeof conversation>;
@@ -102,6 +104,8 @@ export type PublicUser = z.infer<typeof publicUser>;
 export const me = publicUser.extend({
   email: z.string().nullable(),
   email_notifications: z.boolean(),
+  /** Notifications go only to a confirmed address (EMAIL_CONFIRMATION). */
+  email_confirmed: z.boolean(),
   created_at: isoTime,
 });
 export type Me = z.infer<typeof me>;

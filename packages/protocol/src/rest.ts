@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { attachment, MAX_INT32, seqInput, text, MAX_ATTACHMENTS, messageType, page, presence, publicUser, me, message, conversation, role, userId, uuid, participant } from "./common";
+import { attachment, MAX_INT32, seqInput, text, MAX_ATTACHMENTS, messageType, page, presence, publicUser, me, message, conversation, role, userId, uuid, participant, isoTime } from "./common";
 
 // ---- accounts
 export const registerBody = z.strictObject({
@@ -67,6 +67,8 @@ export const conversationListQuery = z.object({
   limit: limit(100, 20),
   cursor: text().max(500).optional(),
   archived: booleanQuery.default(false),
+  /** Include closed conversations; unset: yes, unless the policy says `hide_closed`. */
+  closed: booleanQuery.optional(),
 });
 export const conversationPage = page(conversation);
 
@@ -178,3 +180,94 @@ export const errorBody = z.object({
   }),
 });
 export type ErrorBody = z.infer<typeof errorBody>;
+
+// ---- trust and safety
+/** An entry of GET /v1/blocks. */
+export const block = z.object({ user_id: userId, created_at: isoTime });
+export type Block = z.infer<typeof block>;
+export const blockList = page(block);
+export const blockListQuery = z.object({ limit: limit(500, 100), cursor: z.string().max(500).optional() });
+
+export const reportBody = z
+  .strictObject({
+    message_id: uuid.optional(),
+    user_id: userId.optional(),
+    reason: z.string().trim().min(1).max(2000),
+  })
+  .refine((body) => body.message_id !== undefined || body.user_id !== undefined, { message: "name a message_id or a user_id", path: ["message_id"] });
+export type ReportBody = z.infer<typeof reportBody>;
+
+export const reportStatus = z.enum(["open", "resolved"]);
+export const report = z.object({
+  id: uuid,
+  reporter_id: userId,
+  message_id: uuid.nullable(),
+  conversation_id: uuid.nullable(),
+  user_id: userId.nullable(),
+  reason: z.string(),
+  /** The message as it was when reported (edits and deletions later do not change it). */
+  message_snapshot: message.nullable(),
+  status: reportStatus,
+  created_at: isoTime,
+  resolved_at: isoTime.nullable(),
+  resolved_by: userId.nullable(),
+  resolution: z.string().nullable(),
+});
+export type Report = z.infer<typeof report>;
+export const reportList = page(report);
+export const reportListQuery = z.object({
+  status: reportStatus.optional(),
+  user_id: userId.optional(),
+  conversation_id: uuid.optional(),
+  reporter_id: userId.optional(),
+  limit: limit(100, 50),
+  cursor: z.string().max(500).optional(),
+});
+export type ReportListQuery = z.infer<typeof reportListQuery>;
+
+/** A moderator action taken together with resolving a report: one call each. */
+export const moderatorAction = z.enum(["none", "delete_message", "remove_member", "suspend_user"]);
+export const resolveReportBody = z.strictObject({
+  action: moderatorAction.default("none"),
+  resolution: z.string().trim().max(2000).optional(),
+});
+export type ResolveReportBody = z.infer<typeof resolveReportBody>;
+
+// ---- admin
+export const provisionUserBody = z.strictObject({
+  username: registerBody.shape.username,
+  display_name: registerBody.shape.display_name,
+  role,
+  email: z.email().max(254).optional(),
+  /** Without a password the user logs in through the identity provider only. */
+  password: registerBody.shape.password.optional(),
+});
+export type ProvisionUserBody = z.infer<typeof provisionUserBody>;
+export const changeRoleBody = z.strictObject({ role });
+export type ChangeRoleBody = z.infer<typeof changeRoleBody>;
+export const suspendBody = z.strictObject({ reason: z.string().trim().max(2000).optional() });
+
+export const auditEntry = z.object({
+  id: uuid,
+  at: isoTime,
+  actor_id: userId,
+  actor_role: role,
+  action: z.string(),
+  target_type: z.string().nullable(),
+  target_id: z.string().nullable(),
+  details: z.record(z.string(), z.unknown()),
+});
+export type AuditEntry = z.infer<typeof auditEntry>;
+export const auditList = page(auditEntry);
+export const auditQuery = z.object({
+  actor_id: userId.optional(),
+  target_id: z.string().max(200).optional(),
+  action: z.string().max(200).optional(),
+  limit: limit(500, 100),
+  cursor: z.string().max(500).optional(),
+});
+export type AuditQuery = z.infer<typeof auditQuery>;
+
+// ---- e-mail confirmation
+export const confirmEmailBody = z.strictObject({ token: z.string().min(16).max(200) });
+export const confirmEmailResponse = z.object({ email_confirmed: z.literal(true) });

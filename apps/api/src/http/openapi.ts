@@ -24,6 +24,8 @@ const TAG_DESCRIPTIONS: Readonly<Record<string, string>> = {
   relationships: "Links between users that a policy may require",
   presence: "Presence and cluster statistics",
   documents: "Machine-readable descriptions of the protocol",
+  safety: "Blocking, reporting and moderation",
+  admin: "Provisioning, roles, suspension, the audit log and data-subject requests (admins)",
 };
 
 function jsonSchema(schema: z.ZodType, io: "input" | "output"): unknown {

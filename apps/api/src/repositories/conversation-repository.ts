@@ -73,7 +73,7 @@ export class ConversationRepository {
   async listForUser(
     executor: Executor,
     userId: string,
-    options: { archived: boolean; limit: number; after?: ActivityPosition },
+    options: { archived: boolean; includeClosed?: boolean; limit: number; after?: ActivityPosition },
   ): Promise<ListedConversation[]> {
     const isArchived = or(eq(p.archived, true), isNotNull(c.archivedAt));
     const after: SQL | undefined = options.after
@@ -85,7 +85,7 @@ export class ConversationRepository {
       .innerJoin(c, eq(c.id, p.conversationId))
       .leftJoin(m, eq(m.id, c.lastMessageId))
       .leftJoin(am, eq(am.id, c.lastMessageId))
-      .where(and(eq(p.userId, userId), isNull(p.leftAt), options.archived ? isArchived : sql`NOT (${isArchived})`, after))
+      .where(and(eq(p.userId, userId), isNull(p.leftAt), options.archived ? isArchived : sql`NOT (${isArchived})`, options.includeClosed === false ? isNull(c.closedAt) : undefined, after))
       .orderBy(desc(c.lastActivityAt), desc(c.id))
       .limit(options.limit);
     return rows.map((row) => ({

@@ -12,6 +12,8 @@ export interface LockedConversation {
   readonly type: (typeof schema.conversationTypes)[number];
   readonly lastSeq: number;
   readonly archivedAt: Date | null;
+  /** A direct conversation whose two people may no longer talk (`conversations.closed_at` set). */
+  readonly closed: boolean;
 }
 
 export interface HistoryRange {
@@ -50,14 +52,18 @@ const c = schema.conversations;
 export class MessageRepository {
   // ---- participants
 
-  /** The caller's membership, or undefined when they are not (or no longer) an active participant. */
-  async activeParticipant(ex: Executor, conversationId: string, userId: string): Promise<{ role: ParticipantRole } | undefined> {
+  /**
+   * The caller's role and the conversation's closed state (read in the one query access checks already make), or
+   * undefined when they are not (or no longer) an active participant.
+   */
+  async activeParticipant(ex: Executor, conversationId: string, userId: string): Promise<{ role: ParticipantRole; closed: boolean } | undefined> {
     const [row] = await ex
-      .select({ role: p.role })
+      .select({ role: p.role, closedAt: c.closedAt })
       .from(p)
+      .innerJoin(c, eq(c.id, p.conversationId))
       .where(and(eq(p.conversationId, conversationId), eq(p.userId, userId), isNull(p.leftAt)))
       .limit(1);
-    return row;
+    return row && { role: row.role, closed: row.closedAt !== null };
   }
 
   async activeParticipantIds(ex: Executor, conversationId: string): Promise<string[]> {
@@ -100,11 +106,11 @@ export class MessageRepository {
    */
   async lockConversation(tx: Tx, conversationId: string, mode: "update" | "share"): Promise<LockedConversation | undefined> {
     const [row] = await tx
-      .select({ id: c.id, type: c.type, lastSeq: c.lastSeq, archivedAt: c.archivedAt })
+      .select({ id: c.id, type: c.type, lastSeq: c.lastSeq, archivedAt: c.archivedAt, closedAt: c.closedAt })
       .from(c)
       .where(eq(c.id, conversationId))
       .for(mode === "update" ? "no key update" : "share");
-    return row;
+    return row && { id: row.id, type: row.type, lastSeq: row.lastSeq, archivedAt: row.archivedAt, closed: row.closedAt !== null };
   }
 
   // ---- messages

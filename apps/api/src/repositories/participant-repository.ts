@@ -28,6 +28,7 @@ export interface ParticipantState {
 
 const p = schema.participants;
 const u = schema.users;
+const b = schema.blocks;
 
 export class ParticipantRepository {
   async insertMany(tx: Executor, conversationId: string, members: readonly { userId: string; role: ParticipantRole }[], joinedAt: Date): Promise<void> {
@@ -159,6 +160,8 @@ export class ParticipantRepository {
           isNull(p.leftAt),
           ne(p.userId, userId),
           options.among === undefined ? undefined : inArray(p.userId, [...options.among]),
+          // A block, either way, hides presence both ways even inside a shared group.
+          sql`NOT EXISTS (SELECT 1 FROM ${b} WHERE (${b.blockerId} = ${userId} AND ${b.blockedId} = ${p.userId}) OR (${b.blockerId} = ${p.userId} AND ${b.blockedId} = ${userId}))`,
         ),
       )
       .orderBy(asc(p.userId))

@@ -131,10 +131,14 @@ export class SendBatchRepository {
   async lockConversations(tx: Tx, conversationIds: readonly string[]): Promise<Map<string, LockedConversation>> {
     if (conversationIds.length === 0) return new Map();
     const sorted = [...new Set(conversationIds)].sort();
-    const rows = await tx.execute<{ id: string; type: LockedConversation["type"]; last_seq: number; archived_at: Date | string | null }>(sql`
-      SELECT "id", "type", "last_seq", "archived_at" FROM "conversations" WHERE "id" = ANY(${array(sorted)}::uuid[]) ORDER BY "id" FOR NO KEY UPDATE`);
+    // closed_at rides along: the send path's closed check costs no extra round trip.
+    const rows = await tx.execute<{ id: string; type: LockedConversation["type"]; last_seq: number; archived_at: Date | string | null; closed: boolean }>(sql`
+      SELECT "id", "type", "last_seq", "archived_at", "closed_at" IS NOT NULL AS "closed" FROM "conversations" WHERE "id" = ANY(${array(sorted)}::uuid[]) ORDER BY "id" FOR NO KEY UPDATE`);
     return new Map(
-      rows.map((row) => [row.id, { id: row.id, type: row.type, lastSeq: row.last_seq, archivedAt: row.archived_at === null ? null : date(row.archived_at) }]),
+      rows.map((row) => [
+        row.id,
+        { id: row.id, type: row.type, lastSeq: row.last_seq, archivedAt: row.archived_at === null ? null : date(row.archived_at), closed: row.closed },
+      ]),
     );
   }
 

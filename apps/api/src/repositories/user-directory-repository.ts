@@ -74,6 +74,9 @@ export class UserDirectoryRepository {
   private contactable(filter: ContactFilter): SQL | undefined {
     const notSelf = ne(u.id, filter.callerId);
     if (filter.rules === undefined) return notSelf;
+    // A block, either way, hides each from the other; erased accounts are nobody's contact.
+    const b = schema.blocks;
+    const reachable = sql`(${u.erasedAt} IS NULL AND NOT EXISTS (SELECT 1 FROM ${b} WHERE (${b.blockerId} = ${filter.callerId} AND ${b.blockedId} = ${u.id}) OR (${b.blockerId} = ${u.id} AND ${b.blockedId} = ${filter.callerId})))`;
     const alternatives = filter.rules.flatMap((rule): SQL[] => {
       const roles = "in" in rule.roles ? inList(rule.roles.in) : notInArray(u.role, [...rule.roles.notIn]);
       if (roles === undefined) return [];
@@ -82,7 +85,7 @@ export class UserDirectoryRepository {
       const any = or(...links);
       return any === undefined ? [] : [sql`(${roles} AND ${any})`];
     });
-    return and(notSelf, or(...alternatives) ?? sql`false`);
+    return and(notSelf, reachable, or(...alternatives) ?? sql`false`);
   }
 }
 

@@ -1,5 +1,6 @@
 import { schema, type Database } from "@parley/db";
 import { eq, inArray } from "drizzle-orm";
+import type { Executor, Tx } from "./transaction";
 
 export type UserRow = typeof schema.users.$inferSelect;
 export type NewUserRow = typeof schema.users.$inferInsert;
@@ -14,6 +15,10 @@ export function isUniqueViolation(error: unknown, constraint?: string): boolean 
   }
   return false;
 }
+
+export type UserChanges = Partial<
+  Pick<UserRow, "displayName" | "email" | "emailNotifications" | "role" | "emailConfirmedAt" | "suspendedAt" | "erasedAt" | "username" | "passwordHash">
+>;
 
 export class UserRepository {
   constructor(private readonly database: Database) {}
@@ -48,8 +53,14 @@ export class UserRepository {
     return existing;
   }
 
-  async update(id: string, changes: Partial<Pick<UserRow, "displayName" | "email" | "emailNotifications" | "role">>): Promise<UserRow | undefined> {
-    const [row] = await this.database.db.update(schema.users).set(changes).where(eq(schema.users.id, id)).returning();
+  async update(id: string, changes: UserChanges, executor: Executor = this.database.db): Promise<UserRow | undefined> {
+    const [row] = await executor.update(schema.users).set(changes).where(eq(schema.users.id, id)).returning();
+    return row;
+  }
+
+  /** The row locked for an account change (role, suspension, erasure) in the caller's transaction. */
+  async lock(tx: Tx, id: string): Promise<UserRow | undefined> {
+    const [row] = await tx.select().from(schema.users).where(eq(schema.users.id, id)).for("update").limit(1);
     return row;
   }
 }

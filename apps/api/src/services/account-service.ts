@@ -4,6 +4,7 @@ import { ParleyError, type AuthResponse, type LoginBody, type Me, type RegisterB
 import { createHash, randomBytes } from "node:crypto";
 import { isUniqueViolation, type UserRepository, type UserRow } from "../repositories/user-repository";
 import type { Actor } from "./actor";
+import type { EmailConfirmationService } from "./email-confirmation-service";
 import { SERVICE_ROLE, type Policy } from "./policy";
 import type { RateLimits } from "./rate-limits";
 import { toMe } from "./user-view";
@@ -20,6 +21,7 @@ export interface AccountServiceDeps {
   readonly verifier: TokenVerifier;
   readonly revocations: RevocationStore;
   readonly limits: RateLimits;
+  readonly confirmations: EmailConfirmationService;
   readonly newId: () => string;
   /** How long this node trusts a subject's id and role without reading its row again; 5 s unless given. */
   readonly subjectCacheMs?: number;
@@ -50,7 +52,8 @@ export function* provisionedUsernames(sub: string): Generator<string> {
 
 export class AccountService {
   // Every authenticated request would otherwise read the caller's row: a short-lived, per-node cache of id
-  // and role (the only fields authentication uses; nothing changes a role), dropped when the user changes.
+  // and role (the only fields authentication uses), dropped when the user or their role changes on this node; other
+  // nodes follow within the TTL (suspension does not wait: its Redis revocation refuses tokens everywhere at once).
   private readonly subjects = new Map<string, { subject: Subject; until: number }>();
 
   constructor(private readonly deps: AccountServiceDeps) {}
@@ -70,11 +73,13 @@ export class AccountService {
         passwordHash,
         role: body.role,
         email: body.email ?? null,
+        emailConfirmedAt: this.deps.confirmations.confirmedAtFor(body.email ?? null, false),
       });
     } catch (error) {
       if (isUniqueViolation(error)) throw new ParleyError("username_taken", undefined, "username");
       throw error;
     }
+    await this.deps.confirmations.requestIfNeeded(row);
     return { user: toMe(row), access_token: await this.issueFor(row) };
   }
 
@@ -85,6 +90,7 @@ export class AccountService {
     const ok = row?.passwordHash ? await verify(row.passwordHash, body.password) : await verify(await DUMMY_HASH, body.password).then(() => false);
     // The attempt was counted as a failure before verifying; only a success gives it back.
     if (!row || !ok) throw new ParleyError("invalid_credentials");
+    if (row.suspendedAt !== null) throw new ParleyError("account_suspended");
     await this.deps.limits.recordLoginSuccess(username, ip);
     return { user: toMe(row), access_token: await this.issueFor(row) };
   }
@@ -95,15 +101,23 @@ export class AccountService {
     await this.deps.revocations.revoke(actor.jti, actor.exp);
   }
 
+  /** Drops this node's cached role of a user (after a role change). */
+  forget(userId: string): void {
+    this.subjects.delete(userId);
+  }
+
   async me(actor: Actor): Promise<Me> {
     return toMe(await this.requireUser(actor));
   }
 
   async updateMe(actor: Actor, body: UpdateMeBody): Promise<Me> {
     const current = await this.requireUser(actor);
+    // A new address must be confirmed again; the same one keeps its state.
+    const newEmail = body.email !== undefined && body.email !== current.email;
     const changes = {
       ...(body.display_name === undefined ? {} : { displayName: body.display_name }),
       ...(body.email === undefined ? {} : { email: body.email }),
+      ...(newEmail ? { emailConfirmedAt: this.deps.confirmations.confirmedAtFor(body.email ?? null, false) } : {}),
       ...(body.email_notifications === undefined ? {} : { emailNotifications: body.email_notifications }),
     };
     // An empty patch changes nothing: answer the caller as it is (an UPDATE without columns is invalid SQL).
@@ -111,6 +125,7 @@ export class AccountService {
     const row = await this.deps.users.update(actor.id, changes);
     this.subjects.delete(actor.id);
     if (!row) throw new ParleyError("not_found");
+    if (newEmail) await this.deps.confirmations.requestIfNeeded(row);
     return toMe(row);
   }
 
@@ -131,6 +146,8 @@ export class AccountService {
     const cached = this.subjects.get(claims.sub);
     if (cached !== undefined && cached.until > now) return cached.subject;
     const row = (await this.deps.users.findById(claims.sub)) ?? (await this.provision(claims));
+    // The Redis revocation refuses at once on every node; the row is the record that survives a lost Redis.
+    if (row.suspendedAt !== null || row.erasedAt !== null) throw new ParleyError("account_suspended");
     const subject = { id: row.id, role: row.role };
     this.subjects.delete(claims.sub);
     if (this.subjects.size >= SUBJECT_CACHE_SIZE) {
@@ -143,10 +160,15 @@ export class AccountService {
 
   private async provision(claims: TokenClaims): Promise<UserRow> {
     const role = this.deps.policy.provisionedRole(claims.role);
-    const fields = { id: claims.sub, displayName: claims.name ?? claims.sub.slice(0, 100), role, email: claims.email ?? null, external: true, passwordHash: null };
+    const email = claims.email ?? null;
+    // An identity provider's address counts as confirmed only when its token says email_verified.
+    const emailConfirmedAt = this.deps.confirmations.confirmedAtFor(email, claims.email_verified === true);
+    const fields = { id: claims.sub, displayName: claims.name ?? claims.sub.slice(0, 100), role, email, emailConfirmedAt, external: true, passwordHash: null };
     for (const username of provisionedUsernames(claims.sub)) {
       try {
-        return await this.deps.users.insertIfAbsent({ ...fields, username });
+        const row = await this.deps.users.insertIfAbsent({ ...fields, username });
+        await this.deps.confirmations.requestIfNeeded(row);
+        return row;
       } catch (error) {
         // This readable username is taken by someone else: try the next, more unique one.
         if (!isUniqueViolation(error, "users_username_key")) throw error;

@@ -20,3 +20,17 @@ export function conversationNotFound(): ParleyError {
 export function unique<T>(values: readonly T[]): T[] {
   return [...new Set(values)];
 }
+
+/**
+ * Sends, edits and typing are refused in a closed conversation (history stays readable). Kept to one function over
+ * the access row so any access query (single or batched) that selects `conversations.closed_at` can apply it.
+ */
+export function assertWritable(access: { readonly closed: boolean }): void {
+  const refusal = closedRefusal(access);
+  if (refusal) throw refusal;
+}
+
+/** The same check for batched sends, which answer each item alone instead of throwing. */
+export function closedRefusal(access: { readonly closed: boolean }): ParleyError | undefined {
+  return access.closed ? new ParleyError("conversation_closed") : undefined;
+}

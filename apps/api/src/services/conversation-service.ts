@@ -31,6 +31,7 @@ export interface ConversationListQuery {
   readonly limit: number;
   readonly cursor?: string | undefined;
   readonly archived: boolean;
+  readonly closed?: boolean | undefined;
 }
 
 interface Member {
@@ -74,6 +75,7 @@ export class ConversationService {
     const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor, activityCursor);
     const rows = await conversations.listForUser(db, actor.id, {
       archived: query.archived,
+      includeClosed: query.closed ?? !this.deps.policy.hidesClosed,
       limit: query.limit + 1,
       ...(cursor === undefined ? {} : { after: { activityUs: cursor.t, id: cursor.id } }),
     });

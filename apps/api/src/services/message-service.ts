@@ -9,6 +9,7 @@ import type { Registry } from "prom-client";
 import { GroupCommit, type ItemOutcome } from "./group-commit";
 import type { Executor, Tx } from "../repositories/transaction";
 import type { Actor, Clock } from "./actor";
+import { assertWritable, closedRefusal } from "./conversation-access";
 import type { MessageWriter } from "./message-writer";
 import { toMessage, type MessageRow } from "./message-view";
 import { SERVICE_ROLE, type Policy } from "./policy";
@@ -69,7 +70,7 @@ function storedUnder(row: MessageRow, key: ClientMsgKey): boolean {
 }
 
 /** How the caller relates to a conversation: a participant with a role, or a service acting anywhere. */
-type Access = { kind: "participant"; role: ParticipantRole } | { kind: "service" };
+type Access = { kind: "participant"; role: ParticipantRole; closed: boolean } | { kind: "service"; closed: false };
 
 /** Sending, history, edits and deletions of messages. */
 export class MessageService {
@@ -134,7 +135,10 @@ export class MessageService {
           const allowed = request.actor.role === SERVICE_ROLE ? locked.has(request.conversationId) : roles.has(`${request.conversationId}:${request.actor.id}`);
           const stored = key && existing.find((row) => storedUnder(row, key));
           const replyTo = request.body.reply_to ?? null;
+          // Service tokens may still post (system messages) into a closed conversation; its people may not.
+          const closed = request.actor.role === SERVICE_ROLE ? undefined : closedRefusal({ closed: locked.get(request.conversationId)?.closed === true });
           if (!allowed) outcomes[index] = { ok: false, error: new ParleyError("not_found") };
+          else if (closed) outcomes[index] = { ok: false, error: closed };
           else if (stored) outcomes[index] = { ok: true, value: { row: stored, created: false } };
           else if (replyTo !== null && replyConversations.get(replyTo) !== request.conversationId) {
             outcomes[index] = { ok: false, error: new ParleyError("invalid_request", "reply_to: no such message in this conversation", "reply_to") };
@@ -207,8 +211,9 @@ export class MessageService {
   async edit(actor: Actor, messageId: string, body: EditMessageBody): Promise<Message> {
     const { database, messages, outbox, clock } = this.deps;
     const row = await database.db.transaction(async (tx) => {
-      const { found } = await this.lockMessage(tx, actor, messageId);
+      const { found, access } = await this.lockMessage(tx, actor, messageId);
       if (found.row.senderId === null || found.row.senderId !== actor.id) throw new ParleyError("forbidden", "Only the sender may edit a message.");
+      assertWritable(access);
       if (found.row.deletedAt !== null) throw new ParleyError("conflict", "The message was deleted.");
       this.checkContent(body.content, found.row.attachments.length);
       const updated = await messages.updateContent(tx, messageId, found.archived, body.content, clock.now());
@@ -227,7 +232,7 @@ export class MessageService {
   async remove(actor: Actor, messageId: string): Promise<void> {
     const { database, messages, outbox, writer, policy, clock } = this.deps;
     const changed = await database.db.transaction(async (tx) => {
-      const { found, access, conversationType } = await this.lockMessage(tx, actor, messageId);
+      const { found, access, conversationType } = await this.lockMessage(tx, actor, messageId, { moderator: policy.isModerator(actor.role) });
       const groupAdmin = access.kind === "participant" && conversationType !== "direct" && (access.role === "owner" || access.role === "admin");
       const own = found.row.senderId !== null && found.row.senderId === actor.id;
       if (!own && !groupAdmin && !policy.isModerator(actor.role)) throw new ParleyError("forbidden", "Only the sender or a conversation admin may delete this message.");
@@ -249,19 +254,23 @@ export class MessageService {
   async access(ex: Executor, actor: Actor, conversationId: string): Promise<Access> {
     if (actor.role === SERVICE_ROLE) {
       if (!(await this.deps.messages.conversationExists(ex, conversationId))) throw new ParleyError("not_found");
-      return { kind: "service" };
+      return { kind: "service", closed: false };
     }
     const participant = await this.deps.messages.activeParticipant(ex, conversationId, actor.id);
     if (!participant) throw new ParleyError("not_found");
-    return { kind: "participant", role: participant.role };
+    return { kind: "participant", role: participant.role, closed: participant.closed };
   }
 
   /** Finds a message the caller may see and locks its conversation, so edits and deletions apply in commit order. */
-  private async lockMessage(tx: Tx, actor: Actor, messageId: string) {
+  private async lockMessage(tx: Tx, actor: Actor, messageId: string, options: { moderator?: boolean } = {}) {
     const { messages } = this.deps;
     const located = await messages.locate(tx, messageId);
     if (!located) throw new ParleyError("not_found");
-    const access = await this.access(tx, actor, located.row.conversationId);
+    // A policy moderator deletes reported messages in conversations they are not part of.
+    const access: Access =
+      options.moderator === true && actor.role !== SERVICE_ROLE && !(await messages.activeParticipant(tx, located.row.conversationId, actor.id))
+        ? { kind: "service", closed: false }
+        : await this.access(tx, actor, located.row.conversationId);
     const conversation = await messages.lockConversation(tx, located.row.conversationId, "update");
     // Read again under the lock: a concurrent edit, deletion or archival may have committed meanwhile.
     const found = conversation && (await messages.locate(tx, messageId));

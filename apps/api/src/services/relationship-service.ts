@@ -1,7 +1,10 @@
 import type { Database } from "@parley/db";
 import { ParleyError, type RelationshipBody } from "@parley/protocol";
+import type { OutboxRelay } from "../events/outbox-relay";
+import type { OutboxRepository } from "../repositories/outbox-repository";
 import type { RelationshipRepository, RelationshipRow } from "../repositories/relationship-repository";
 import type { Actor, Clock } from "./actor";
+import type { ContactGuard } from "./contact-guard";
 import { SERVICE_ROLE } from "./policy";
 
 /** The role, besides service tokens, that may manage relationships. */
@@ -17,6 +20,9 @@ export interface Relationship {
 export interface RelationshipServiceDeps {
   readonly database: Database;
   readonly relationships: RelationshipRepository;
+  readonly outbox: OutboxRepository;
+  readonly relay: Pick<OutboxRelay, "kick">;
+  readonly guard: ContactGuard;
   readonly clock: Clock;
 }
 
@@ -36,15 +42,28 @@ export class RelationshipService {
   constructor(private readonly deps: RelationshipServiceDeps) {}
 
   /** Creates the link, or returns the existing one (`created` false). */
+  /** Creates the link, or returns the existing one (`created` false); a closed conversation of the pair reopens. */
   async link(actor: Actor, body: RelationshipBody): Promise<{ relationship: Relationship; created: boolean }> {
     const key = this.keyOf(actor, body);
-    const { row, created } = await this.deps.relationships.insert(this.deps.database.db, key, actor.id, this.deps.clock.now());
-    return { relationship: toRelationship(row), created };
+    const { database, relationships, guard, outbox } = this.deps;
+    const outcome = await database.db.transaction(async (tx) => {
+      const inserted = await relationships.insert(tx, key, actor.id, this.deps.clock.now());
+      if (inserted.created) await outbox.add(tx, await guard.pairsChanged(tx, [[key.userId, key.otherUserId]]));
+      return inserted;
+    });
+    if (outcome.created) this.deps.relay.kick();
+    return { relationship: toRelationship(outcome.row), created: outcome.created };
   }
 
+  /** Deletes the link; a direct conversation it allowed closes at once (and group members may leave, per policy). */
   async unlink(actor: Actor, body: RelationshipBody): Promise<void> {
-    const deleted = await this.deps.relationships.delete(this.deps.database.db, this.keyOf(actor, body));
-    if (!deleted) throw new ParleyError("not_found", "No such relationship.");
+    const key = this.keyOf(actor, body);
+    const { database, relationships, guard, outbox } = this.deps;
+    await database.db.transaction(async (tx) => {
+      if (!(await relationships.delete(tx, key))) throw new ParleyError("not_found", "No such relationship.");
+      await outbox.add(tx, await guard.pairsChanged(tx, [[key.userId, key.otherUserId]]));
+    });
+    this.deps.relay.kick();
   }
 
   assertMayManage(actor: Actor): void {

@@ -10,6 +10,7 @@ export function toMe(row: UserRow): Me {
     ...toPublicUser(row),
     email: row.email,
     email_notifications: row.emailNotifications,
+    email_confirmed: row.email !== null && row.emailConfirmedAt !== null,
     created_at: row.createdAt.toISOString(),
   };
 }

@@ -104,7 +104,7 @@ export class ApiHarness {
   }
 
   /** A token for any subject and role, signed with the deployment's secret (as an identity provider would). */
-  async tokenFor(claims: { sub: string; role: string; name?: string; email?: string }): Promise<string> {
+  async tokenFor(claims: { sub: string; role: string; name?: string; email?: string; email_verified?: boolean }): Promise<string> {
     const { createTokenIssuer } = await import("@parley/auth");
     const issuer = createTokenIssuer({ secret: TEST_JWT_SECRET, ttlMs: 3_600_000 });
     return (await issuer.issue(claims)).token;

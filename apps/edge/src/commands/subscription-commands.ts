@@ -23,7 +23,8 @@ export async function subscribe(ctx: EdgeContext, connection: Connection, frame:
     let first: PageAnswer | undefined;
     if (frame.since_seq === undefined) {
       const member = await ctx.membership.check(connection, conversationId, { fresh: true });
-      if (!member.ok) {
+      // A closed conversation may still be opened (history, replay); only typing and writing are refused.
+      if (!member.ok && member.error.code !== "conversation_closed") {
         replyError(connection, frame.id, member.error);
         return;
       }
@@ -34,7 +35,6 @@ export async function subscribe(ctx: EdgeContext, connection: Connection, frame:
         replyError(connection, frame.id, first.error);
         return;
       }
-      ctx.membership.remember(conversationId, connection.userId, true);
     }
     if (connection.isClosing()) return;
     connection.subscriptions.add(conversationId);

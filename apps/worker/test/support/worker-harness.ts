@@ -86,7 +86,8 @@ export class WorkerHarness {
 
   // ---- seeding, straight into the tables the API writes
 
-  async user(options: { name?: string; email?: string | null; notifications?: boolean } = {}): Promise<{ id: string; email: string | null; name: string }> {
+  /** A user; an address is confirmed unless `confirmed: false` (EMAIL_CONFIRMATION). */
+  async user(options: { name?: string; email?: string | null; notifications?: boolean; confirmed?: boolean } = {}): Promise<{ id: string; email: string | null; name: string }> {
     const id = uuidv7();
     const n = ++this.counter;
     const name = options.name ?? `User ${n}`;
@@ -97,6 +98,7 @@ export class WorkerHarness {
       displayName: name,
       role: "user",
       email,
+      emailConfirmedAt: email !== null && options.confirmed !== false ? new Date() : null,
       emailNotifications: options.notifications ?? true,
     });
     return { id, email, name };

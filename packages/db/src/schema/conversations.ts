@@ -22,6 +22,11 @@ export const conversations = pgTable(
     lastActivityAt: timestamptz("last_activity_at").notNull().defaultNow(),
     /** Set by the worker when the conversation was idle too long; cleared on restore. */
     archivedAt: timestamptz("archived_at"),
+    /**
+     * Direct conversations only: set while the policy no longer lets the two talk (relationship gone, role changed,
+     * a block). Kept here so the send path reads it in the access query it already makes.
+     */
+    closedAt: timestamptz("closed_at"),
     createdAt: timestamptz("created_at").notNull().defaultNow(),
   },
   (table) => [

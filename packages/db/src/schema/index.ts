@@ -3,6 +3,7 @@ import type { conversations, participants } from "./conversations";
 import type { emailLog } from "./email-log";
 import type { outbox } from "./outbox";
 import type { relationships } from "./relationships";
+import type { auditLog, blocks, reports } from "./safety";
 import type { users } from "./users";
 
 export { users } from "./users";
@@ -11,6 +12,7 @@ export { conversations, conversationTypes, participants, participantRoles } from
 export { archivedMessages, messages, messageTypes, type MessageAttachment } from "./messages";
 export { outbox } from "./outbox";
 export { emailLog, emailLogStatuses } from "./email-log";
+export { auditLog, blocks, emailConfirmations, reports, reportStatuses } from "./safety";
 
 export type User = typeof users.$inferSelect;
 export type NewUser = typeof users.$inferInsert;
@@ -31,3 +33,6 @@ export type NewOutboxRow = typeof outbox.$inferInsert;
 export type EmailLogRow = typeof emailLog.$inferSelect;
 export type NewEmailLogRow = typeof emailLog.$inferInsert;
 export type EmailLogStatus = EmailLogRow["status"];
+export type BlockRow = typeof blocks.$inferSelect;
+export type ReportRow = typeof reports.$inferSelect;
+export type AuditLogRow = typeof auditLog.$inferSelect;

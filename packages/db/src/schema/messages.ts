@@ -44,6 +44,8 @@ export const messages = pgTable("messages", messageColumns(), (table) => [
   unique("messages_conversation_seq_key").on(table.conversationId, table.seq),
   unique("messages_sender_client_msg_id_key").on(table.senderId, table.clientMsgId),
   index("messages_search_idx").using("gin", table.search),
+  // The retention purge walks live messages by age.
+  index("messages_created_at_live_idx").on(table.createdAt).where(sql`${table.deletedAt} IS NULL`),
   check("messages_type_check", sql`${table.type} IN ('text', 'image', 'file', 'system')`),
 ]);
 
@@ -51,5 +53,6 @@ export const messages = pgTable("messages", messageColumns(), (table) => [
 export const archivedMessages = pgTable("archived_messages", messageColumns(), (table) => [
   unique("archived_messages_conversation_seq_key").on(table.conversationId, table.seq),
   index("archived_messages_search_idx").using("gin", table.search),
+  index("archived_messages_created_at_live_idx").on(table.createdAt).where(sql`${table.deletedAt} IS NULL`),
   check("archived_messages_type_check", sql`${table.type} IN ('text', 'image', 'file', 'system')`),
 ]);

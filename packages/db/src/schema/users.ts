@@ -15,6 +15,12 @@ export const users = pgTable(
     email: text("email"),
     emailNotifications: boolean("email_notifications").notNull().default(true),
     external: boolean("external").notNull().default(false),
+    /** When the current `email` was confirmed (link or identity provider's email_verified); null while unconfirmed. */
+    emailConfirmedAt: timestamptz("email_confirmed_at"),
+    /** Set while an admin or moderator has suspended the account: its tokens are refused everywhere. */
+    suspendedAt: timestamptz("suspended_at"),
+    /** Set once the account was erased (GDPR art. 17): the row stays, anonymised, so messages keep a sender. */
+    erasedAt: timestamptz("erased_at"),
     /** What user search matches against, with a trigram index. */
     searchText: text("search_text").generatedAlwaysAs(sql`lower(username || ' ' || display_name)`),
     createdAt: timestamptz("created_at").notNull().defaultNow(),

@@ -2,6 +2,7 @@ import { z } from "zod";
 
 const roleName = z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, "must be a lowercase word");
 const roleOrAny = z.union([roleName, z.literal("*")]);
+const retentionValue = z.string().regex(/^(off|\d+(\.\d+)?\s*(ms|s|m|h|d)?)$/, "must be off or a duration such as 30d");
 
 /** A pair of roles that may talk, optionally only when a relationship row links the two people. */
 const contactRule = z.strictObject({
@@ -32,6 +33,21 @@ export const policySchema = z
     support_staff: z.array(roleName).default([]),
     /** Roles that may add or remove anyone in any group (besides the group's own owner/admins). */
     moderators: z.array(roleName).default([]),
+    /**
+     * A group member whom the group's owner may no longer contact (relationship gone, role changed, a block):
+     * `keep` leaves them in, `remove` takes them out at once.
+     */
+    on_contact_lost: z.enum(["keep", "remove"]).default("keep"),
+    /** Closed direct conversations leave the default list (still listed with ?closed=true, history readable). */
+    hide_closed: z.boolean().default(false),
+    /** MESSAGE_RETENTION per conversation type (read by the worker): a duration such as "30d", or "off". */
+    retention: z
+      .strictObject({
+        direct: retentionValue.optional(),
+        group: retentionValue.optional(),
+        support: retentionValue.optional(),
+      })
+      .optional(),
   })
   .superRefine((policy, ctx) => {
     const known = new Set(policy.roles);

@@ -49,6 +49,15 @@ export class Policy {
     return role === SERVICE_ROLE || this.definition.moderators.includes(role);
   }
 
+  /** What happens to a group member the owner may no longer contact. */
+  get onContactLost(): "keep" | "remove" {
+    return this.definition.on_contact_lost;
+  }
+
+  get hidesClosed(): boolean {
+    return this.definition.hide_closed;
+  }
+
   isSupportStaff(role: string): boolean {
     return this.definition.support_staff.includes(role);
   }

@@ -15,16 +15,18 @@ export const POLICY_PRESETS = {
     group_creators: ["*"],
     support_staff: ["admin"],
     moderators: ["admin"],
+    on_contact_lost: "keep",
   },
   school: {
     name: "school",
-    description: "Teachers talk with students, parents and colleagues; parents with their own children; only teachers and admins create groups.",
+    description:
+      "Teachers (provisioned) talk with the students they teach and those students' guardians (class links), and with colleagues; parents with their own children; students never with each other; only teachers and admins create groups.",
     roles: ["student", "parent", "teacher", "admin", "service"],
-    self_register_roles: ["student", "parent", "teacher"],
+    self_register_roles: ["student", "parent"],
     default_role: "student",
     contact: [
-      { between: ["teacher", "student"] },
-      { between: ["teacher", "parent"] },
+      { between: ["teacher", "student"], requires: { kind: "class" } },
+      { between: ["teacher", "parent"], requires: { kind: "class" } },
       { between: ["teacher", "teacher"] },
       { between: ["admin", "*"] },
       { between: ["parent", "student"], requires: { kind: "guardian" } },
@@ -32,6 +34,7 @@ export const POLICY_PRESETS = {
     group_creators: ["teacher", "admin"],
     support_staff: ["admin"],
     moderators: ["admin"],
+    on_contact_lost: "remove",
   },
   salon: {
     name: "salon",
@@ -47,10 +50,11 @@ export const POLICY_PRESETS = {
     group_creators: ["salon", "admin"],
     support_staff: ["admin"],
     moderators: ["admin"],
+    on_contact_lost: "keep",
   },
   clinic: {
     name: "clinic",
-    description: "Patients talk only with the doctors they are linked to; doctors with each other.",
+    description: "Patients talk only with the doctors they are linked to (care links); doctors are provisioned, never self-registered, and talk with each other.",
     roles: ["patient", "doctor", "admin", "service"],
     self_register_roles: ["patient"],
     default_role: "patient",
@@ -63,6 +67,8 @@ export const POLICY_PRESETS = {
     group_creators: ["doctor", "admin"],
     support_staff: ["admin"],
     moderators: ["admin"],
+    on_contact_lost: "remove",
+    hide_closed: false,
   },
   dating: {
     name: "dating",
@@ -74,6 +80,8 @@ export const POLICY_PRESETS = {
     group_creators: ["admin"],
     support_staff: ["admin"],
     moderators: ["admin"],
+    on_contact_lost: "remove",
+    hide_closed: true,
   },
 } as const satisfies Record<string, PolicyInput>;
 

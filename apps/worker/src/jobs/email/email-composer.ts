@@ -28,6 +28,9 @@ export interface ComposedMail {
   readonly settingsLink: string;
 }
 
+/** NOTIFY_CONTENT: everything (senders, previews), senders and counts only, or only that there is something new. */
+export type NotifyContent = "full" | "sender" | "none";
+
 export const PREVIEW_COUNT = 3;
 const PREVIEW_CHARS = 200;
 const MAX_SUBJECT_CHARS = 150;
@@ -68,7 +71,10 @@ function previewText(preview: MessagePreview): string {
 export class EmailComposer {
   private readonly base: string;
 
-  constructor(publicAppUrl: string) {
+  constructor(
+    publicAppUrl: string,
+    private readonly content: NotifyContent = "full",
+  ) {
     this.base = publicAppUrl.replace(/\/+$/, "");
   }
 
@@ -78,10 +84,15 @@ export class EmailComposer {
     const who = senderList(summary.senders);
     const what = plural(summary.count, "new message", "new messages");
     const where = summary.conversation.title === null ? "" : ` in “${oneLine(summary.conversation.title, 80)}”`;
-    const subject = oneLine(`${what} from ${who}${where}`, MAX_SUBJECT_CHARS);
-    const intro = `Hi ${oneLine(summary.recipientName, 60)}, you have ${what} from ${who}${where} while you were away.`;
-    const previews = summary.previews.map((preview) => ({ sender: oneLine(preview.sender, 60), text: previewText(preview), at: preview.createdAt.toISOString() }));
-    const more = summary.count > previews.length ? `…and ${plural(summary.count - previews.length, "earlier message", "earlier messages")}.` : "";
+    // `none` says only that something is waiting: no names, counts, titles or text leave the deployment.
+    const subject = this.content === "none" ? "You have new messages" : oneLine(`${what} from ${who}${where}`, MAX_SUBJECT_CHARS);
+    const intro =
+      this.content === "none"
+        ? "Hi, you have new messages while you were away."
+        : `Hi ${oneLine(summary.recipientName, 60)}, you have ${what} from ${who}${where} while you were away.`;
+    const shown = this.content === "full" ? summary.previews : [];
+    const previews = shown.map((preview) => ({ sender: oneLine(preview.sender, 60), text: previewText(preview), at: preview.createdAt.toISOString() }));
+    const more = this.content === "full" && summary.count > previews.length ? `…and ${plural(summary.count - previews.length, "earlier message", "earlier messages")}.` : "";
     const optOut = "You receive these e-mails because you were offline when the messages arrived. To stop them, turn off e-mail notifications in your settings:";
 
     const text = [

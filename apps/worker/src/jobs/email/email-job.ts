@@ -19,7 +19,7 @@ const claimSchema = z.object({
 export const emailJobState = emailJobData.extend({ claim: claimSchema.optional() });
 export type EmailJobState = z.infer<typeof emailJobState>;
 
-export type SkipReason = "not_participant" | "no_email" | "opted_out" | "muted" | "archived" | "nothing_unread" | "online" | "claimed_elsewhere" | "already_sent";
+export type SkipReason = "not_participant" | "no_email" | "unconfirmed" | "opted_out" | "muted" | "archived" | "nothing_unread" | "online" | "claimed_elsewhere" | "already_sent";
 export type EmailOutcome = { status: "sent"; from_seq: number; to_seq: number; count: number } | { status: "skipped"; reason: SkipReason };
 
 /** What a run needs from its BullMQ job; tests drive {@link EmailJob.run} with their own. */
@@ -45,6 +45,8 @@ export interface EmailJobDeps {
   readonly followUp: (data: EmailJobData) => Promise<void>;
   /** The domain of Message-IDs, e.g. the host of PUBLIC_APP_URL. */
   readonly messageIdDomain: string;
+  /** EMAIL_CONFIRMATION=required: an unconfirmed address gets no notification. */
+  readonly requireConfirmed?: boolean;
 }
 
 /** Concurrent jobs that lose the compare-and-set look again this many times before leaving it to the winner. */
@@ -131,6 +133,7 @@ export class EmailJob {
   private ineligible(state: RecipientState | undefined): SkipReason | undefined {
     if (!state?.active) return "not_participant";
     if (!state.email?.trim()) return "no_email";
+    if (this.deps.requireConfirmed === true && !state.emailConfirmed) return "unconfirmed";
     if (!state.emailNotifications) return "opted_out";
     if (state.muted) return "muted";
     if (state.conversation.archived) return "archived";

@@ -14,6 +14,8 @@ export interface NotificationClaim {
 
 export interface RecipientState {
   readonly email: string | null;
+  /** The address was confirmed (link or identity provider); EMAIL_CONFIRMATION=required mails only those. */
+  readonly emailConfirmed: boolean;
   readonly emailNotifications: boolean;
   readonly displayName: string;
   readonly muted: boolean;
@@ -40,6 +42,12 @@ const c = schema.conversations;
 const m = schema.messages;
 const log = schema.emailLog;
 
+/** Messages whose sender the recipient blocked are never mailed about. */
+function notBlockedBy(userId: string) {
+  const b = schema.blocks;
+  return sql`NOT EXISTS (SELECT 1 FROM ${b} WHERE ${b.blockerId} = ${userId} AND ${b.blockedId} = ${m.senderId})`;
+}
+
 /** Shown for messages without a sender (system messages posted by an integration). */
 const SYSTEM_SENDER = "System";
 
@@ -54,6 +62,7 @@ export class EmailRepository {
     const [row] = await this.database.db
       .select({
         email: u.email,
+        emailConfirmedAt: u.emailConfirmedAt,
         emailNotifications: u.emailNotifications,
         displayName: u.displayName,
         muted: p.muted,
@@ -73,6 +82,7 @@ export class EmailRepository {
     if (!row) return undefined;
     return {
       email: row.email,
+      emailConfirmed: row.emailConfirmedAt !== null,
       emailNotifications: row.emailNotifications,
       displayName: row.displayName,
       muted: row.muted,
@@ -88,7 +98,7 @@ export class EmailRepository {
     const [row] = await this.database.db
       .select({ count: sql<number>`count(*)::int`, lastSeq: sql<number>`coalesce(max(${m.seq}), 0)::int` })
       .from(m)
-      .where(and(eq(m.conversationId, conversationId), sql`${m.seq} > ${afterSeq}`, isNull(m.deletedAt), or(isNull(m.senderId), ne(m.senderId, userId))));
+      .where(and(eq(m.conversationId, conversationId), sql`${m.seq} > ${afterSeq}`, isNull(m.deletedAt), or(isNull(m.senderId), ne(m.senderId, userId)), notBlockedBy(userId)));
     return { count: row?.count ?? 0, lastSeq: row?.lastSeq ?? 0 };
   }
 
@@ -100,6 +110,7 @@ export class EmailRepository {
       lte(m.seq, claim.to_seq),
       isNull(m.deletedAt),
       or(isNull(m.senderId), ne(m.senderId, userId)),
+      notBlockedBy(userId),
     );
     // Inlined, not a parameter: GROUP BY must see the same expression as the select list.
     const sender = sql<string>`coalesce(${u.displayName}, ${sql.raw(`'${SYSTEM_SENDER}'`)})`;

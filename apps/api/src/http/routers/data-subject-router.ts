@@ -1,0 +1,49 @@
+import type { Response } from "express";
+import { Router } from "express";
+import { once } from "node:events";
+import type { AuditService } from "../../services/audit-service";
+import type { DataSubjectService } from "../../services/data-subject-service";
+import { actorOf } from "../authenticate";
+
+/** Writes the export piece by piece, waiting for the socket to drain: memory stays one page however big it is. */
+async function streamExport(res: Response, userId: string, chunks: AsyncIterable<string>): Promise<void> {
+  res.status(200);
+  res.setHeader("content-type", "application/json; charset=utf-8");
+  res.setHeader("content-disposition", `attachment; filename="parley-export-${encodeURIComponent(userId)}.json"`);
+  res.setHeader("cache-control", "no-store");
+  try {
+    for await (const chunk of chunks) {
+      if (res.destroyed) return;
+      if (!res.write(chunk)) await once(res, "drain");
+    }
+    res.end();
+  } catch (error) {
+    // The status line is gone: a truncated body (and a reset connection) is the only honest signal left.
+    res.destroy(error as Error);
+  }
+}
+
+/** GDPR art. 15/20 (export) and art. 17 (erasure), for oneself and, for admins, anyone. */
+export function dataSubjectRouter(subjects: DataSubjectService, audit: AuditService): Router {
+  const router = Router();
+  router.get("/users/me/export", async (_req, res) => {
+    const user = await subjects.subjectOf(actorOf(res), undefined);
+    await streamExport(res, user.id, subjects.exportChunks(user));
+  });
+  router.delete("/users/me", async (_req, res) => {
+    await subjects.erase(await subjects.subjectOf(actorOf(res), undefined));
+    res.status(204).end();
+  });
+  router.get("/admin/users/:id/export", async (req, res) => {
+    const actor = actorOf(res);
+    const user = await subjects.subjectOf(actor, req.params.id);
+    // Reads are not audited, but reading someone else's whole account is.
+    await audit.record(actor, { action: "GET /v1/admin/users/:id/export", targetType: "user", targetId: user.id });
+    await streamExport(res, user.id, subjects.exportChunks(user));
+  });
+  router.delete("/admin/users/:id", async (req, res) => {
+    await subjects.erase(await subjects.subjectOf(actorOf(res), req.params.id));
+    res.status(204).end();
+  });
+  return router;
+}

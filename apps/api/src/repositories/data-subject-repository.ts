@@ -1,0 +1,95 @@
+import { schema } from "@parley/db";
+import { and, asc, eq, gt, isNull, ne, or, sql } from "drizzle-orm";
+import type { Executor, Tx } from "./transaction";
+
+const m = schema.messages;
+const a = schema.archivedMessages;
+const p = schema.participants;
+const c = schema.conversations;
+
+export interface ExportedMessage {
+  readonly id: string;
+  readonly conversationId: string;
+  readonly seq: number;
+  readonly type: string;
+  readonly content: string;
+  readonly replyTo: string | null;
+  readonly attachments: unknown;
+  readonly createdAt: Date;
+  readonly editedAt: Date | null;
+  readonly deletedAt: Date | null;
+}
+
+/** The reads and writes of the data subject's rights (export, erasure), always in bounded pages or batches. */
+export class DataSubjectRepository {
+  /** The user's conversations (memberships, past ones included), by conversation id after a cursor. */
+  async memberships(executor: Executor, userId: string, afterId: string | undefined, limit: number) {
+    return executor
+      .select({
+        id: c.id,
+        type: c.type,
+        title: c.title,
+        createdAt: c.createdAt,
+        role: p.role,
+        joinedAt: p.joinedAt,
+        leftAt: p.leftAt,
+        muted: p.muted,
+        archived: p.archived,
+        lastReadSeq: p.lastReadSeq,
+      })
+      .from(p)
+      .innerJoin(c, eq(c.id, p.conversationId))
+      .where(and(eq(p.userId, userId), afterId === undefined ? undefined : gt(p.conversationId, afterId)))
+      .orderBy(asc(p.conversationId))
+      .limit(limit);
+  }
+
+  /** A page of the messages the user sent, from live or archive storage, by id (UUIDv7: time order) after a cursor. */
+  async sentMessages(executor: Executor, userId: string, storage: "hot" | "archived", afterId: string | undefined, limit: number): Promise<ExportedMessage[]> {
+    const t = storage === "hot" ? m : a;
+    return executor
+      .select({
+        id: t.id,
+        conversationId: t.conversationId,
+        seq: t.seq,
+        type: t.type,
+        content: t.content,
+        replyTo: t.replyTo,
+        attachments: t.attachments,
+        createdAt: t.createdAt,
+        editedAt: t.editedAt,
+        deletedAt: t.deletedAt,
+      })
+      .from(t)
+      .where(and(eq(t.senderId, userId), afterId === undefined ? undefined : gt(t.id, afterId)))
+      .orderBy(asc(t.id))
+      .limit(limit);
+  }
+
+  /** Turns up to `limit` of the user's sent messages into tombstones; answers how many. */
+  async tombstoneSent(executor: Executor, userId: string, storage: "hot" | "archived", at: Date, limit: number): Promise<number> {
+    const t = storage === "hot" ? m : a;
+    const rows = await executor.execute<{ id: string }>(sql`
+      UPDATE ${t} SET content = '', attachments = '[]'::jsonb, deleted_at = ${at.toISOString()}::timestamptz
+      WHERE ${t.id} IN (SELECT ${t.id} FROM ${t} WHERE ${t.senderId} = ${userId} AND ${t.deletedAt} IS NULL LIMIT ${limit} FOR UPDATE)
+      RETURNING ${t.id}`);
+    return rows.length;
+  }
+
+  /** Everything about the user that is not needed to keep others' histories whole. */
+  async forget(tx: Tx, userId: string): Promise<void> {
+    await tx.delete(schema.emailLog).where(eq(schema.emailLog.userId, userId));
+    await tx.delete(schema.emailConfirmations).where(eq(schema.emailConfirmations.userId, userId));
+    await tx.delete(schema.blocks).where(or(eq(schema.blocks.blockerId, userId), eq(schema.blocks.blockedId, userId)));
+    await tx.delete(schema.relationships).where(or(eq(schema.relationships.userId, userId), eq(schema.relationships.otherUserId, userId)));
+  }
+
+  /** Group and support conversations the user is still in (the erased user leaves them; direct ones close). */
+  async activeGroups(executor: Executor, userId: string): Promise<{ conversationId: string; role: string }[]> {
+    return executor
+      .select({ conversationId: p.conversationId, role: p.role })
+      .from(p)
+      .innerJoin(c, eq(c.id, p.conversationId))
+      .where(and(eq(p.userId, userId), isNull(p.leftAt), ne(c.type, "direct")));
+  }
+}

@@ -1,0 +1,77 @@
+import type { Database } from "@parley/db";
+import { ParleyError, type AuditEntry, type AuditQuery, type Page } from "@parley/protocol";
+import { z } from "zod";
+import type { AuditRepository, AuditRow } from "../repositories/audit-repository";
+import type { Executor } from "../repositories/transaction";
+import type { Actor, Clock } from "./actor";
+import { decodeCursor, encodeCursor } from "./page-cursor";
+import { SERVICE_ROLE, type Policy } from "./policy";
+import { ADMIN_ROLE } from "./relationship-service";
+
+export interface AuditServiceDeps {
+  readonly database: Database;
+  readonly audit: AuditRepository;
+  readonly policy: Policy;
+  readonly clock: Clock;
+  readonly newId: () => string;
+}
+
+export interface AuditRecord {
+  readonly action: string;
+  readonly targetType?: string | undefined;
+  readonly targetId?: string | undefined;
+  readonly details?: Record<string, unknown>;
+}
+
+const auditCursor = z.object({ id: z.uuid() });
+
+function toEntry(row: AuditRow): AuditEntry {
+  return {
+    id: row.id,
+    at: row.at.toISOString(),
+    actor_id: row.actorId,
+    actor_role: row.actorRole,
+    action: row.action,
+    target_type: row.targetType,
+    target_id: row.targetId,
+    details: row.details,
+  };
+}
+
+/** Who did what to whom, when: every moderator, admin and service-token action. Readable by admins only. */
+export class AuditService {
+  constructor(private readonly deps: AuditServiceDeps) {}
+
+  /** Whether this actor's actions are audited. */
+  audits(actor: Actor): boolean {
+    return actor.role === SERVICE_ROLE || actor.role === ADMIN_ROLE || this.deps.policy.isModerator(actor.role);
+  }
+
+  async record(actor: Actor, record: AuditRecord, executor: Executor = this.deps.database.db): Promise<void> {
+    await this.deps.audit.append(executor, {
+      id: this.deps.newId(),
+      at: this.deps.clock.now(),
+      actorId: actor.id,
+      actorRole: actor.role,
+      action: record.action,
+      targetType: record.targetType ?? null,
+      targetId: record.targetId ?? null,
+      details: record.details ?? {},
+    });
+  }
+
+  async list(actor: Actor, query: AuditQuery): Promise<Page<AuditEntry>> {
+    if (actor.role !== ADMIN_ROLE) throw new ParleyError("forbidden", "Only admins read the audit log.");
+    const before = query.cursor === undefined ? undefined : decodeCursor(query.cursor, auditCursor).id;
+    const rows = await this.deps.audit.list(this.deps.database.db, {
+      actorId: query.actor_id,
+      targetId: query.target_id,
+      action: query.action,
+      beforeId: before,
+      limit: query.limit + 1,
+    });
+    const items = rows.slice(0, query.limit);
+    const last = items.at(-1);
+    return { items: items.map(toEntry), next_cursor: rows.length > query.limit && last ? encodeCursor({ id: last.id }) : null };
+  }
+}

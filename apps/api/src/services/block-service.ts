@@ -1,0 +1,70 @@
+import type { Database } from "@parley/db";
+import { ParleyError, type Block, type Page } from "@parley/protocol";
+import { z } from "zod";
+import type { OutboxRelay } from "../events/outbox-relay";
+import type { BlockRepository } from "../repositories/block-repository";
+import type { OutboxRepository } from "../repositories/outbox-repository";
+import type { Actor, Clock } from "./actor";
+import { isService } from "./conversation-access";
+import type { ContactGuard } from "./contact-guard";
+import { decodeCursor, encodeCursor } from "./page-cursor";
+import type { UserDirectoryService } from "./user-directory-service";
+
+export interface BlockServiceDeps {
+  readonly database: Database;
+  readonly blocks: BlockRepository;
+  readonly directory: UserDirectoryService;
+  readonly guard: ContactGuard;
+  readonly outbox: OutboxRepository;
+  readonly relay: Pick<OutboxRelay, "kick">;
+  readonly clock: Clock;
+}
+
+const blockCursor = z.object({ id: z.string() });
+
+/**
+ * One user blocking another. The pair's direct conversation closes both ways with the same code as a lost
+ * relationship (the reason is not revealed), and search, presence, typing and e-mail respect it.
+ */
+export class BlockService {
+  constructor(private readonly deps: BlockServiceDeps) {}
+
+  async block(actor: Actor, userId: string): Promise<void> {
+    this.assertUser(actor, userId);
+    const { database, blocks, directory, guard, outbox, clock } = this.deps;
+    const changed = await database.db.transaction(async (tx) => {
+      await directory.requireUsers([userId], "user_id", tx);
+      if (!(await blocks.insert(tx, actor.id, userId, clock.now()))) return false;
+      await outbox.add(tx, await guard.pairsChanged(tx, [[actor.id, userId]]));
+      return true;
+    });
+    if (changed) this.deps.relay.kick();
+  }
+
+  async unblock(actor: Actor, userId: string): Promise<void> {
+    this.assertUser(actor, userId);
+    const { database, blocks, guard, outbox } = this.deps;
+    const changed = await database.db.transaction(async (tx) => {
+      if (!(await blocks.delete(tx, actor.id, userId))) return false;
+      await outbox.add(tx, await guard.pairsChanged(tx, [[actor.id, userId]]));
+      return true;
+    });
+    if (changed) this.deps.relay.kick();
+  }
+
+  async list(actor: Actor, query: { limit: number; cursor?: string | undefined }): Promise<Page<Block>> {
+    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, blockCursor).id;
+    const rows = await this.deps.blocks.listOf(this.deps.database.db, actor.id, { limit: query.limit + 1, ...(after === undefined ? {} : { afterId: after }) });
+    const items = rows.slice(0, query.limit);
+    const last = items.at(-1);
+    return {
+      items: items.map((row) => ({ user_id: row.blockedId, created_at: row.createdAt.toISOString() })),
+      next_cursor: rows.length > query.limit && last ? encodeCursor({ id: last.blockedId }) : null,
+    };
+  }
+
+  private assertUser(actor: Actor, userId: string): void {
+    if (isService(actor)) throw new ParleyError("forbidden", "Service tokens have no one to block.");
+    if (userId === actor.id) throw new ParleyError("invalid_request", "user_id: you cannot block yourself", "user_id");
+  }
+}

@@ -1,0 +1,93 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { TestCluster, type RunningEdge, type TestUser } from "./support/cluster";
+import { handshakeStatus, TestClient, type Frame } from "./support/ws-client";
+
+let cluster: TestCluster;
+let edgeA: RunningEdge;
+let edgeB: RunningEdge;
+let service: string;
+let clients: TestClient[] = [];
+let counter = 0;
+
+async function connect(edge: RunningEdge, user: TestUser): Promise<TestClient> {
+  const client = await TestClient.connect(edge.url, user.token);
+  clients.push(client);
+  return client;
+}
+
+/** A user of a provisioned role (doctor, admin), created from an identity provider's token on first use. */
+async function provisioned(role: string): Promise<TestUser> {
+  const sub = `${role}-${++counter}-${Date.now().toString(36)}`;
+  const token = await cluster.token({ sub, role });
+  const me = await cluster.request<{ id: string; username: string }>("GET", "/v1/users/me", { token });
+  if (me.status !== 200) throw new Error(`provisioning failed: ${me.status}`);
+  return { id: me.body.id, username: me.body.username, token };
+}
+
+const relationship = (method: "POST" | "DELETE", a: string, b: string) => cluster.request(method, "/v1/relationships", { token: service, body: { user_id: a, other_user_id: b, kind: "care" } });
+const closedUpdate = (conversationId: string, closed: boolean) => (frame: Frame) =>
+  frame.type === "conversation_updated" && (frame.conversation as { id: string; closed: boolean }).id === conversationId && (frame.conversation as { closed: boolean }).closed === closed;
+
+beforeAll(async () => {
+  cluster = await TestCluster.start({ PARLEY_POLICY: "clinic" });
+  [edgeA, edgeB] = await Promise.all([cluster.startEdge(), cluster.startEdge()]);
+  service = await cluster.token({ sub: "care-system", role: "service" });
+}, 60_000);
+
+afterEach(() => {
+  for (const client of clients) client.ws.terminate();
+  clients = [];
+});
+
+afterAll(async () => {
+  for (const client of clients) client.ws.terminate();
+  await cluster.close();
+});
+
+describe("a care link removed while both sides are connected to different edges", () => {
+  it("closes the conversation on both edges: conversation_updated {closed: true}, then typing and sends refused with conversation_closed; re-linking reopens", async () => {
+    const patient = await cluster.register("patient");
+    const doctor = await provisioned("doctor");
+    expect((await relationship("POST", patient.id, doctor.id)).status).toBe(201);
+    const conversationId = await cluster.directConversation(patient, doctor);
+    const onA = await connect(edgeA, patient);
+    const onB = await connect(edgeB, doctor);
+    for (const client of [onA, onB]) expect((await client.request({ type: "subscribe", conversation_id: conversationId })).type).toBe("ack");
+    // Typing works and is cached as allowed on both edges before the link goes.
+    expect((await onB.request({ type: "typing_start", conversation_id: conversationId })).type).toBe("ack");
+    expect((await onA.request({ type: "typing_start", conversation_id: conversationId })).type).toBe("ack");
+
+    expect((await relationship("DELETE", patient.id, doctor.id)).status).toBe(204);
+    await Promise.all([onA.next(closedUpdate(conversationId, true)), onB.next(closedUpdate(conversationId, true))]);
+
+    for (const client of [onA, onB]) {
+      expect(await client.request({ type: "typing_start", conversation_id: conversationId })).toMatchObject({ type: "error", code: "conversation_closed" });
+      expect(await client.request({ type: "send_message", conversation_id: conversationId, client_msg_id: `m-${++counter}`, content: "still there?" })).toMatchObject({
+        type: "error",
+        code: "conversation_closed",
+      });
+    }
+    // Still readable: subscribing (history, replay) is allowed.
+    expect((await onA.request({ type: "subscribe", conversation_id: conversationId, since_seq: 0 })).type).toBe("ack");
+
+    expect((await relationship("POST", doctor.id, patient.id)).status).toBe(201);
+    await Promise.all([onA.next(closedUpdate(conversationId, false)), onB.next(closedUpdate(conversationId, false))]);
+    expect((await onB.request({ type: "typing_start", conversation_id: conversationId })).type).toBe("ack");
+    expect((await onA.request({ type: "send_message", conversation_id: conversationId, client_msg_id: `m-${++counter}`, content: "back" })).type).toBe("ack");
+  });
+});
+
+describe("a suspended user", () => {
+  it("has every socket on every edge closed 4001 account_suspended at once, is refused at the handshake, and may connect again once reinstated", async () => {
+    const admin = await provisioned("admin");
+    const patient = await cluster.register("patient");
+    const onA = await connect(edgeA, patient);
+    const onB = await connect(edgeB, patient);
+    expect((await cluster.request("POST", `/v1/admin/users/${patient.id}/suspend`, { token: admin.token })).status).toBe(204);
+    for (const client of [onA, onB]) expect(await client.closed).toEqual({ code: 4001, reason: "account_suspended" });
+    for (const edge of [edgeA, edgeB]) expect(await handshakeStatus(edge.url, { token: patient.token })).toBe(401);
+    expect((await cluster.request("POST", `/v1/admin/users/${patient.id}/reinstate`, { token: admin.token })).status).toBe(204);
+    const again = await connect(edgeB, patient);
+    expect((await again.request({ type: "ping" })).type).toBe("pong");
+  });
+});

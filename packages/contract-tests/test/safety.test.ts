@@ -1,0 +1,133 @@
+import { randomUUID } from "node:crypto";
+import { z } from "zod";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startCluster, type Cluster } from "./support/cluster";
+import { conversation, errorBody, page } from "./support/contract";
+import { Rest, shape, type User } from "./support/rest";
+import { serviceToken, signToken } from "./support/tokens";
+import { refusalOf, WsClient, type Frame } from "./support/ws-client";
+
+// The trust-and-safety additions of the shared PROTOCOL.md, against the real API and two edges (clinic preset).
+let cluster: Cluster;
+let rest: Rest;
+let service: string;
+const sockets: WsClient[] = [];
+
+beforeAll(async () => {
+  cluster = await startCluster({ edges: 2, api: { PARLEY_POLICY: "clinic" } });
+  rest = new Rest(cluster.api.url);
+  service = await serviceToken();
+});
+
+afterAll(async () => {
+  await Promise.allSettled(sockets.map((socket) => socket.close()));
+  await cluster.close();
+});
+
+const closedConversation = conversation.extend({ closed: z.boolean() });
+const code = (body: unknown) => shape(errorBody, body).error.code;
+
+async function connect(user: User, edge: number): Promise<WsClient> {
+  const client = await WsClient.connect(cluster.wsUrl(edge), user.token);
+  sockets.push(client);
+  return client;
+}
+
+/** A user of a role nobody self-registers (doctor, admin): provisioned from an identity provider's token. */
+async function provisioned(role: string): Promise<User> {
+  const sub = `${role}-${randomUUID()}`;
+  const token = await signToken({ sub, role, name: sub });
+  const me = await rest.get("/v1/users/me", token);
+  expect(me.status).toBe(200);
+  return { id: sub, username: sub, password: "", token };
+}
+
+async function carePair(): Promise<{ patient: User; doctor: User; conversationId: string }> {
+  const patient = await rest.register({ role: "patient" });
+  const doctor = await provisioned("doctor");
+  expect((await rest.post("/v1/relationships", service, { user_id: patient.id, other_user_id: doctor.id, kind: "care" })).status).toBe(201);
+  return { patient, doctor, conversationId: await rest.direct(patient, doctor) };
+}
+
+const sendFrame = (conversationId: string) => ({ type: "send_message", conversation_id: conversationId, client_msg_id: randomUUID(), content: "hi" });
+
+describe("closed conversations", () => {
+  it("a deleted care link closes the direct conversation on both edges: closed: true, conversation_updated, conversation_closed on send (REST and WS) and typing", async () => {
+    const { patient, doctor, conversationId } = await carePair();
+    const onFirst = await connect(patient, 0);
+    const onSecond = await connect(doctor, 1);
+    expect((await rest.call("DELETE", "/v1/relationships", { token: service, body: { user_id: patient.id, other_user_id: doctor.id, kind: "care" } })).status).toBe(204);
+    const isClosedUpdate = (frame: Frame) => frame.type === "conversation_updated" && (frame.conversation as { id?: string; closed?: boolean }).closed === true;
+    await Promise.all([onFirst.next(isClosedUpdate), onSecond.next(isClosedUpdate)]);
+    expect(shape(closedConversation, (await rest.get(`/v1/conversations/${conversationId}`, patient.token)).body).closed).toBe(true);
+    const refused = await rest.post(`/v1/conversations/${conversationId}/messages`, doctor.token, { client_msg_id: randomUUID(), content: "still there?" });
+    expect(refused.status).toBe(403);
+    expect(code(refused.body)).toBe("conversation_closed");
+    expect(await onFirst.command(sendFrame(conversationId))).toMatchObject({ type: "error", code: "conversation_closed" });
+    expect(await onSecond.command({ type: "typing_start", conversation_id: conversationId })).toMatchObject({ type: "error", code: "conversation_closed" });
+    expect((await rest.get(`/v1/conversations/${conversationId}/messages`, patient.token)).status).toBe(200);
+  });
+});
+
+describe("blocking", () => {
+  it("POST/DELETE /v1/users/:id/block answer 204, GET /v1/blocks lists them, and a blocked user's send is refused with conversation_closed", async () => {
+    const { patient, doctor, conversationId } = await carePair();
+    expect((await rest.post(`/v1/users/${doctor.id}/block`, patient.token, {})).status).toBe(204);
+    const blocks = shape(page(z.object({ user_id: z.string(), created_at: z.string() })), (await rest.get("/v1/blocks", patient.token)).body);
+    expect(blocks.items.map((b) => b.user_id)).toEqual([doctor.id]);
+    const refused = await rest.post(`/v1/conversations/${conversationId}/messages`, doctor.token, { client_msg_id: randomUUID(), content: "hello?" });
+    expect(code(refused.body)).toBe("conversation_closed");
+    expect((await rest.call("DELETE", `/v1/users/${doctor.id}/block`, { token: patient.token })).status).toBe(204);
+    expect((await rest.post(`/v1/conversations/${conversationId}/messages`, doctor.token, { client_msg_id: randomUUID(), content: "back" })).status).toBe(201);
+  });
+});
+
+describe("reporting", () => {
+  it("POST /v1/reports answers 201 with the message snapshot; GET /v1/reports is for moderators only", async () => {
+    const { patient, doctor, conversationId } = await carePair();
+    const sent = await rest.send(doctor, conversationId, "reported words");
+    const filed = await rest.post("/v1/reports", patient.token, { message_id: sent.id, reason: "inappropriate" });
+    expect(filed.status).toBe(201);
+    expect(filed.body).toMatchObject({ message_id: sent.id, user_id: doctor.id, reason: "inappropriate", status: "open", message_snapshot: { content: "reported words" } });
+    expect((await rest.get("/v1/reports", patient.token)).status).toBe(403);
+    const admin = await provisioned("admin");
+    const listed = await rest.get("/v1/reports", admin.token, { status: "open" });
+    expect(listed.status).toBe(200);
+  });
+});
+
+describe("suspension", () => {
+  it("closes the user's sockets on every edge with 4001 and refuses their token with account_suspended", async () => {
+    const admin = await provisioned("admin");
+    const patient = await rest.register({ role: "patient" });
+    const sockets = [await connect(patient, 0), await connect(patient, 1)];
+    expect((await rest.post(`/v1/admin/users/${patient.id}/suspend`, admin.token, {})).status).toBe(204);
+    for (const socket of sockets) expect((await socket.closed).code).toBe(4001);
+    const me = await rest.get("/v1/users/me", patient.token);
+    expect(me.status).toBe(401);
+    expect(code(me.body)).toBe("account_suspended");
+    expect((await refusalOf(cluster.wsUrl(0), { header: patient.token }))?.status).toBe(401);
+  });
+});
+
+describe("e-mail confirmation and the data subject", () => {
+  it("GET /v1/users/me shows email_confirmed; POST /v1/auth/confirm-email with an unknown token answers 404 confirmation_invalid", async () => {
+    const user = await rest.register({ role: "patient", email: `c${randomUUID().slice(0, 8)}@example.test` });
+    expect((await rest.get("/v1/users/me", user.token)).body).toMatchObject({ email_confirmed: false });
+    const refused = await rest.post("/v1/auth/confirm-email", undefined, { token: "x".repeat(43) });
+    expect(refused.status).toBe(404);
+    expect(code(refused.body)).toBe("confirmation_invalid");
+  });
+
+  it("GET /v1/users/me/export is a JSON download of profile, conversations and sent messages; DELETE /v1/users/me erases (204) and closes the sockets", async () => {
+    const { patient, conversationId } = await carePair();
+    await rest.send(patient, conversationId, "exported words");
+    const exported = await rest.get("/v1/users/me/export", patient.token);
+    expect(exported.status).toBe(200);
+    expect(exported.body).toMatchObject({ profile: { id: patient.id }, conversations: [{ id: conversationId }], messages: [{ content: "exported words" }] });
+    const socket = await connect(patient, 1);
+    expect((await rest.call("DELETE", "/v1/users/me", { token: patient.token })).status).toBe(204);
+    expect((await socket.closed).code).toBe(4001);
+    expect((await rest.get("/v1/users/me", patient.token)).status).toBe(401);
+  });
+});
