@@ -11,6 +11,8 @@ import { uuidv7 } from "uuidv7";
 import { createApp } from "./app";
 import { EmailScheduler } from "./events/email-scheduler";
 import { OutboxRelay } from "./events/outbox-relay";
+import { EdgeChannelServer } from "./internal/edge-channel";
+import { InternalCommands } from "./internal/internal-commands";
 import { ArchiveRepository } from "./repositories/archive-repository";
 import { ConversationRepository } from "./repositories/conversation-repository";
 import { MessageRepository } from "./repositories/message-repository";
@@ -169,6 +171,17 @@ export async function createApiNode(options: ApiNodeOptions): Promise<ApiNode> {
   });
   const server = http.createServer(app);
   server.keepAliveTimeout = 65_000; // longer than common load balancer idle timeouts
+  // Without INTERNAL_SECRET edges call the REST API with each user's token, and no internal channel exists.
+  const edgeChannel =
+    config.INTERNAL_SECRET === undefined
+      ? undefined
+      : new EdgeChannelServer({
+          secret: config.INTERNAL_SECRET,
+          commands: new InternalCommands({ services, revocations, logger, clockToleranceMs: config.JWT_CLOCK_TOLERANCE }),
+          logger,
+          registry: metrics.registry,
+        });
+  edgeChannel?.attach(server);
   relay.start();
   relay.kick(); // publish anything a previous run left behind
 
@@ -203,6 +216,7 @@ export async function createApiNode(options: ApiNodeOptions): Promise<ApiNode> {
               });
             },
           ],
+          ["edge channel", () => edgeChannel?.close() ?? Promise.resolve()],
           // Sends already accepted are written and answered before the relay stops.
           ["sends", () => services.messages.drained()],
           ["ops server", () => ops?.close()],

@@ -1,4 +1,5 @@
-import type { ApiClient, ApiError } from "./api-client";
+import { callerOf } from "./api-caller";
+import type { ApiError, ApiGateway } from "./api-client";
 import type { Clock } from "./clock";
 import type { Connection } from "./connection";
 
@@ -20,7 +21,7 @@ export class MembershipCache {
   private size = 0;
 
   constructor(
-    private readonly api: ApiClient,
+    private readonly api: ApiGateway,
     private readonly clock: Clock,
     private readonly ttlMs = 10_000,
     private readonly negativeTtlMs = 2_000,
@@ -32,10 +33,7 @@ export class MembershipCache {
     if (options.fresh !== true && cached !== undefined && cached.until > this.clock.now()) {
       return cached.member ? { ok: true } : { ok: false, error: { code: "not_found", message: "No such conversation." } };
     }
-    const answer = await this.api.request("GET", `/v1/conversations/${encodeURIComponent(conversationId)}`, {
-      token: connection.identity?.token ?? "",
-      clientIp: connection.remoteAddress,
-    });
+    const answer = await this.api.call("get_conversation", callerOf(connection), { target: conversationId });
     if (answer.ok) {
       this.remember(conversationId, userId, true);
       return { ok: true };

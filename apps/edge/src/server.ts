@@ -8,7 +8,7 @@ import http from "node:http";
 import type { Registry } from "prom-client";
 import { uuidv7 } from "uuidv7";
 import { WebSocketServer, type WebSocket } from "ws";
-import { ApiClient } from "./api-client";
+import { ApiClient, type ApiGateway } from "./api-client";
 import { systemClock, type Clock } from "./clock";
 import { DEFAULT_LIMITS, type ConnectionLimits } from "./connection";
 import { ConnectionRegistry } from "./connection-registry";
@@ -20,6 +20,7 @@ import { admitUpgrade, refuseUpgrade } from "./handshake";
 import { HandshakeLimit } from "./handshake-limit";
 import { startHeartbeat } from "./heartbeat";
 import { MembershipCache } from "./membership-cache";
+import { InternalChannel } from "./internal-channel";
 import { createEdgeMetrics } from "./metrics";
 import { PresenceTracker } from "./presence/presence-tracker";
 import { PresenceWatchers } from "./presence/presence-watchers";
@@ -41,6 +42,8 @@ export interface EdgeNodeOptions {
 export interface EdgeNode {
   readonly nodeId: string;
   readonly registry: Registry;
+  /** Whether commands travel over the internal channel right now (false without INTERNAL_SECRET, or while it reconnects). */
+  readonly internalChannelOpen: boolean;
   /** Open sockets on this node (authenticated or not). */
   readonly connectionCount: number;
   /** Listens on `port` (0 picks a free one); resolves with the bound port. */
@@ -88,7 +91,18 @@ export async function createEdgeNode(config: EdgeConfig, options: EdgeNodeOption
     subscribedChannels: () => subscriber.channelCount,
     draining: () => draining,
   });
-  const api = new ApiClient({ baseUrl: config.API_URL, logger });
+  const rest = new ApiClient({ baseUrl: config.API_URL, logger });
+  const channel =
+    config.INTERNAL_SECRET === undefined
+      ? undefined
+      : new InternalChannel({
+          apiUrl: config.API_URL,
+          secret: config.INTERNAL_SECRET,
+          fallback: rest,
+          logger,
+          onStateChange: (open) => edgeMetrics.internalChannelUp.set(open ? 1 : 0),
+        });
+  const api: ApiGateway = channel ?? rest;
   const membership = new MembershipCache(api, clock);
   const graceMs = options.presenceGraceMs ?? config.PRESENCE_GRACE_MS;
   const presence = new PresenceTracker({
@@ -215,6 +229,7 @@ export async function createEdgeNode(config: EdgeConfig, options: EdgeNodeOption
         ],
         ["ops server", () => opsServer?.close()],
         ["connection cleanups", () => Promise.allSettled([...ctx.pendingCleanups])],
+        ["internal channel", () => channel?.close() ?? Promise.resolve()],
         ["typing", () => typing.close()],
         ["presence watchers", () => watchers.close()],
         ["presence", () => presence.close()],
@@ -231,6 +246,9 @@ export async function createEdgeNode(config: EdgeConfig, options: EdgeNodeOption
   return {
     nodeId,
     registry: metrics.registry,
+    get internalChannelOpen() {
+      return channel?.isOpen ?? false;
+    },
     get connectionCount() {
       return registry.size;
     },

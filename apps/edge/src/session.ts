@@ -2,6 +2,7 @@ import { latestPos, type ConnectionRef } from "@parley/bus";
 import { parseClientFrame } from "@parley/protocol";
 import { uuidv7 } from "uuidv7";
 import type { WebSocket } from "ws";
+import { callerOf } from "./api-caller";
 import { authenticate, trackExpiry } from "./authentication";
 import { Connection, type Identity } from "./connection";
 import type { EdgeContext } from "./context";
@@ -164,7 +165,7 @@ const PROVISION_WAIT_MS = 1_000;
  */
 async function provision(ctx: EdgeContext, connection: Connection): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
-  const answer = ctx.api.request("GET", "/v1/users/me", { token: connection.identity?.token ?? "", clientIp: connection.remoteAddress });
+  const answer = ctx.api.call("me", callerOf(connection));
   const outcome = await Promise.race([answer, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), PROVISION_WAIT_MS)))]);
   clearTimeout(timer);
   if (outcome !== undefined && !outcome.ok) ctx.logger.warn({ status: outcome.status, code: outcome.error.code }, "the API did not provision the user");
