@@ -11,7 +11,7 @@ import { uuidv7 } from "uuidv7";
 import { createApp } from "./app";
 import { EmailScheduler } from "./events/email-scheduler";
 import { OutboxRelay } from "./events/outbox-relay";
-import { EdgeChannelServer } from "./internal/edge-channel";
+import { EdgeChannelServer, internalCommandsCounter } from "./internal/edge-channel";
 import { InternalCommands } from "./internal/internal-commands";
 import { ArchiveRepository } from "./repositories/archive-repository";
 import { ConversationRepository } from "./repositories/conversation-repository";
@@ -171,6 +171,7 @@ export async function createApiNode(options: ApiNodeOptions): Promise<ApiNode> {
   });
   const server = http.createServer(app);
   server.keepAliveTimeout = 65_000; // longer than common load balancer idle timeouts
+  const internalCommandsTotal = internalCommandsCounter(metrics.registry);
   // Without INTERNAL_SECRET edges call the REST API with each user's token, and no internal channel exists.
   const edgeChannel =
     config.INTERNAL_SECRET === undefined
@@ -179,7 +180,7 @@ export async function createApiNode(options: ApiNodeOptions): Promise<ApiNode> {
           secret: config.INTERNAL_SECRET,
           commands: new InternalCommands({ services, revocations, logger, clockToleranceMs: config.JWT_CLOCK_TOLERANCE }),
           logger,
-          registry: metrics.registry,
+          commandsTotal: internalCommandsTotal,
         });
   edgeChannel?.attach(server);
   relay.start();

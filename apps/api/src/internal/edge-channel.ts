@@ -11,7 +11,17 @@ export interface EdgeChannelOptions {
   readonly secret: string;
   readonly commands: InternalCommands;
   readonly logger: Logger;
-  readonly registry: Registry;
+  readonly commandsTotal: Counter<"op" | "outcome">;
+}
+
+/** Registered whether or not the channel is configured, so dashboards see zeros rather than a missing series. */
+export function internalCommandsCounter(registry: Registry): Counter<"op" | "outcome"> {
+  return new Counter({
+    name: "parley_internal_commands_total",
+    help: "Commands edges sent over the internal channel, by operation and outcome (ok or the error code).",
+    labelNames: ["op", "outcome"],
+    registers: [registry],
+  });
 }
 
 /** Close code of a frame that does not parse: the edge has a bug or is not an edge; it reconnects and logs. */
@@ -42,17 +52,9 @@ export class EdgeChannelServer {
   private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 64 * 1024 * 1024, clientTracking: false });
   private readonly sockets = new Set<WebSocket>();
   private readonly inFlight = new Set<Promise<void>>();
-  private readonly commandsTotal: Counter<"op" | "outcome">;
   private closing: Promise<void> | undefined;
 
-  constructor(private readonly options: EdgeChannelOptions) {
-    this.commandsTotal = new Counter({
-      name: "parley_internal_commands_total",
-      help: "Commands edges sent over the internal channel, by operation and outcome (ok or the error code).",
-      labelNames: ["op", "outcome"],
-      registers: [options.registry],
-    });
-  }
+  constructor(private readonly options: EdgeChannelOptions) {}
 
   /** Handles upgrades on the internal path; any other upgrade is refused 404. */
   attach(server: http.Server): void {
@@ -106,7 +108,7 @@ export class EdgeChannelServer {
             ? this.options.commands.run(command)
             : Promise.resolve({ id: command.id, ok: false, status: 503, error: { code: "unavailable", message: "The API is restarting; retry." } });
         const work = run.then((result) => {
-          this.commandsTotal.inc({ op: command.op, outcome: result.ok ? "ok" : result.error.code });
+          this.options.commandsTotal.inc({ op: command.op, outcome: result.ok ? "ok" : result.error.code });
           outgoing.push(result);
           if (!scheduled) {
             scheduled = true;
