@@ -114,13 +114,18 @@ export class Connection {
 
   /** Writes a frame, unless the client has fallen too far behind: then it is closed 4009, never silently skipped. */
   send(frame: OutgoingFrame): boolean {
+    return this.sendText(JSON.stringify(frame), frame.type);
+  }
+
+  /** Writes an already serialised frame (an event's, shared by every socket it goes to). */
+  sendText(text: string, type: string): boolean {
     if (!this.isOpen()) return false;
     if (this.options.ws.bufferedAmount > this.options.limits.slowConsumerBytes) {
       this.close("slow_consumer");
       return false;
     }
-    this.options.ws.send(JSON.stringify(frame));
-    this.options.metrics.framesSent.inc({ type: frame.type });
+    this.options.ws.send(text);
+    this.options.metrics.framesSent.inc({ type });
     return true;
   }
 
@@ -138,7 +143,7 @@ export class Connection {
   }
 
   private emitEvent(event: DeliverableEvent): boolean {
-    const sent = this.send({ ...event.event, pos: event.pos });
+    const sent = this.sendText(event.frame, event.type);
     if (sent && event.ts !== undefined) this.options.metrics.deliveryLatency.observe(Math.max(0, this.options.clock.now() - event.ts) / 1000);
     return sent;
   }

@@ -120,6 +120,7 @@ export async function createEdgeNode(config: EdgeConfig, options: EdgeNodeOption
     subscriber,
     keys,
     logger,
+    onMalformed: () => edgeMetrics.malformedEvents.inc(),
     observe: (userId, { event }) => {
       if (event.type !== "conversation_updated") return;
       // Participants may have changed: typing permissions are asked of the API again.

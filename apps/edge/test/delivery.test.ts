@@ -228,6 +228,30 @@ describe("delivery across edges", () => {
     expect(counts).toEqual([1, 2, 3]);
   });
 
+  it("skips and counts a malformed payload on a user channel, and keeps delivering", async () => {
+    const reader = await connect(edgeB, bob);
+    await reader.request({ type: "ping" });
+    const redis = new Redis(cluster.redis.url);
+    const channel = busKeys(cluster.redis.prefix).userChannel(bob.id);
+    const malformed = async () => {
+      const text = await (await fetch(`${edgeB.httpUrl}/metrics`)).text();
+      return Number(/^parley_malformed_events_total(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1] ?? "0");
+    };
+    const before = await malformed();
+    try {
+      for (const payload of ["not json at all", '{"pos":"1-0","t":"new_message"}\n{"type":"new_message"}', '{"pos":"1-0","t":"bogus"}\n{"pos":"1-0"}']) {
+        await redis.publish(channel, payload);
+      }
+      const publisher = new EventPublisher({ redis, keyPrefix: cluster.redis.prefix });
+      await publisher.publish([{ id: randomUUID(), recipients: [bob.id], event: { type: "unread_count", conversation_id: conversationId, unread_count: 9, total: 9 } }]);
+      await reader.next((frame) => frame.type === "unread_count" && frame.unread_count === 9);
+    } finally {
+      redis.disconnect();
+    }
+    expect(await malformed()).toBe(before + 3);
+    expect(reader.frames.filter((frame) => frame.type !== "pong" && frame.type !== "connected" && frame.type !== "ack").map((frame) => frame.type)).toEqual(["unread_count"]);
+  });
+
   it("answers resume_too_old when the stream was trimmed past the position", async () => {
     const client = await connect(edgeA, alice);
     const firstAck = await client.request({ type: "send_message", conversation_id: conversationId, client_msg_id: "old-1", content: "old" });
