@@ -44,6 +44,7 @@ const at = (template: string) => (target: string) => template.replace(":id", enc
 /** The REST route of each operation: the internal channel answers exactly what these answer. */
 const ROUTES: Record<InternalOp, { readonly method: Method; readonly path: (target: string) => string }> = {
   me: { method: "GET", path: () => "/v1/users/me" },
+  provision: { method: "GET", path: () => "/v1/users/me" },
   get_conversation: { method: "GET", path: at("/v1/conversations/:id") },
   history: { method: "GET", path: at("/v1/conversations/:id/messages") },
   send_message: { method: "POST", path: at("/v1/conversations/:id/messages") },

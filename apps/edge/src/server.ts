@@ -63,8 +63,10 @@ export async function createEdgeNode(config: EdgeConfig, options: EdgeNodeOption
   const clock = options.clock ?? systemClock;
   const keyPrefix = config.REDIS_KEY_PREFIX;
 
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3, lazyConnect: true, connectionName: `parley:${nodeId}` });
-  const subscriberRedis = redis.duplicate({ connectionName: `parley:${nodeId}:subscriber` });
+  // Auto-pipelining: the Redis work of sockets connecting in the same tick (presence, positions, revocation checks)
+  // leaves in one write instead of one per command.
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3, lazyConnect: true, connectionName: `parley:${nodeId}`, enableAutoPipelining: true });
+  const subscriberRedis = redis.duplicate({ connectionName: `parley:${nodeId}:subscriber`, enableAutoPipelining: false });
   // ioredis reconnects by itself; without a listener its errors would go to the console.
   logConnectionErrors(logger, "redis", redis, subscriberRedis);
   await redis.connect();

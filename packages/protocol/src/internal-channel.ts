@@ -10,8 +10,10 @@ export const INTERNAL_CHANNEL_PATH = "/internal/v1/edge";
 
 /** What an edge may ask; each maps to one REST route and answers what that route answers. */
 export const internalOp = z.enum([
-  /** GET /v1/users/me: provisions an identity provider's unknown `sub` on first use. */
+  /** GET /v1/users/me: the caller's profile (an identity provider's unknown `sub` is provisioned on first use). */
   "me",
+  /** Provisions the caller like any authenticated call does, and answers 204 without reading the profile (on connect). */
+  "provision",
   /** GET /v1/conversations/:id (membership check). */
   "get_conversation",
   /** GET /v1/conversations/:id/messages?after_seq&limit */

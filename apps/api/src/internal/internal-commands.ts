@@ -60,6 +60,8 @@ export class InternalCommands {
     switch (command.op) {
       case "me":
         return { status: 200, body: await services.accounts.me(actor) };
+      case "provision":
+        return { status: 204 };
       case "get_conversation":
         return { status: 200, body: await services.conversations.get(actor, target) };
       case "history":
