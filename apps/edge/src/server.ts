@@ -10,7 +10,7 @@ import { uuidv7 } from "uuidv7";
 import { WebSocketServer, type WebSocket } from "ws";
 import { ApiClient, type ApiGateway } from "./api-client";
 import { systemClock, type Clock } from "./clock";
-import { DEFAULT_LIMITS, type ConnectionLimits } from "./connection";
+import { DEFAULT_LIMITS, type ConnectionLimits, type Identity } from "./connection";
 import { ConnectionRegistry } from "./connection-registry";
 import type { EdgeContext } from "./context";
 import { catchUpAfterReconnect } from "./delivery/catch-up";
@@ -179,6 +179,15 @@ export async function createEdgeNode(config: EdgeConfig, options: EdgeNodeOption
     if (ops(req, res)) return;
     res.writeHead(ERRORS.not_found.status, { "content-type": "application/json; charset=utf-8" }).end(JSON.stringify({ error: { code: "not_found", message: ERRORS.not_found.message } }));
   });
+  /**
+   * Starts a socket's session. Out of the upgrade handler on purpose: listeners created there would keep that scope
+   * (the request with its headers, the head buffer) alive for the socket's whole life — idle memory per socket.
+   */
+  const adopt = (ws: WebSocket, remoteAddress: string | undefined, identity: Identity | undefined) => {
+    sockets.add(ws);
+    ws.once("close", () => sockets.delete(ws));
+    startSession(ctx, ws, remoteAddress, identity);
+  };
   server.on("upgrade", (req: http.IncomingMessage, socket, head: Buffer) => {
     const onError = () => socket.destroy();
     socket.on("error", onError);
@@ -196,9 +205,7 @@ export async function createEdgeNode(config: EdgeConfig, options: EdgeNodeOption
       wss.handleUpgrade(req, socket, head, (ws) => {
         upgraded = true;
         socket.off("error", onError);
-        sockets.add(ws);
-        ws.once("close", () => sockets.delete(ws));
-        startSession(ctx, ws, clientAddress, decision.identity);
+        adopt(ws, clientAddress, decision.identity);
       });
     }).catch((error: unknown) => {
       // A bug in one upgrade must not become an unhandled rejection that ends the process (and every socket).

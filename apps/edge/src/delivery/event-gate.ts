@@ -61,7 +61,7 @@ export class EventGate {
   private below: { lo: string; hi: string } | undefined;
   private newest: string | undefined;
   /** Per conversation, the newest seq this socket got from history (`subscribe {since_seq}`). */
-  private readonly covered = new Map<string, number>();
+  private covered: Map<string, number> | undefined; // created by the first history replay: most sockets never have one
   private static readonly rememberedConversations = 1_000;
 
   constructor(private readonly options: EventGateOptions) {}
@@ -144,17 +144,18 @@ export class EventGate {
    * now on, also when the relay publishes one only after the replay ended (seqs are unique, so it is a copy).
    */
   cover(conversationId: string, seq: number): void {
-    const previous = this.covered.get(conversationId) ?? 0;
-    this.covered.delete(conversationId);
-    this.covered.set(conversationId, Math.max(previous, seq));
-    if (this.covered.size > EventGate.rememberedConversations) {
-      const oldest = this.covered.keys().next();
-      if (oldest.done !== true) this.covered.delete(oldest.value);
+    const covered = (this.covered ??= new Map<string, number>());
+    const previous = covered.get(conversationId) ?? 0;
+    covered.delete(conversationId);
+    covered.set(conversationId, Math.max(previous, seq));
+    if (covered.size > EventGate.rememberedConversations) {
+      const oldest = covered.keys().next();
+      if (oldest.done !== true) covered.delete(oldest.value);
     }
   }
 
   private isCovered({ type, conversationId, seq }: DeliverableEvent): boolean {
-    return type === "new_message" && seq !== undefined && conversationId !== undefined && seq <= (this.covered.get(conversationId) ?? 0);
+    return type === "new_message" && seq !== undefined && conversationId !== undefined && seq <= (this.covered?.get(conversationId) ?? 0);
   }
 
   /** Holds live events until the returned function is called (once): for work that must wait its turn first. */
