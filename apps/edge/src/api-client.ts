@@ -51,6 +51,7 @@ const ROUTES: Record<InternalOp, { readonly method: Method; readonly path: (targ
   edit_message: { method: "PATCH", path: at("/v1/messages/:id") },
   delete_message: { method: "DELETE", path: at("/v1/messages/:id") },
   mark_read: { method: "POST", path: at("/v1/conversations/:id/read") },
+  mark_delivered: { method: "POST", path: at("/v1/conversations/:id/delivered") },
   presence: { method: "GET", path: () => "/v1/presence" },
 };
 

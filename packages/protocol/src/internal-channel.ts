@@ -26,6 +26,8 @@ export const internalOp = z.enum([
   "delete_message",
   /** POST /v1/conversations/:id/read */
   "mark_read",
+  /** POST /v1/conversations/:id/delivered */
+  "mark_delivered",
   /** GET /v1/presence?user_ids */
   "presence",
 ]);

@@ -1,6 +1,6 @@
 import type { RevocationChecker } from "@parley/auth";
 import type { Logger } from "@parley/observability";
-import { editMessageBody, historyQuery, ParleyError, presenceQuery, readBody, sendMessageBody, uuid } from "@parley/protocol";
+import { deliveredBody, editMessageBody, historyQuery, ParleyError, presenceQuery, readBody, sendMessageBody, uuid } from "@parley/protocol";
 import type { InternalCommand, InternalResult } from "@parley/protocol/internal";
 import { toErrorResponse } from "../http/error-handler";
 import { parse } from "../http/parse";
@@ -77,6 +77,8 @@ export class InternalCommands {
         return { status: 204 };
       case "mark_read":
         return { status: 200, body: await services.reads.markRead(actor, conversationIdOrNotFound(target), parse(readBody, command.args).up_to_seq) };
+      case "mark_delivered":
+        return { status: 200, body: await services.deliveries.markDelivered(actor, conversationIdOrNotFound(target), parse(deliveredBody, command.args).up_to_seq) };
       case "presence": {
         const { user_ids } = parse(presenceQuery, command.args);
         return { status: 200, body: { items: await services.presence.presence(actor, user_ids), next_cursor: null } };
