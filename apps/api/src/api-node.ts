@@ -11,6 +11,8 @@ import { uuidv7 } from "uuidv7";
 import { createApp } from "./app";
 import { EmailScheduler } from "./events/email-scheduler";
 import { OutboxRelay } from "./events/outbox-relay";
+import { EdgeChannelServer, internalCommandsCounter } from "./internal/edge-channel";
+import { InternalCommands } from "./internal/internal-commands";
 import { ArchiveRepository } from "./repositories/archive-repository";
 import { AuditRepository } from "./repositories/audit-repository";
 import { BlockRepository } from "./repositories/block-repository";
@@ -206,6 +208,18 @@ export async function createApiNode(options: ApiNodeOptions): Promise<ApiNode> {
   });
   const server = http.createServer(app);
   server.keepAliveTimeout = 65_000; // longer than common load balancer idle timeouts
+  const internalCommandsTotal = internalCommandsCounter(metrics.registry);
+  // Without INTERNAL_SECRET edges call the REST API with each user's token, and no internal channel exists.
+  const edgeChannel =
+    config.INTERNAL_SECRET === undefined
+      ? undefined
+      : new EdgeChannelServer({
+          secret: config.INTERNAL_SECRET,
+          commands: new InternalCommands({ services, revocations, logger, clockToleranceMs: config.JWT_CLOCK_TOLERANCE }),
+          logger,
+          commandsTotal: internalCommandsTotal,
+        });
+  edgeChannel?.attach(server);
   relay.start();
   relay.kick(); // publish anything a previous run left behind
 
@@ -240,6 +254,7 @@ export async function createApiNode(options: ApiNodeOptions): Promise<ApiNode> {
               });
             },
           ],
+          ["edge channel", () => edgeChannel?.close() ?? Promise.resolve()],
           // Sends already accepted are written and answered before the relay stops.
           ["sends", () => services.messages.drained()],
           ["ops server", () => ops?.close()],

@@ -1,5 +1,7 @@
 import { ERRORS, errorBody, isErrorCode, type ErrorCode } from "@parley/protocol";
+import type { InternalOp } from "@parley/protocol/internal";
 import type { Logger } from "@parley/observability";
+import type { Identity } from "./connection";
 
 /** An API refusal (or a transport failure) in the shape of an `error` frame. */
 export interface ApiError {
@@ -19,6 +21,40 @@ export interface ApiRequest {
   readonly clientIp?: string | undefined;
 }
 
+/** Who a command is for: a user this edge verified, and the client's address. */
+export interface ApiCaller {
+  readonly identity: Identity;
+  readonly clientIp: string | undefined;
+}
+
+/** The id in the route's path, and the route's body (or query, for reads). */
+export interface ApiCall {
+  readonly target?: string;
+  readonly args?: Readonly<Record<string, unknown>>;
+}
+
+/** How the edge reaches the API: the internal channel when configured, else REST with each user's token. */
+export interface ApiGateway {
+  call(op: InternalOp, caller: ApiCaller, call?: ApiCall): Promise<ApiAnswer>;
+}
+
+type Method = "GET" | "POST" | "PATCH" | "DELETE";
+const at = (template: string) => (target: string) => template.replace(":id", encodeURIComponent(target));
+
+/** The REST route of each operation: the internal channel answers exactly what these answer. */
+const ROUTES: Record<InternalOp, { readonly method: Method; readonly path: (target: string) => string }> = {
+  me: { method: "GET", path: () => "/v1/users/me" },
+  provision: { method: "GET", path: () => "/v1/users/me" },
+  get_conversation: { method: "GET", path: at("/v1/conversations/:id") },
+  history: { method: "GET", path: at("/v1/conversations/:id/messages") },
+  send_message: { method: "POST", path: at("/v1/conversations/:id/messages") },
+  edit_message: { method: "PATCH", path: at("/v1/messages/:id") },
+  delete_message: { method: "DELETE", path: at("/v1/messages/:id") },
+  mark_read: { method: "POST", path: at("/v1/conversations/:id/read") },
+  mark_delivered: { method: "POST", path: at("/v1/conversations/:id/delivered") },
+  presence: { method: "GET", path: () => "/v1/presence" },
+};
+
 export interface ApiClientOptions {
   readonly baseUrl: string;
   readonly logger: Logger;
@@ -37,7 +73,7 @@ function codeForStatus(status: number): ErrorCode {
  * Calls the API (the only writer) on behalf of a user, with that user's own token, over Node's fetch
  * (undici keeps connections alive). Never throws: transport failures come back as `unavailable`.
  */
-export class ApiClient {
+export class ApiClient implements ApiGateway {
   private readonly baseUrl: string;
   private readonly timeoutMs: number;
 
@@ -46,7 +82,21 @@ export class ApiClient {
     this.timeoutMs = options.timeoutMs ?? 10_000;
   }
 
-  async request(method: "GET" | "POST" | "PATCH" | "DELETE", path: string, request: ApiRequest): Promise<ApiAnswer> {
+  /** One operation as a REST request with the user's own token (the API verifies it again and applies its limits). */
+  call(op: InternalOp, caller: ApiCaller, call: ApiCall = {}): Promise<ApiAnswer> {
+    const route = ROUTES[op];
+    const request = { token: caller.identity.token, clientIp: caller.clientIp };
+    const path = route.path(call.target ?? "");
+    if (call.args === undefined) return this.request(route.method, path, request);
+    if (route.method === "GET") {
+      const query: Record<string, string | number> = {};
+      for (const [name, value] of Object.entries(call.args)) if (typeof value === "string" || typeof value === "number") query[name] = value;
+      return this.request(route.method, path, { ...request, query });
+    }
+    return this.request(route.method, path, { ...request, body: call.args });
+  }
+
+  async request(method: Method, path: string, request: ApiRequest): Promise<ApiAnswer> {
     const url = new URL(`${this.baseUrl}${path}`);
     for (const [name, value] of Object.entries(request.query ?? {})) url.searchParams.set(name, String(value));
     const headers: Record<string, string> = { authorization: `Bearer ${request.token}`, accept: "application/json" };
@@ -76,7 +126,7 @@ export class ApiClient {
   }
 }
 
-function toApiError(status: number, body: unknown): ApiError {
+export function toApiError(status: number, body: unknown): ApiError {
   const parsed = errorBody.safeParse(body);
   if (!parsed.success) return { code: codeForStatus(status), message: `The API answered ${status}.` };
   const { code, message, field, retry_after_ms } = parsed.data.error;

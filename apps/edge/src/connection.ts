@@ -62,12 +62,10 @@ export class Connection {
   registered = false;
   /** Answered the last heartbeat ping. */
   alive = true;
-  /** Conversations this socket `subscribe`d to (typing). */
-  readonly subscriptions = new Set<string>();
-  /** Conversations this socket's user is typing in, from this socket. */
-  readonly typingIn = new Set<string>();
-  /** Users whose presence this socket watches. */
-  readonly watched = new Set<string>();
+  // Created on first use: most sockets never subscribe, type or watch, and idle memory per socket counts.
+  private subscribed: Set<string> | undefined;
+  private typing: Set<string> | undefined;
+  private watching: Set<string> | undefined;
   readonly timers = new Set<NodeJS.Timeout>();
   readonly events: EventGate;
   private closing = false;
@@ -76,15 +74,8 @@ export class Connection {
   private pending = 0;
 
   constructor(private readonly options: ConnectionOptions) {
-    this.events = new EventGate({
-      emit: (event) => this.emitEvent(event),
-      writable: () => this.writable(),
-      congested: () => this.congested(),
-      overflow: () => {
-        this.close("slow_consumer");
-      },
-      maxHeld: options.limits.maxHeldEvents,
-    });
+    // The socket is the gate's sink itself: no closures per socket for it.
+    this.events = new EventGate(this);
     options.ws.on("close", (code: number) => {
       this.clearTimers();
       if (this.closing) return;
@@ -92,6 +83,19 @@ export class Connection {
       options.metrics.closes.inc({ code: String(code) });
       options.onClosing(this);
     });
+  }
+
+  /** Conversations this socket `subscribe`d to (typing). */
+  get subscriptions(): Set<string> {
+    return (this.subscribed ??= new Set());
+  }
+  /** Conversations this socket's user is typing in, from this socket. */
+  get typingIn(): Set<string> {
+    return (this.typing ??= new Set());
+  }
+  /** Users whose presence this socket watches. */
+  get watched(): Set<string> {
+    return (this.watching ??= new Set());
   }
 
   get id(): string {
@@ -114,13 +118,18 @@ export class Connection {
 
   /** Writes a frame, unless the client has fallen too far behind: then it is closed 4009, never silently skipped. */
   send(frame: OutgoingFrame): boolean {
+    return this.sendText(JSON.stringify(frame), frame.type);
+  }
+
+  /** Writes an already serialised frame (an event's, shared by every socket it goes to). */
+  sendText(text: string, type: string): boolean {
     if (!this.isOpen()) return false;
     if (this.options.ws.bufferedAmount > this.options.limits.slowConsumerBytes) {
       this.close("slow_consumer");
       return false;
     }
-    this.options.ws.send(JSON.stringify(frame));
-    this.options.metrics.framesSent.inc({ type: frame.type });
+    this.options.ws.send(text);
+    this.options.metrics.framesSent.inc({ type });
     return true;
   }
 
@@ -137,8 +146,19 @@ export class Connection {
     if (!this.closing) this.events.offer(event);
   }
 
-  private emitEvent(event: DeliverableEvent): boolean {
-    const sent = this.send({ ...event.event, pos: event.pos });
+  /** For the event gate: events held past this many close the socket. */
+  get maxHeld(): number {
+    return this.options.limits.maxHeldEvents;
+  }
+
+  /** For the event gate: too many events piled up while held. */
+  overflow(): void {
+    this.close("slow_consumer");
+  }
+
+  /** For the event gate: writes one event's frame. */
+  emit(event: DeliverableEvent): boolean {
+    const sent = this.sendText(event.frame, event.type);
     if (sent && event.ts !== undefined) this.options.metrics.deliveryLatency.observe(Math.max(0, this.options.clock.now() - event.ts) / 1000);
     return sent;
   }

@@ -3,7 +3,7 @@ import type { BusKeys } from "@parley/bus";
 import type { EdgeConfig } from "@parley/config";
 import type { Logger } from "@parley/observability";
 import type { Redis } from "ioredis";
-import type { ApiClient } from "./api-client";
+import type { ApiGateway } from "./api-client";
 import type { Clock } from "./clock";
 import type { ConnectionLimits } from "./connection";
 import type { ConnectionRegistry } from "./connection-registry";
@@ -22,7 +22,8 @@ export interface EdgeContext {
   readonly clock: Clock;
   readonly redis: Redis;
   readonly keys: BusKeys;
-  readonly api: ApiClient;
+  /** The internal channel when INTERNAL_SECRET is set, else REST with each user's token. */
+  readonly api: ApiGateway;
   readonly verifier: TokenVerifier;
   readonly registry: ConnectionRegistry;
   readonly delivery: UserDelivery;

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import type { ApiClient, ApiError } from "./api-client";
+import { callerOf } from "./api-caller";
+import type { ApiError, ApiGateway } from "./api-client";
 import type { Clock } from "./clock";
 import type { Connection } from "./connection";
 
@@ -29,7 +30,7 @@ export class MembershipCache {
   private size = 0;
 
   constructor(
-    private readonly api: ApiClient,
+    private readonly api: ApiGateway,
     private readonly clock: Clock,
     private readonly ttlMs = 10_000,
     private readonly negativeTtlMs = 2_000,
@@ -41,10 +42,7 @@ export class MembershipCache {
     if (options.fresh !== true && cached !== undefined && cached.until > this.clock.now()) {
       return answerOf(cached.standing);
     }
-    const answer = await this.api.request("GET", `/v1/conversations/${encodeURIComponent(conversationId)}`, {
-      token: connection.identity?.token ?? "",
-      clientIp: connection.remoteAddress,
-    });
+    const answer = await this.api.call("get_conversation", callerOf(connection), { target: conversationId });
     if (answer.ok) {
       // A closed conversation (lost relationship, a block) stays readable but refuses typing.
       const standing = conversationClosed.safeParse(answer.body).data?.closed === true ? "closed" : "member";

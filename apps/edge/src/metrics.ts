@@ -14,6 +14,8 @@ export interface EdgeMetrics {
   readonly closes: Counter<"code">;
   readonly authFailures: Counter<"reason">;
   readonly deliveryLatency: Histogram;
+  readonly internalChannelUp: Gauge;
+  readonly malformedEvents: Counter;
 }
 
 /** The edge's series (infra/ metric names contract), registered on the node's own registry. */
@@ -78,6 +80,16 @@ export function createEdgeMetrics(metrics: Metrics, sources: GaugeSources): Edge
       name: "parley_delivery_latency_seconds",
       help: "Time from the commit of an event to its write on a socket.",
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
+    internalChannelUp: new Gauge({
+      name: "parley_internal_channel_up",
+      help: "1 while commands travel to the API over the internal channel, 0 while they take REST (or it is not configured).",
+      registers,
+    }),
+    malformedEvents: new Counter({
+      name: "parley_malformed_events_total",
+      help: "Payloads on user channels that did not parse and were skipped.",
       registers,
     }),
   };

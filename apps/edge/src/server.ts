@@ -8,9 +8,9 @@ import http from "node:http";
 import type { Registry } from "prom-client";
 import { uuidv7 } from "uuidv7";
 import { WebSocketServer, type WebSocket } from "ws";
-import { ApiClient } from "./api-client";
+import { ApiClient, type ApiGateway } from "./api-client";
 import { systemClock, type Clock } from "./clock";
-import { DEFAULT_LIMITS, type ConnectionLimits } from "./connection";
+import { DEFAULT_LIMITS, type ConnectionLimits, type Identity } from "./connection";
 import { ConnectionRegistry } from "./connection-registry";
 import type { EdgeContext } from "./context";
 import { catchUpAfterReconnect } from "./delivery/catch-up";
@@ -20,6 +20,7 @@ import { admitUpgrade, refuseUpgrade } from "./handshake";
 import { HandshakeLimit } from "./handshake-limit";
 import { startHeartbeat } from "./heartbeat";
 import { MembershipCache } from "./membership-cache";
+import { InternalChannel } from "./internal-channel";
 import { createEdgeMetrics } from "./metrics";
 import { PresenceTracker } from "./presence/presence-tracker";
 import { PresenceWatchers } from "./presence/presence-watchers";
@@ -41,6 +42,8 @@ export interface EdgeNodeOptions {
 export interface EdgeNode {
   readonly nodeId: string;
   readonly registry: Registry;
+  /** Whether commands travel over the internal channel right now (false without INTERNAL_SECRET, or while it reconnects). */
+  readonly internalChannelOpen: boolean;
   /** Open sockets on this node (authenticated or not). */
   readonly connectionCount: number;
   /** Listens on `port` (0 picks a free one); resolves with the bound port. */
@@ -60,8 +63,10 @@ export async function createEdgeNode(config: EdgeConfig, options: EdgeNodeOption
   const clock = options.clock ?? systemClock;
   const keyPrefix = config.REDIS_KEY_PREFIX;
 
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3, lazyConnect: true, connectionName: `parley:${nodeId}` });
-  const subscriberRedis = redis.duplicate({ connectionName: `parley:${nodeId}:subscriber` });
+  // Auto-pipelining: the Redis work of sockets connecting in the same tick (presence, positions, revocation checks)
+  // leaves in one write instead of one per command.
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3, lazyConnect: true, connectionName: `parley:${nodeId}`, enableAutoPipelining: true });
+  const subscriberRedis = redis.duplicate({ connectionName: `parley:${nodeId}:subscriber`, enableAutoPipelining: false });
   // ioredis reconnects by itself; without a listener its errors would go to the console.
   logConnectionErrors(logger, "redis", redis, subscriberRedis);
   await redis.connect();
@@ -88,7 +93,18 @@ export async function createEdgeNode(config: EdgeConfig, options: EdgeNodeOption
     subscribedChannels: () => subscriber.channelCount,
     draining: () => draining,
   });
-  const api = new ApiClient({ baseUrl: config.API_URL, logger });
+  const rest = new ApiClient({ baseUrl: config.API_URL, logger });
+  const channel =
+    config.INTERNAL_SECRET === undefined
+      ? undefined
+      : new InternalChannel({
+          apiUrl: config.API_URL,
+          secret: config.INTERNAL_SECRET,
+          fallback: rest,
+          logger,
+          onStateChange: (open) => edgeMetrics.internalChannelUp.set(open ? 1 : 0),
+        });
+  const api: ApiGateway = channel ?? rest;
   const membership = new MembershipCache(api, clock);
   const graceMs = options.presenceGraceMs ?? config.PRESENCE_GRACE_MS;
   const presence = new PresenceTracker({
@@ -106,6 +122,7 @@ export async function createEdgeNode(config: EdgeConfig, options: EdgeNodeOption
     subscriber,
     keys,
     logger,
+    onMalformed: () => edgeMetrics.malformedEvents.inc(),
     observe: (userId, { event }) => {
       if (event.type !== "conversation_updated") return;
       // Participants may have changed: typing permissions are asked of the API again.
@@ -170,6 +187,15 @@ export async function createEdgeNode(config: EdgeConfig, options: EdgeNodeOption
     if (ops(req, res)) return;
     res.writeHead(ERRORS.not_found.status, { "content-type": "application/json; charset=utf-8" }).end(JSON.stringify({ error: { code: "not_found", message: ERRORS.not_found.message } }));
   });
+  /**
+   * Starts a socket's session. Out of the upgrade handler on purpose: listeners created there would keep that scope
+   * (the request with its headers, the head buffer) alive for the socket's whole life — idle memory per socket.
+   */
+  const adopt = (ws: WebSocket, remoteAddress: string | undefined, identity: Identity | undefined) => {
+    sockets.add(ws);
+    ws.once("close", () => sockets.delete(ws));
+    startSession(ctx, ws, remoteAddress, identity);
+  };
   server.on("upgrade", (req: http.IncomingMessage, socket, head: Buffer) => {
     const onError = () => socket.destroy();
     socket.on("error", onError);
@@ -187,9 +213,7 @@ export async function createEdgeNode(config: EdgeConfig, options: EdgeNodeOption
       wss.handleUpgrade(req, socket, head, (ws) => {
         upgraded = true;
         socket.off("error", onError);
-        sockets.add(ws);
-        ws.once("close", () => sockets.delete(ws));
-        startSession(ctx, ws, clientAddress, decision.identity);
+        adopt(ws, clientAddress, decision.identity);
       });
     }).catch((error: unknown) => {
       // A bug in one upgrade must not become an unhandled rejection that ends the process (and every socket).
@@ -223,6 +247,7 @@ export async function createEdgeNode(config: EdgeConfig, options: EdgeNodeOption
         ],
         ["ops server", () => opsServer?.close()],
         ["connection cleanups", () => Promise.allSettled([...ctx.pendingCleanups])],
+        ["internal channel", () => channel?.close() ?? Promise.resolve()],
         ["typing", () => typing.close()],
         ["presence watchers", () => watchers.close()],
         ["presence", () => presence.close()],
@@ -239,6 +264,9 @@ export async function createEdgeNode(config: EdgeConfig, options: EdgeNodeOption
   return {
     nodeId,
     registry: metrics.registry,
+    get internalChannelOpen() {
+      return channel?.isOpen ?? false;
+    },
     get connectionCount() {
       return registry.size;
     },

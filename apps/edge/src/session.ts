@@ -2,6 +2,7 @@ import { latestPos, type ConnectionRef } from "@parley/bus";
 import { parseClientFrame } from "@parley/protocol";
 import { uuidv7 } from "uuidv7";
 import type { WebSocket } from "ws";
+import { callerOf } from "./api-caller";
 import { authenticate, trackExpiry } from "./authentication";
 import { Connection, type Identity } from "./connection";
 import type { EdgeContext } from "./context";
@@ -160,11 +161,12 @@ const PROVISION_WAIT_MS = 1_000;
 
 /**
  * A connection is a first use of a token too: the API provisions an identity provider's unknown `sub` from its claims
- * (GET /v1/users/me), so others can reach a user who has only ever connected. Best effort, bounded; never throws.
+ * (`provision`: over REST GET /v1/users/me), so others can reach a user who has only ever connected. Best effort,
+ * bounded; never throws.
  */
 async function provision(ctx: EdgeContext, connection: Connection): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
-  const answer = ctx.api.request("GET", "/v1/users/me", { token: connection.identity?.token ?? "", clientIp: connection.remoteAddress });
+  const answer = ctx.api.call("provision", callerOf(connection));
   const outcome = await Promise.race([answer, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), PROVISION_WAIT_MS)))]);
   clearTimeout(timer);
   if (outcome !== undefined && !outcome.ok) ctx.logger.warn({ status: outcome.status, code: outcome.error.code }, "the API did not provision the user");

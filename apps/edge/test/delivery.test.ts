@@ -145,11 +145,15 @@ describe("delivery across edges", () => {
     const base = await sender.request({ type: "send_message", conversation_id: conversationId, client_msg_id: "late-base", content: "base" });
     const baseSeq = (base.data as { seq: number }).seq;
     await reader.next((frame) => frame.type === "new_message" && seqOf(frame) === baseSeq);
-    // The relay publishes under this advisory lock: holding it keeps the next message committed but unpublished.
+    // The relay's sweep publishes under this advisory lock, and a send publishes its own events from memory only when
+    // no other writer's event of its conversation is still unpublished: an unpublished event written "by another
+    // node" plus the held lock keep the next message committed but unpublished.
     const database = createDb(cluster.database.url, { max: 1 });
     let lateSeq = 0;
     try {
       await database.sql`SELECT pg_advisory_lock(${RELAY_LOCK})`;
+      const foreign = { type: "messages_read", conversation_id: conversationId, user_id: alice.id, up_to_seq: baseSeq };
+      await database.sql`INSERT INTO outbox (recipients, event, conversation_id) VALUES (ARRAY[${alice.id}]::text[], ${JSON.stringify(foreign)}::jsonb, ${conversationId})`;
       const late = await sender.request({ type: "send_message", conversation_id: conversationId, client_msg_id: "late-1", content: "late" });
       lateSeq = (late.data as { seq: number }).seq;
       expect(await reader.request({ type: "subscribe", conversation_id: conversationId, since_seq: baseSeq })).toMatchObject({ type: "ack" });
@@ -226,6 +230,30 @@ describe("delivery across edges", () => {
     }
     const counts = reader.of("unread_count").map((frame) => frame.unread_count);
     expect(counts).toEqual([1, 2, 3]);
+  });
+
+  it("skips and counts a malformed payload on a user channel, and keeps delivering", async () => {
+    const reader = await connect(edgeB, bob);
+    await reader.request({ type: "ping" });
+    const redis = new Redis(cluster.redis.url);
+    const channel = busKeys(cluster.redis.prefix).userChannel(bob.id);
+    const malformed = async () => {
+      const text = await (await fetch(`${edgeB.opsUrl}/metrics`)).text();
+      return Number(/^parley_malformed_events_total(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1] ?? "0");
+    };
+    const before = await malformed();
+    try {
+      for (const payload of ["not json at all", '{"pos":"1-0","t":"new_message"}\n{"type":"new_message"}', '{"pos":"1-0","t":"bogus"}\n{"pos":"1-0"}']) {
+        await redis.publish(channel, payload);
+      }
+      const publisher = new EventPublisher({ redis, keyPrefix: cluster.redis.prefix });
+      await publisher.publish([{ id: randomUUID(), recipients: [bob.id], event: { type: "unread_count", conversation_id: conversationId, unread_count: 9, total: 9 } }]);
+      await reader.next((frame) => frame.type === "unread_count" && frame.unread_count === 9);
+    } finally {
+      redis.disconnect();
+    }
+    expect(await malformed()).toBe(before + 3);
+    expect(reader.frames.filter((frame) => frame.type !== "pong" && frame.type !== "connected" && frame.type !== "ack").map((frame) => frame.type)).toEqual(["unread_count"]);
   });
 
   it("answers resume_too_old when the stream was trimmed past the position", async () => {

@@ -1,12 +1,14 @@
+import { comparePos } from "@parley/bus";
 import type { ConversationEvent } from "@parley/protocol";
 import { describe, expect, it } from "vitest";
-import { EventGate, type DeliverableEvent } from "../src/delivery/event-gate";
+import { deliverableOf, EventGate, type DeliverableEvent } from "../src/delivery/event-gate";
 
 const conversationId = "0190a000-0000-7000-8000-000000000001";
-const event = (pos: string, seq: number): DeliverableEvent => ({
-  pos,
-  event: { type: "message_deleted", conversation_id: conversationId, message_id: "0190a000-0000-7000-8000-000000000002", seq } satisfies ConversationEvent,
-});
+const event = (pos: string, seq: number): DeliverableEvent =>
+  deliverableOf({
+    pos,
+    event: { type: "message_deleted", conversation_id: conversationId, message_id: "0190a000-0000-7000-8000-000000000002", seq } satisfies ConversationEvent,
+  });
 
 /** Lets the gate's flush (paced, asynchronous) finish. */
 const settle = () => new Promise((resolve) => setImmediate(resolve));
@@ -65,7 +67,7 @@ describe("EventGate", () => {
         events.offer(event("6-0", 6));
         return Promise.resolve();
       },
-      ({ event: held }) => held.type === "message_deleted" && held.seq <= 5,
+      ({ pos }) => comparePos(pos, "5-0") <= 0,
     );
     await settle();
     expect(written).toEqual(["6-0"]);
@@ -106,7 +108,7 @@ describe("EventGate", () => {
         await settle();
         out.push("history 7", "history 8");
       },
-      ({ event: held }) => held.type === "message_deleted" && held.seq <= 8,
+      ({ pos }) => comparePos(pos, "8-0") <= 0,
     );
     await settle();
     expect(out).toEqual(["history 6", "history 7", "history 8"]);

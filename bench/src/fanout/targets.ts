@@ -29,6 +29,8 @@ export const TARGET_LABELS: Readonly<Record<TargetName, string>> = {
 export const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const BENCH_DIR = path.join(REPO_ROOT, "bench");
 const JWT_SECRET = `bench-fanout-${randomBytes(24).toString("hex")}`;
+/** Edges reach the API over the internal channel, as `pnpm start` sets it up; `--parley-env INTERNAL_SECRET=` turns it off. */
+const INTERNAL_SECRET = `bench-internal-${randomBytes(24).toString("hex")}`;
 /** High enough that no limit is reached during a run; every limit is still counted on every request. */
 const UNREACHED_LIMIT = "100000000";
 const TOKEN_TTL_MS = 4 * 60 * 60 * 1000;
@@ -123,6 +125,7 @@ async function startParley(options: TargetOptions): Promise<FanoutTarget> {
       REDIS_URL: options.redisUrl,
       REDIS_KEY_PREFIX: prefix,
       JWT_SECRET,
+      INTERNAL_SECRET,
       MESSAGE_RATE_LIMIT: UNREACHED_LIMIT,
       REQUEST_RATE_LIMIT: UNREACHED_LIMIT,
       IP_REQUEST_RATE_LIMIT: UNREACHED_LIMIT,

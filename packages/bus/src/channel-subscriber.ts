@@ -15,6 +15,8 @@ interface ChannelState {
 export class ChannelSubscriber {
   private readonly channels = new Map<string, ChannelState>();
   private closed = false;
+  /** Channels to SUBSCRIBE together: sockets arriving in the same tick cost one command, not one each. */
+  private batch: { readonly channels: string[]; readonly done: Promise<void> } | undefined;
 
   constructor(private readonly redis: Redis) {
     redis.on("message", (channel: string, message: string) => {
@@ -34,7 +36,7 @@ export class ChannelSubscriber {
     }
     const first = state.handlers.size === 0;
     state.handlers.add(handler);
-    if (first) state.pending = this.after(state.pending, () => this.redis.subscribe(channel));
+    if (first) state.pending = this.after(state.pending, () => this.subscribeBatched(channel));
     try {
       await state.pending;
     } catch (error) {
@@ -49,6 +51,19 @@ export class ChannelSubscriber {
       removed = true;
       await this.remove(channel, handler);
     };
+  }
+
+  private subscribeBatched(channel: string): Promise<void> {
+    if (this.batch === undefined) {
+      const channels: string[] = [];
+      const done = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
+        this.batch = undefined;
+        await this.redis.subscribe(...channels);
+      });
+      this.batch = { channels, done };
+    }
+    this.batch.channels.push(channel);
+    return this.batch.done;
   }
 
   /** How many channels this node is subscribed to (a metric). */

@@ -1,18 +1,32 @@
 import type { ConversationEvent } from "@parley/protocol";
 import type { Redis, Result } from "ioredis";
+import { staticHeaderOf } from "./envelope";
 import { busKeys, type BusKeys } from "./keys";
 
-// Appends to the user's stream and publishes on the user's channel in one step, so a subscriber
-// never sees an event that resume could not replay. KEYS: stream, channel, delivered-marker.
-// ARGV: max stream length, event JSON, marker TTL seconds, commit time (ms). Returns the pos (existing pos on a retry).
+// One event, all its recipients (a chunk of them): appends to each user's stream and publishes on each user's channel
+// in one step, so a subscriber never sees an event that resume could not replay. One idempotency marker per event
+// chunk holds every recipient's pos, so a relay retry appends nothing and answers the same positions.
+// KEYS: marker, then stream and channel of each recipient. ARGV: max stream length, event JSON, marker TTL seconds,
+// commit time (ms), the recipient-independent header fields (`,"t":...`). Returns the positions, comma-separated.
+// The payload is `<header>\n<client frame>`; the frame is the event JSON with its `pos` spliced in, built here once
+// per recipient so edges forward it without parsing or re-serialising it.
 const APPEND_AND_PUBLISH = `
-local previous = redis.call('GET', KEYS[3])
+local previous = redis.call('GET', KEYS[1])
 if previous then return previous end
-local pos = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'e', ARGV[2])
-redis.call('SET', KEYS[3], pos, 'EX', ARGV[3])
-redis.call('PUBLISH', KEYS[2], '{"pos":"' .. pos .. '","ts":' .. ARGV[4] .. ',"event":' .. ARGV[2] .. '}')
-return pos
+local body = string.sub(ARGV[2], 1, -2)
+local positions = {}
+for i = 2, #KEYS, 2 do
+  local pos = redis.call('XADD', KEYS[i], 'MAXLEN', '~', ARGV[1], '*', 'e', ARGV[2])
+  redis.call('PUBLISH', KEYS[i + 1], '{"pos":"' .. pos .. '","ts":' .. ARGV[4] .. ARGV[5] .. '}\\n' .. body .. ',"pos":"' .. pos .. '"}')
+  positions[#positions + 1] = pos
+end
+local joined = table.concat(positions, ',')
+redis.call('SET', KEYS[1], joined, 'EX', ARGV[3])
+return joined
 `;
+
+/** Recipients per script call: bounds the script's key count (and how long it blocks Redis) for very large audiences. */
+const RECIPIENTS_PER_CALL = 500;
 
 export interface PublishableEvent {
   /** A unique, stable id (the outbox row id): publishing the same id twice appends it once per user. */
@@ -42,45 +56,50 @@ export class EventPublisher {
     this.keys = busKeys(options.keyPrefix);
     this.maxLength = options.streamMaxLength ?? 10_000;
     this.dedupeTtl = options.dedupeTtlSeconds ?? 86_400;
-    options.redis.defineCommand("parleyAppendAndPublish", { numberOfKeys: 3, lua: APPEND_AND_PUBLISH });
+    // The key count varies with the audience: given first in each call.
+    options.redis.defineCommand("parleyPublishEvent", { lua: APPEND_AND_PUBLISH });
   }
 
   /**
-   * Publishes events in the given order (one script per recipient, pipelined), returning each
-   * recipient's pos per event id. Throws when Redis fails; the caller leaves the events to the relay.
+   * Publishes events in the given order, one script call per event (per chunk of its recipients), all in one
+   * pipeline: one Redis round trip per batch, each event serialised once. Returns each recipient's pos per event id.
+   * Throws when Redis fails; the caller leaves the events to the relay.
    */
   async publish(events: readonly PublishableEvent[]): Promise<Map<string, Map<string, string>>> {
     const out = new Map<string, Map<string, string>>();
     if (events.length === 0) return out;
     const pipeline = this.options.redis.pipeline();
-    const order: { id: string; userId: string }[] = [];
+    const order: { id: string; users: string[] }[] = [];
     for (const { id, recipients, event, committedAt } of events) {
       const json = JSON.stringify(event);
       const ts = Math.round(committedAt ?? Date.now());
-      for (const userId of new Set(recipients)) {
-        pipeline.parleyAppendAndPublish(
-          this.keys.userStream(userId),
-          this.keys.userChannel(userId),
-          this.keys.userDelivered(userId, id),
-          this.maxLength,
-          json,
-          this.dedupeTtl,
-          ts,
-        );
-        order.push({ id, userId });
+      const header = JSON.stringify(staticHeaderOf(event));
+      // `{"t":...}` → `,"t":...` : appended after pos and ts in the script.
+      const headerTail = header === "{}" ? "" : `,${header.slice(1, -1)}`;
+      const users = [...new Set(recipients)];
+      for (let start = 0, part = 0; start < users.length; start += RECIPIENTS_PER_CALL, part += 1) {
+        const chunk = users.slice(start, start + RECIPIENTS_PER_CALL);
+        const keys: string[] = [this.keys.eventDelivered(id, part)];
+        for (const userId of chunk) keys.push(this.keys.userStream(userId), this.keys.userChannel(userId));
+        pipeline.parleyPublishEvent(keys.length, ...keys, this.maxLength, json, this.dedupeTtl, ts, headerTail);
+        order.push({ id, users: chunk });
       }
     }
     const results = (await pipeline.exec()) ?? [];
-    results.forEach(([error, pos], index) => {
+    results.forEach(([error, joined], index) => {
       if (error) throw error;
       const target = order[index];
-      if (!target || typeof pos !== "string") return;
+      if (!target || typeof joined !== "string") return;
       let perUser = out.get(target.id);
       if (!perUser) {
         perUser = new Map<string, string>();
         out.set(target.id, perUser);
       }
-      perUser.set(target.userId, pos);
+      const positions = joined.split(",");
+      target.users.forEach((userId, i) => {
+        const pos = positions[i];
+        if (pos !== undefined && pos !== "") perUser.set(userId, pos);
+      });
     });
     return out;
   }
@@ -88,14 +107,6 @@ export class EventPublisher {
 
 declare module "ioredis" {
   interface RedisCommander<Context> {
-    parleyAppendAndPublish(
-      stream: string,
-      channel: string,
-      marker: string,
-      maxLength: number,
-      json: string,
-      ttlSeconds: number,
-      committedAt: number,
-    ): Result<string, Context>;
+    parleyPublishEvent(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Result<string, Context>;
   }
 }

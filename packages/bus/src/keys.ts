@@ -8,8 +8,12 @@ export interface BusKeys {
   userStream(userId: string): string;
   /** The user's live event channel: one per user, never a broadcast channel every node reads. */
   userChannel(userId: string): string;
-  /** Marks an outbox event as already appended for a user, so a relay retry never doubles it. */
-  userDelivered(userId: string, eventId: string): string;
+  /**
+   * Marks an outbox event (a chunk `part` of its recipients) as appended, with every recipient's pos, so a relay retry
+   * never doubles it. One marker per event on single-node Redis; on a cluster the publisher will group recipients by
+   * slot and tag the marker with that slot (the stream and channel keys keep their `{u:…}` tags for that).
+   */
+  eventDelivered(eventId: string, part: number): string;
   /** Ephemeral typing signals of one conversation. */
   typingChannel(conversationId: string): string;
   /** Presence changes of one user, for watchers. */
@@ -24,7 +28,7 @@ export function busKeys(prefix: string): BusKeys {
   return {
     userStream: (userId) => `${prefix}{u:${userId}}:stream`,
     userChannel: (userId) => `${prefix}{u:${userId}}:events`,
-    userDelivered: (userId, eventId) => `${prefix}{u:${userId}}:delivered:${eventId}`,
+    eventDelivered: (eventId, part) => `${prefix}{e:${eventId}}:delivered:${part}`,
     typingChannel: (conversationId) => `${prefix}{c:${conversationId}}:typing`,
     presenceChannel: (userId) => `${prefix}{u:${userId}}:presence`,
     controlChannel: (name) => `${prefix}control:${name}`,

@@ -2,7 +2,7 @@ import { createTestRedis, waitFor, type TestRedis } from "@parley/testing";
 import type { ConversationEvent } from "@parley/protocol";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ChannelSubscriber, EventPublisher, busKeys, comparePos, latestPos, parseEnvelope, readUserStream, type EventEnvelope } from "../src";
+import { ChannelSubscriber, EventPublisher, busKeys, comparePos, latestPos, parseEnvelope, parseLivePayload, readUserStream, type EventEnvelope } from "../src";
 
 const conversationId = "0192f5a4-7c1e-7cc2-9a55-1f1a2b3c4d5e";
 
@@ -91,6 +91,75 @@ describe("publishing events", () => {
 
   it("answers an empty replay for a user with no stream yet", async () => {
     expect(await readUserStream(redis, testRedis.prefix, "nobody", "0-0")).toEqual({ ok: true, events: [], more: false, last: undefined, skipped: [] });
+  });
+});
+
+describe("the publish format", () => {
+  const messageEvent = (seq: number): ConversationEvent => ({
+    type: "new_message",
+    conversation_id: conversationId,
+    message: {
+      id: "0192f5a4-7c1e-7cc2-9a55-000000000001",
+      conversation_id: conversationId,
+      seq,
+      sender_id: "sender",
+      type: "text",
+      content: "line one\nline two \"quoted\"",
+      reply_to: null,
+      attachments: [],
+      created_at: "2026-11-30T12:00:00.000Z",
+      edited_at: null,
+      deleted: false,
+    },
+  });
+
+  it("sends each recipient a small header and the client frame, the event with its pos spliced in", async () => {
+    const raw: string[] = [];
+    const stop = await subscriber.subscribe(busKeys(testRedis.prefix).userChannel("kim"), (text) => raw.push(text));
+    const event = messageEvent(7);
+    const result = await publisher.publish([{ id: "f1", recipients: ["kim", "lee"], event, committedAt: 1234 }]);
+    await waitFor(() => raw.length === 1);
+    const pos = result.get("f1")?.get("kim") ?? "";
+    const live = parseLivePayload(raw[0] ?? "");
+    expect(live?.header).toEqual({ pos, ts: 1234, t: "new_message", c: conversationId, s: 7 });
+    // Byte for byte what the edge writes to the socket: no parse and re-serialise on the way.
+    expect(live?.frame).toBe(JSON.stringify({ ...event, pos }));
+    expect(parseEnvelope(raw[0] ?? "")).toEqual({ pos, ts: 1234, event });
+    expect(result.get("f1")?.get("lee")).toMatch(/^\d+-\d+$/);
+    await stop();
+  });
+
+  it("keeps one idempotency marker per event, whatever the number of recipients", async () => {
+    const recipients = Array.from({ length: 12 }, (_, i) => `member-${i}`);
+    const first = await publisher.publish([{ id: "group-1", recipients, event: readEvent(3) }]);
+    const again = await publisher.publish([{ id: "group-1", recipients, event: readEvent(3) }]);
+    expect(again).toEqual(first);
+    expect(first.get("group-1")?.size).toBe(12);
+    const markers = await redis.keys(`${testRedis.prefix}*delivered*`);
+    expect(markers.filter((key) => key.includes("group-1"))).toEqual([busKeys(testRedis.prefix).eventDelivered("group-1", 0)]);
+    for (const member of recipients) {
+      const replay = await readUserStream(redis, testRedis.prefix, member, "0-0");
+      expect(replay.ok && replay.events.length).toBe(1);
+    }
+  });
+
+  it("refuses malformed payloads: no header, a bad header, or a frame not spliced for that pos", () => {
+    const frame = JSON.stringify({ ...readEvent(1), pos: "1-0" });
+    expect(parseLivePayload(`{"pos":"1-0","t":"messages_read"}\n${frame}`)?.header.pos).toBe("1-0");
+    expect(parseLivePayload(frame)).toBeUndefined();
+    expect(parseLivePayload(`{"pos":"1-0","t":"no_such_event"}\n${frame}`)).toBeUndefined();
+    expect(parseLivePayload(`{"pos":"x"}\n${frame}`)).toBeUndefined();
+    expect(parseLivePayload(`{"pos":"2-0","t":"messages_read"}\n${frame}`)).toBeUndefined();
+    expect(parseLivePayload(`not json\n${frame}`)).toBeUndefined();
+    expect(parseEnvelope(`{"pos":"1-0","t":"messages_read"}\n{"type":"messages_read","pos":"1-0"}`)).toBeUndefined();
+  });
+
+  it("orders positions numerically, not as text", () => {
+    expect(comparePos("9-0", "10-0")).toBe(-1);
+    expect(comparePos("10-2", "10-10")).toBe(-1);
+    expect(comparePos("10-10", "10-10")).toBe(0);
+    expect(comparePos("1700000000001-0", "1700000000000-99")).toBe(1);
+    expect(comparePos("0-0", "1-0")).toBe(-1);
   });
 });
 

@@ -80,6 +80,12 @@ const trustProxy = (fallback: string) =>
     .default(fallback)
     .transform((text): boolean | number | string => (text === "true" ? true : text === "false" ? false : /^\d+$/.test(text) ? Number(text) : text));
 
+/**
+ * The shared secret of the internal edge→API channel (docs/ARCHITECTURE.md): an edge that presents it may act for
+ * the users it has verified. Unset on either side, edges call the public REST API with each user's token instead.
+ */
+const internalSecret = z.string().min(32, "must be at least 32 characters").optional();
+
 export const apiEnv = z
   .object({
     ...commonEnv.shape,
@@ -118,6 +124,7 @@ export const apiEnv = z
      * default (a local cluster); list the edges' and proxies' subnets in production.
      */
     TRUST_PROXY: trustProxy("loopback"),
+    INTERNAL_SECRET: internalSecret,
   })
   .superRefine(checkKeys);
 
@@ -141,6 +148,7 @@ export const edgeEnv = z
     HANDSHAKE_RATE_LIMIT: integer(300, 1),
     /** Whose X-Forwarded-For the edge believes for a client's address (the load balancer in front); none by default. */
     TRUST_PROXY: trustProxy("false"),
+    INTERNAL_SECRET: internalSecret,
   })
   .superRefine(checkKeys);
 

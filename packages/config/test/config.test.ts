@@ -71,6 +71,19 @@ describe("loading config", () => {
     expect(text).not.toContain("hunter2");
   });
 
+  it("takes INTERNAL_SECRET on the API and edges only when it is at least 32 characters, and leaves it unset by default", () => {
+    const internal = "an-internal-channel-secret-of-40-chars!!";
+    expect(loadConfig(apiEnv, { JWT_SECRET: secret, INTERNAL_SECRET: internal }).INTERNAL_SECRET).toBe(internal);
+    expect(loadConfig(edgeEnv, { JWT_SECRET: secret, INTERNAL_SECRET: internal }).INTERNAL_SECRET).toBe(internal);
+    expect(loadConfig(edgeEnv, { JWT_SECRET: secret }).INTERNAL_SECRET).toBeUndefined();
+    for (const schema of [apiEnv, edgeEnv]) {
+      expect(problemsOf(() => loadConfig(schema, { JWT_SECRET: secret, INTERNAL_SECRET: "short" }))).toEqual([
+        { variable: "INTERNAL_SECRET", reason: "must be at least 32 characters" },
+      ]);
+    }
+    expect(redactConfig({ INTERNAL_SECRET: internal })).toEqual({ INTERNAL_SECRET: "[redacted]" });
+  });
+
   it("treats empty strings as unset", () => {
     expect(loadConfig(edgeEnv, { JWT_SECRET: secret, PORT: "" }).PORT).toBe(3001);
   });

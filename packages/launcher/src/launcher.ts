@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -284,6 +285,8 @@ async function chooseSettings(
     const { secret, file, generated } = await localJwtSecret(dataDir);
     settings.set("JWT_SECRET", { value: secret, source: `${generated ? "generated into" : "from"} ${file}` });
   }
+  // Edges and the API it starts share a fresh internal-channel secret (nothing outlives the run, so no file).
+  if (!settings.has("INTERNAL_SECRET")) settings.set("INTERNAL_SECRET", { value: randomBytes(36).toString("base64url"), source: "generated" });
   for (const [key, value] of Object.entries(localDefaults({ apiPort: config.API_PORT, webUrl }))) {
     if (!settings.has(key)) settings.set(key, { value, source: "default" });
   }

@@ -95,6 +95,9 @@ describe("the cluster", () => {
       expect(app.JWT_SECRET).toMatch(/^[\w-]{48}$/);
     }
     expect(new Set([api, edge1, edge2, worker].map((app) => app.JWT_SECRET)).size).toBe(1);
+    // Edges reach the API over the internal channel with a secret generated for this run.
+    expect(api.INTERNAL_SECRET).toMatch(/^[\w-]{48}$/);
+    expect([edge1.INTERNAL_SECRET, edge2.INTERNAL_SECRET]).toEqual([api.INTERNAL_SECRET, api.INTERNAL_SECRET]);
 
     expect(cluster.urls.edges).toEqual([`ws://127.0.0.1:${edgePort(ports, 1)}/v1/ws`, `ws://127.0.0.1:${edgePort(ports, 2)}/v1/ws`]);
     expect(cluster.urls.inbox).toBe(`http://127.0.0.1:${ports.SMTP_CATCHER_HTTP_PORT}`);

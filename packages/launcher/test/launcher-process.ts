@@ -125,7 +125,7 @@ export async function temporaryDataDir(): Promise<{ dir: string; remove(): Promi
 
 /** The environment of the test process without the variables the launcher would take as given. */
 export function baseEnv(): NodeJS.ProcessEnv {
-  const given = new Set(["DATABASE_URL", "REDIS_URL", "SMTP_URL", "JWT_SECRET", "JWT_PUBLIC_KEY", "JWKS_URL", "PORT", "NODE_ID"]);
+  const given = new Set(["DATABASE_URL", "REDIS_URL", "SMTP_URL", "JWT_SECRET", "JWT_PUBLIC_KEY", "JWKS_URL", "INTERNAL_SECRET", "PORT", "NODE_ID"]);
   return Object.fromEntries(Object.entries(process.env).filter(([key]) => !given.has(key) && !key.startsWith("PARLEY_")));
 }
 

@@ -40,6 +40,7 @@ export const REDACTED_PATHS: readonly string[] = [
   "secret",
   "JWT_SECRET",
   "JWT_PRIVATE_KEY",
+  "INTERNAL_SECRET",
   "*.password",
   "*.token",
   "*.access_token",
@@ -48,6 +49,7 @@ export const REDACTED_PATHS: readonly string[] = [
   "*.authorization",
   "*.secret",
   "*.JWT_SECRET",
+  "*.INTERNAL_SECRET",
   "*.JWT_PRIVATE_KEY",
 ];
 

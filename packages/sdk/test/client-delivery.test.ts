@@ -181,6 +181,7 @@ function conversationRecord(id: string) {
     muted: false,
     archived: false,
     archived_at: null,
+    closed: false,
   };
 }
 

@@ -40,6 +40,7 @@ beforeEach(async () => {
         muted: false,
         archived: false,
         archived_at: null,
+        closed: false,
         participants: [
           { user_id: "u-me", role: "member", joined_at: new Date(0).toISOString(), last_read_seq: 120, delivered_seq: 0 },
           { user_id: "u-other", role: "member", joined_at: new Date(0).toISOString(), last_read_seq: 100, delivered_seq: 110 },

@@ -141,6 +141,17 @@ export class AccountService {
     return { id: subject.id, role: subject.role, ...base };
   }
 
+  /**
+   * The actor of claims another trusted node already verified (the internal edge channel): the subject is resolved
+   * (provisioned on first use) exactly as for a bearer token; the caller checks revocation and expiry.
+   */
+  async actorFromVerifiedClaims(claims: TokenClaims): Promise<Actor> {
+    const base = { exp: claims.exp, ...(claims.jti === undefined ? {} : { jti: claims.jti }) };
+    if (claims.role === SERVICE_ROLE) throw new ParleyError("forbidden", "Service tokens act through the REST API only.");
+    const subject = await this.subject(claims);
+    return { id: subject.id, role: subject.role, ...base };
+  }
+
   private async subject(claims: TokenClaims): Promise<Subject> {
     const now = (this.deps.now ?? Date.now)();
     const cached = this.subjects.get(claims.sub);

@@ -1,15 +1,10 @@
 import type { ClientFrameOf } from "@parley/protocol";
+import { callerOf } from "../api-caller";
 import type { Connection } from "../connection";
 import type { EdgeContext } from "../context";
 import { replyWith } from "./reply";
 
-const path = (template: string, id: string) => template.replace(":id", encodeURIComponent(id));
-
-function as(connection: Connection) {
-  return { token: connection.identity?.token ?? "", clientIp: connection.remoteAddress };
-}
-
-/** send_message → POST /v1/conversations/:id/messages with the sender's token; ack data = the stored message. */
+/** send_message → the API's send (POST /v1/conversations/:id/messages) for the sender; ack data = the stored message. */
 export async function sendMessage(ctx: EdgeContext, connection: Connection, frame: ClientFrameOf<"send_message">): Promise<void> {
   const body = {
     client_msg_id: frame.client_msg_id,
@@ -18,7 +13,7 @@ export async function sendMessage(ctx: EdgeContext, connection: Connection, fram
     ...(frame.reply_to === undefined ? {} : { reply_to: frame.reply_to }),
     ...(frame.attachments === undefined ? {} : { attachments: frame.attachments }),
   };
-  const answer = await ctx.api.request("POST", path("/v1/conversations/:id/messages", frame.conversation_id), { ...as(connection), body });
+  const answer = await ctx.api.call("send_message", callerOf(connection), { target: frame.conversation_id, args: body });
   replyWith(connection, frame.id, answer);
   // Sending ends the sender's typing indicator.
   if (answer.ok && connection.typingIn.delete(frame.conversation_id)) {
@@ -29,19 +24,16 @@ export async function sendMessage(ctx: EdgeContext, connection: Connection, fram
 }
 
 export async function editMessage(ctx: EdgeContext, connection: Connection, frame: ClientFrameOf<"edit_message">): Promise<void> {
-  const answer = await ctx.api.request("PATCH", path("/v1/messages/:id", frame.message_id), { ...as(connection), body: { content: frame.content } });
+  const answer = await ctx.api.call("edit_message", callerOf(connection), { target: frame.message_id, args: { content: frame.content } });
   replyWith(connection, frame.id, answer);
 }
 
 export async function deleteMessage(ctx: EdgeContext, connection: Connection, frame: ClientFrameOf<"delete_message">): Promise<void> {
-  const answer = await ctx.api.request("DELETE", path("/v1/messages/:id", frame.message_id), as(connection));
+  const answer = await ctx.api.call("delete_message", callerOf(connection), { target: frame.message_id });
   replyWith(connection, frame.id, answer);
 }
 
 export async function markRead(ctx: EdgeContext, connection: Connection, frame: ClientFrameOf<"mark_read">): Promise<void> {
-  const answer = await ctx.api.request("POST", path("/v1/conversations/:id/read", frame.conversation_id), {
-    ...as(connection),
-    body: { up_to_seq: frame.up_to_seq },
-  });
+  const answer = await ctx.api.call("mark_read", callerOf(connection), { target: frame.conversation_id, args: { up_to_seq: frame.up_to_seq } });
   replyWith(connection, frame.id, answer);
 }

@@ -1,4 +1,5 @@
 import { presenceList, type ClientFrameOf } from "@parley/protocol";
+import { callerOf } from "../api-caller";
 import type { Connection } from "../connection";
 import type { EdgeContext } from "../context";
 import { replyError } from "./reply";
@@ -19,11 +20,7 @@ export async function watchPresence(ctx: EdgeContext, connection: Connection, fr
     connection.ack(frame.id, { items: [] });
     return;
   }
-  const answer = await ctx.api.request("GET", "/v1/presence", {
-    token: connection.identity?.token ?? "",
-    clientIp: connection.remoteAddress,
-    query: { user_ids: userIds.join(",") },
-  });
+  const answer = await ctx.api.call("presence", callerOf(connection), { args: { user_ids: userIds.join(",") } });
   if (!answer.ok) {
     replyError(connection, frame.id, answer.error);
     return;

@@ -1,11 +1,30 @@
-import { comparePos } from "@parley/bus";
+import { comparePos, staticHeaderOf, type LivePayload } from "@parley/bus";
 import type { ConversationEvent } from "@parley/protocol";
 
-/** A conversation event as it leaves a user's stream: its position, and its commit time (ms) when it arrived live. */
+/**
+ * A conversation event as it leaves a user's stream: its position, its commit time (ms) when it arrived live, what
+ * ordering needs to know of it, and the client frame serialised once (live: by the publisher) for every socket.
+ */
 export interface DeliverableEvent {
   readonly pos: string;
   readonly ts?: number | undefined;
-  readonly event: ConversationEvent;
+  readonly type: string;
+  readonly conversationId?: string | undefined;
+  /** A new message's seq: history replay (`subscribe {since_seq}`) covers those. */
+  readonly seq?: number | undefined;
+  /** `{...event, "pos"}` as JSON text. */
+  readonly frame: string;
+}
+
+/** A replayed stream entry, serialised here once (as the publisher does for live ones). */
+export function deliverableOf({ pos, event }: { pos: string; event: ConversationEvent }): DeliverableEvent {
+  const { t, c, s } = staticHeaderOf(event);
+  return { pos, type: t, conversationId: c, seq: s, frame: JSON.stringify({ ...event, pos }) };
+}
+
+/** A live payload as it came from the user's channel. */
+export function deliverableOfLive({ header, frame }: LivePayload): DeliverableEvent {
+  return { pos: header.pos, ts: header.ts, type: header.t, conversationId: header.c, seq: header.s, frame };
 }
 
 export interface EventGateOptions {
@@ -42,7 +61,7 @@ export class EventGate {
   private below: { lo: string; hi: string } | undefined;
   private newest: string | undefined;
   /** Per conversation, the newest seq this socket got from history (`subscribe {since_seq}`). */
-  private readonly covered = new Map<string, number>();
+  private covered: Map<string, number> | undefined; // created by the first history replay: most sockets never have one
   private static readonly rememberedConversations = 1_000;
 
   constructor(private readonly options: EventGateOptions) {}
@@ -125,17 +144,18 @@ export class EventGate {
    * now on, also when the relay publishes one only after the replay ended (seqs are unique, so it is a copy).
    */
   cover(conversationId: string, seq: number): void {
-    const previous = this.covered.get(conversationId) ?? 0;
-    this.covered.delete(conversationId);
-    this.covered.set(conversationId, Math.max(previous, seq));
-    if (this.covered.size > EventGate.rememberedConversations) {
-      const oldest = this.covered.keys().next();
-      if (oldest.done !== true) this.covered.delete(oldest.value);
+    const covered = (this.covered ??= new Map<string, number>());
+    const previous = covered.get(conversationId) ?? 0;
+    covered.delete(conversationId);
+    covered.set(conversationId, Math.max(previous, seq));
+    if (covered.size > EventGate.rememberedConversations) {
+      const oldest = covered.keys().next();
+      if (oldest.done !== true) covered.delete(oldest.value);
     }
   }
 
-  private isCovered({ event }: DeliverableEvent): boolean {
-    return event.type === "new_message" && event.message.seq <= (this.covered.get(event.conversation_id) ?? 0);
+  private isCovered({ type, conversationId, seq }: DeliverableEvent): boolean {
+    return type === "new_message" && seq !== undefined && conversationId !== undefined && seq <= (this.covered?.get(conversationId) ?? 0);
   }
 
   /** Holds live events until the returned function is called (once): for work that must wait its turn first. */

@@ -1,6 +1,7 @@
 import { message } from "@parley/protocol";
 import { z } from "zod";
-import type { ApiClient, ApiError } from "../api-client";
+import { callerOf } from "../api-caller";
+import type { ApiError, ApiGateway } from "../api-client";
 import type { Connection } from "../connection";
 
 /** A page of history; messages are passed through as the API wrote them (fields it adds are kept). */
@@ -12,12 +13,8 @@ const PAGE_SIZE = 200;
 export type PageAnswer = { readonly ok: true; readonly page: HistoryPage } | { readonly ok: false; readonly error: ApiError };
 
 /** One ascending page of a conversation's messages after `afterSeq`, read with the user's own token. */
-export async function fetchHistoryPage(api: ApiClient, connection: Connection, conversationId: string, afterSeq: number): Promise<PageAnswer> {
-  const answer = await api.request("GET", `/v1/conversations/${encodeURIComponent(conversationId)}/messages`, {
-    token: connection.identity?.token ?? "",
-    query: { after_seq: afterSeq, limit: PAGE_SIZE },
-    clientIp: connection.remoteAddress,
-  });
+export async function fetchHistoryPage(api: ApiGateway, connection: Connection, conversationId: string, afterSeq: number): Promise<PageAnswer> {
+  const answer = await api.call("history", callerOf(connection), { target: conversationId, args: { after_seq: afterSeq, limit: PAGE_SIZE } });
   if (!answer.ok) return answer;
   const parsed = historyPage.safeParse(answer.body);
   if (!parsed.success) return { ok: false, error: { code: "unavailable", message: "The API answered an unexpected history page." } };
@@ -28,7 +25,7 @@ export async function fetchHistoryPage(api: ApiClient, connection: Connection, c
  * Writes the messages after `afterSeq` as `new_message` frames in seq order, starting with an already fetched
  * first page and paginating until the end. Returns the last seq written.
  */
-export async function replayHistory(api: ApiClient, connection: Connection, conversationId: string, first: HistoryPage): Promise<{ lastSeq: number; error?: ApiError }> {
+export async function replayHistory(api: ApiGateway, connection: Connection, conversationId: string, first: HistoryPage): Promise<{ lastSeq: number; error?: ApiError }> {
   let page = first;
   let lastSeq = 0;
   for (;;) {

@@ -2,6 +2,7 @@ import { comparePos, readUserStream } from "@parley/bus";
 import type { Logger } from "@parley/observability";
 import type { Redis } from "ioredis";
 import type { Connection } from "../connection";
+import { deliverableOf } from "./event-gate";
 
 const PAGE = 500;
 
@@ -38,7 +39,7 @@ export async function resumeFromStream(
       }
       for (const entry of page.events) {
         if (connection.congested() && !(await connection.writable())) return;
-        if (!connection.events.write(entry)) return;
+        if (!connection.events.write(deliverableOf(entry))) return;
       }
       // From the last entry read, parsed or not: a page of unparseable entries does not end the replay.
       if (!page.more || page.last === undefined) return;

@@ -2,7 +2,7 @@ import { createTokenIssuer } from "@parley/auth";
 import { edgeEnv, loadConfig } from "@parley/config";
 import { migrate, migrationsFingerprint } from "@parley/db";
 import { createLogger } from "@parley/observability";
-import { createTestDatabase, createTestRedis, startAppProcess, type AppProcess, type TestDatabase, type TestRedis } from "@parley/testing";
+import { createTestDatabase, createTestRedis, startAppProcess, waitFor, type AppProcess, type TestDatabase, type TestRedis } from "@parley/testing";
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { Writable } from "node:stream";
@@ -10,6 +10,8 @@ import { fileURLToPath } from "node:url";
 import { createEdgeNode, type EdgeNode, type EdgeNodeOptions } from "../../src/server";
 
 export const JWT_SECRET = "edge-test-secret-that-is-long-enough-for-hs256-42";
+/** Edges reach the API over the internal channel unless a test sets INTERNAL_SECRET to "" (REST fallback). */
+export const INTERNAL_SECRET = "edge-test-internal-channel-secret-0123456789";
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const EDGE_DIR = path.resolve(here, "../..");
 export const API_DIR = path.resolve(here, "../../../api");
@@ -53,6 +55,8 @@ export class TestCluster {
     readonly api: AppProcess,
     readonly database: TestDatabase,
     readonly redis: TestRedis,
+    /** The API's INTERNAL_SECRET ("" when the channel is off). */
+    readonly apiSecret: string,
   ) {}
 
   static async start(apiEnv: Record<string, string> = {}): Promise<TestCluster> {
@@ -69,10 +73,11 @@ export class TestCluster {
         LOG_LEVEL: "warn",
         NODE_ENV: "test",
         MESSAGE_RATE_LIMIT: "100000",
+        INTERNAL_SECRET,
         ...apiEnv,
       },
     });
-    return new TestCluster(api, database, redis);
+    return new TestCluster(api, database, redis, apiEnv.INTERNAL_SECRET ?? INTERNAL_SECRET);
   }
 
   /** The environment an edge reads: this cluster's Redis prefix and API, short timers. */
@@ -82,6 +87,7 @@ export class TestCluster {
       REDIS_KEY_PREFIX: this.redis.prefix,
       API_URL: this.api.url,
       JWT_SECRET,
+      INTERNAL_SECRET,
       JWT_CLOCK_TOLERANCE: "0",
       HEARTBEAT_MS: "2000",
       AUTH_TIMEOUT_MS: "800",
@@ -98,6 +104,10 @@ export class TestCluster {
     const node = await createEdgeNode(config, { logger: testLogger("edge-test"), typingTtlMs: 700, presenceGraceMs: 400, ...options });
     const port = await node.listen(0, "127.0.0.1");
     const opsPort = await node.listenOps(0, "127.0.0.1");
+    // Commands of a test take the path it configured: the channel once it is up (it connects in the background).
+    if (config.INTERNAL_SECRET !== undefined && config.INTERNAL_SECRET === this.apiSecret) {
+      await waitFor(() => node.internalChannelOpen, { timeout: 5_000, message: "the internal channel opens" });
+    }
     const edge = { node, port, url: `ws://127.0.0.1:${port}/v1/ws`, httpUrl: `http://127.0.0.1:${port}`, opsUrl: `http://127.0.0.1:${opsPort}` };
     this.edges.push(edge);
     return edge;

@@ -1,5 +1,5 @@
 import { createTokenIssuer } from "@parley/auth";
-import { busKeys, ChannelSubscriber, EventPublisher, latestPos } from "@parley/bus";
+import { busKeys, ChannelSubscriber, EventPublisher, latestPos, parseLivePayload } from "@parley/bus";
 import { createLogger, createMetrics } from "@parley/observability";
 import type { ConversationEvent } from "@parley/protocol";
 import { createTestRedis, waitFor, type TestRedis } from "@parley/testing";
@@ -113,8 +113,8 @@ export class SocketHarness {
   async reachedNode(userId: string, publish: () => Promise<string[]>): Promise<string[]> {
     const seen = new Set<string>();
     const stop = await this.subscriber.subscribe(busKeys(this.prefix).userChannel(userId), (message) => {
-      const pos = (JSON.parse(message) as { pos: string }).pos;
-      seen.add(pos);
+      const pos = parseLivePayload(message)?.header.pos;
+      if (pos !== undefined) seen.add(pos);
     });
     try {
       const positions = await publish();

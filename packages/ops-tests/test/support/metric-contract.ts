@@ -25,6 +25,7 @@ export const CONTRACT: Record<App, readonly ContractMetric[]> = {
     metric("parley_outbox_backlog", "gauge"),
     metric("parley_send_batch_size", "histogram"),
     metric("parley_outbox_direct_publishes_total", "counter", ["result"]),
+    metric("parley_internal_commands_total", "counter", ["op", "outcome"]),
   ],
   edge: [
     metric("parley_ws_connections", "gauge"),
@@ -37,6 +38,8 @@ export const CONTRACT: Record<App, readonly ContractMetric[]> = {
     metric("parley_delivery_latency_seconds", "histogram"),
     metric("parley_ws_draining", "gauge"),
     metric("parley_redis_subscribed_channels", "gauge"),
+    metric("parley_internal_channel_up", "gauge"),
+    metric("parley_malformed_events_total", "counter"),
   ],
   worker: [
     metric("parley_queue_depth", "gauge", ["queue", "state"]),
