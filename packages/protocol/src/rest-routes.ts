@@ -21,7 +21,7 @@ export interface RestRoute {
   readonly errors: readonly number[];
 }
 
-/** A machine-readable document (OpenAPI, AsyncAPI): any JSON object. */
+/** A machine-readable document (OpenAPI, AsyncAPI): a JSON object of whatever shape. */
 export const jsonDocument = z.record(z.string(), z.unknown());
 
 /**
