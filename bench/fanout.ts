@@ -21,7 +21,9 @@ import { REPO_ROOT, TARGET_NAMES, type TargetName } from "./src/fanout/targets";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
+// `pnpm <script> -- --flag` passes the "--" through: skip it rather than fail on a positional.
 const { values: args } = parseArgs({
+  args: process.argv.slice(2).filter((arg) => arg !== "--"),
   options: {
     name: { type: "string", default: "latest" },
     targets: { type: "string", default: DEFAULT_SETTINGS.targets.join(",") },
