@@ -5,6 +5,7 @@ import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { TestCluster, type RunningEdge, type TestUser } from "./support/cluster";
 import { TestClient, type Frame } from "./support/ws-client";
+import { OpenClients } from "./support/open-clients";
 
 let cluster: TestCluster;
 let edgeA: RunningEdge;
@@ -12,13 +13,9 @@ let edgeB: RunningEdge;
 let alice: TestUser;
 let bob: TestUser;
 let conversationId: string;
-let clients: TestClient[] = [];
+const open = new OpenClients();
 
-async function connect(edge: RunningEdge, user: TestUser): Promise<TestClient> {
-  const client = await TestClient.connect(edge.url, user.token);
-  clients.push(client);
-  return client;
-}
+const connect = (edge: RunningEdge, user: TestUser): Promise<TestClient> => open.connect(edge, user);
 
 const newMessages = (client: TestClient, conversation = conversationId) =>
   client.frames.filter((frame) => frame.type === "new_message" && frame.conversation_id === conversation);
@@ -38,19 +35,18 @@ beforeEach(async () => {
 });
 
 afterEach(() => {
-  for (const client of clients) client.ws.terminate();
-  clients = [];
+  open.closeAll();
 });
 
 afterAll(async () => {
-  for (const client of clients) client.ws.terminate();
+  open.closeAll();
   await cluster.close();
 });
 
 describe("delivery across edges", () => {
   it("says connected with the user, the connection, the node and the stream position", async () => {
     const client = await TestClient.open(edgeA.url, { token: alice.token });
-    clients.push(client);
+    open.track(client);
     const connected = await client.next((frame) => frame.type === "connected");
     expect(connected).toMatchObject({ user_id: alice.id, node: edgeA.node.nodeId, heartbeat_ms: 2000 });
     expect(connected.connection_id).toEqual(expect.any(String));
@@ -191,7 +187,7 @@ describe("delivery across edges", () => {
       missed.push((ack.data as { seq: number }).seq);
     }
     const second = await TestClient.open(edgeB.url, { token: bob.token });
-    clients.push(second);
+    open.track(second);
     await second.next((frame) => frame.type === "connected");
     second.send({ type: "resume", id: "resume-1", since });
     const live = await sender.request({ type: "send_message", conversation_id: conversationId, client_msg_id: "r-live", content: "live" });

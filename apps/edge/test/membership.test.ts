@@ -1,17 +1,15 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { TestCluster, type RunningEdge, type TestUser } from "./support/cluster";
-import { TestClient, type Frame } from "./support/ws-client";
+import type { TestClient} from "./support/ws-client";
+import { type Frame } from "./support/ws-client";
+import { OpenClients } from "./support/open-clients";
 
 let cluster: TestCluster;
 let edgeA: RunningEdge;
 let edgeB: RunningEdge;
-let clients: TestClient[] = [];
+const open = new OpenClients();
 
-async function connect(edge: RunningEdge, user: TestUser): Promise<TestClient> {
-  const client = await TestClient.connect(edge.url, user.token);
-  clients.push(client);
-  return client;
-}
+const connect = (edge: RunningEdge, user: TestUser): Promise<TestClient> => open.connect(edge, user);
 
 const leftUpdate = (conversationId: string, userId: string) => (frame: Frame) => {
   if (frame.type !== "conversation_updated") return false;
@@ -25,12 +23,11 @@ beforeAll(async () => {
 }, 60_000);
 
 afterEach(() => {
-  for (const client of clients) client.ws.terminate();
-  clients = [];
+  open.closeAll();
 });
 
 afterAll(async () => {
-  for (const client of clients) client.ws.terminate();
+  open.closeAll();
   await cluster.close();
 });
 

@@ -1,19 +1,17 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { TestCluster, type RunningEdge, type TestUser } from "./support/cluster";
-import { handshakeStatus, TestClient, type Frame } from "./support/ws-client";
+import type { TestClient} from "./support/ws-client";
+import { handshakeStatus, type Frame } from "./support/ws-client";
+import { OpenClients } from "./support/open-clients";
 
 let cluster: TestCluster;
 let edgeA: RunningEdge;
 let edgeB: RunningEdge;
 let service: string;
-let clients: TestClient[] = [];
+const open = new OpenClients();
 let counter = 0;
 
-async function connect(edge: RunningEdge, user: TestUser): Promise<TestClient> {
-  const client = await TestClient.connect(edge.url, user.token);
-  clients.push(client);
-  return client;
-}
+const connect = (edge: RunningEdge, user: TestUser): Promise<TestClient> => open.connect(edge, user);
 
 /** A user of a provisioned role (doctor, admin), created from an identity provider's token on first use. */
 async function provisioned(role: string): Promise<TestUser> {
@@ -35,12 +33,11 @@ beforeAll(async () => {
 }, 60_000);
 
 afterEach(() => {
-  for (const client of clients) client.ws.terminate();
-  clients = [];
+  open.closeAll();
 });
 
 afterAll(async () => {
-  for (const client of clients) client.ws.terminate();
+  open.closeAll();
   await cluster.close();
 });
 
