@@ -6,7 +6,7 @@
  *   pnpm --filter @parley/bench fanout -- [--name latest] [--targets parley,socketio,relay] [--clients 2000]
  *     [--group-size 10] [--threads 2] [--rates 25,50,...] [--step-seconds 8] [--drain-seconds 4] [--warmup-seconds 3]
  *     [--idle-connections 10000] [--connect-concurrency 100] [--max-minutes 12] [--parley-env KEY=VALUE ...]
- *     [--parley-root DIR] [--cpu-prof DIR] [--redis-url URL] [--docs true|false]
+ *     [--parley-root DIR] [--baseline-root DIR] [--cpu-prof DIR] [--redis-url URL] [--docs true|false]
  */
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -40,6 +40,7 @@ const { values: args } = parseArgs({
     "p99-limit-ms": { type: "string", default: String(DEFAULT_SETTINGS.p99LimitMs) },
     "parley-env": { type: "string", multiple: true, default: [] },
     "parley-root": { type: "string" },
+    "baseline-root": { type: "string" },
     "cpu-prof": { type: "string" },
     "redis-url": { type: "string" },
     docs: { type: "string", default: "true" },
@@ -79,6 +80,7 @@ function parseSettings(): FanoutSettings {
     p99LimitMs: number("p99-limit-ms", args["p99-limit-ms"], 1, 600_000),
     parleyEnv,
     parleyRoot: args["parley-root"] === undefined ? REPO_ROOT : path.resolve(args["parley-root"]),
+    baselineRoot: args["baseline-root"] === undefined ? undefined : path.resolve(args["baseline-root"]),
     cpuProfileDir: cpuProfileDir(),
     redisUrl: args["redis-url"],
   };

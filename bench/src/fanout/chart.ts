@@ -11,7 +11,7 @@ import type { TargetName } from "./targets";
 
 const WIDTH = 1200;
 const HEIGHT = 520;
-const COLORS: Readonly<Record<TargetName, string>> = { parley: "#1f77b4", socketio: "#ff7f0e", relay: "#2ca02c" };
+const COLORS: Readonly<Record<TargetName, string>> = { parley: "#1f77b4", "parley-baseline": "#9467bd", socketio: "#ff7f0e", relay: "#2ca02c" };
 const FONT = "DejaVuSans";
 let fontLoaded: Promise<void> | undefined;
 

@@ -34,6 +34,8 @@ export interface FanoutSettings {
   readonly stopAtSaturation: boolean;
   readonly parleyEnv: Readonly<Record<string, string>>;
   readonly parleyRoot: string;
+  /** The checkout the parley-baseline target runs. */
+  readonly baselineRoot: string | undefined;
   /** Write a .cpuprofile of every Parley process into this directory. */
   readonly cpuProfileDir: string | undefined;
   /** Use this Redis instead of starting a redis-server. */
@@ -56,6 +58,7 @@ export const DEFAULT_SETTINGS: FanoutSettings = {
   stopAtSaturation: true,
   parleyEnv: {},
   parleyRoot: REPO_ROOT,
+  baselineRoot: undefined,
   cpuProfileDir: undefined,
   redisUrl: undefined,
 };
@@ -112,7 +115,7 @@ export interface TargetResult {
 }
 
 export interface FanoutRun {
-  readonly settings: Omit<FanoutSettings, "parleyEnv" | "parleyRoot" | "cpuProfileDir"> & { readonly parley_env_keys: readonly string[] };
+  readonly settings: Omit<FanoutSettings, "parleyEnv" | "parleyRoot" | "baselineRoot" | "cpuProfileDir"> & { readonly parley_env_keys: readonly string[] };
   readonly redis: "own redis-server" | "shared";
   readonly targets: readonly TargetResult[];
 }
@@ -205,7 +208,7 @@ async function runTarget(name: TargetName, settings: FanoutSettings, redis: Benc
   let generator: LoadGenerator | undefined;
   log(`${TARGET_LABELS[name]}: starting...`);
   try {
-    target = await startTarget(name, { redisUrl: redis.url, runId, parleyEnv: settings.parleyEnv, parleyRoot: settings.parleyRoot, cpuProfileDir: settings.cpuProfileDir });
+    target = await startTarget(name, { redisUrl: redis.url, runId, parleyEnv: settings.parleyEnv, parleyRoot: settings.parleyRoot, baselineRoot: settings.baselineRoot, cpuProfileDir: settings.cpuProfileDir });
     const groupCount = Math.max(1, Math.floor(settings.clients / settings.groupSize));
     const groups = await target.createGroups(groupCount, settings.groupSize);
     generator = LoadGenerator.start(target.protocol, settings.threads);
@@ -290,6 +293,6 @@ export async function runFanout(settings: FanoutSettings, log: Log): Promise<Fan
     await admin.end();
     await redis.close();
   }
-  const { parleyEnv, parleyRoot: _root, cpuProfileDir: _profiles, ...rest } = settings;
+  const { parleyEnv, parleyRoot: _root, baselineRoot: _baseline, cpuProfileDir: _profiles, ...rest } = settings;
   return { settings: { ...rest, parley_env_keys: Object.keys(parleyEnv) }, redis: redis.pid === undefined ? "shared" : "own redis-server", targets: results };
 }

@@ -16,11 +16,12 @@ import { REFERENCE_SCHEMA } from "../../fanout/reference/src/schema";
 import { JsonClient } from "../json-client";
 import type { ClientSpec, GroupSpec, ProtocolKind } from "./workload";
 
-export const TARGET_NAMES = ["parley", "socketio", "relay"] as const;
+export const TARGET_NAMES = ["parley", "parley-baseline", "socketio", "relay"] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
 
 export const TARGET_LABELS: Readonly<Record<TargetName, string>> = {
   parley: "Parley (2 edges + API + worker)",
+  "parley-baseline": "Parley baseline (--baseline-root: the same cluster from another checkout)",
   socketio: "Socket.IO 4 + redis-adapter + INSERT (reference)",
   relay: "bare ws + Redis relay (no auth, no persistence)",
 };
@@ -59,6 +60,8 @@ export interface TargetOptions {
   readonly parleyEnv: Readonly<Record<string, string>>;
   /** Parley only: the checkout whose apps/ run (default: this one). */
   readonly parleyRoot: string;
+  /** The parley-baseline target's checkout (`--baseline-root`): Parley before a change, run in the same process tree. */
+  readonly baselineRoot: string | undefined;
   /** Parley only: each process writes a .cpuprofile into this directory when it exits. */
   readonly cpuProfileDir: string | undefined;
 }
@@ -104,7 +107,10 @@ async function closeAll(apps: readonly (AppProcess | undefined)[], database: Tes
 export async function startTarget(name: TargetName, options: TargetOptions): Promise<FanoutTarget> {
   switch (name) {
     case "parley":
-      return startParley(options);
+      return startParley(options, "parley", options.parleyRoot);
+    case "parley-baseline":
+      if (options.baselineRoot === undefined) throw new Error("the parley-baseline target needs --baseline-root DIR (a checkout with its dependencies installed)");
+      return startParley(options, "parley-baseline", options.baselineRoot);
     case "socketio":
       return startReference(options);
     case "relay":
@@ -112,8 +118,8 @@ export async function startTarget(name: TargetName, options: TargetOptions): Pro
   }
 }
 
-async function startParley(options: TargetOptions): Promise<FanoutTarget> {
-  const prefix = `bench-fanout:${options.runId}:parley:`;
+async function startParley(options: TargetOptions, name: "parley" | "parley-baseline", root: string): Promise<FanoutTarget> {
+  const prefix = `bench-fanout:${options.runId}:${name}:`;
   let database: TestDatabase | undefined;
   const apps: (AppProcess | undefined)[] = [];
   try {
@@ -133,8 +139,8 @@ async function startParley(options: TargetOptions): Promise<FanoutTarget> {
       HANDSHAKE_RATE_LIMIT: UNREACHED_LIMIT,
       REGISTER_RATE_LIMIT: UNREACHED_LIMIT,
     };
-    const appDir = (app: string) => path.join(options.parleyRoot, "apps", app);
-    const apiEnvironment = { ...common, NODE_ID: "bench-api", DATABASE_URL: database.url, ...profiling(options.cpuProfileDir, "api"), ...options.parleyEnv };
+    const appDir = (app: string) => path.join(root, "apps", app);
+    const apiEnvironment = { ...common, NODE_ID: "bench-api", DATABASE_URL: database.url, ...profiling(options.cpuProfileDir, `${name}-api`), ...options.parleyEnv };
     // Fails here, naming the variable, rather than as a child that exits before it is ready.
     loadConfig(apiEnv, apiEnvironment);
     const api = await startAppProcess({ name: "api", cwd: appDir("api"), env: apiEnvironment, readyTimeoutMs: 90_000 });
@@ -145,11 +151,11 @@ async function startParley(options: TargetOptions): Promise<FanoutTarget> {
       NODE_ID: "bench-worker",
       DATABASE_URL: database.url,
       SMTP_URL: "smtp://127.0.0.1:1",
-      ...profiling(options.cpuProfileDir, "worker"),
+      ...profiling(options.cpuProfileDir, `${name}-worker`),
       ...options.parleyEnv,
     };
     loadConfig(workerEnv, workerEnvironment);
-    const edgeEnvironments = [1, 2].map((n) => ({ ...common, NODE_ID: `bench-edge-${n}`, API_URL: api.url, ...profiling(options.cpuProfileDir, `edge-${n}`), ...options.parleyEnv }));
+    const edgeEnvironments = [1, 2].map((n) => ({ ...common, NODE_ID: `bench-edge-${n}`, API_URL: api.url, ...profiling(options.cpuProfileDir, `${name}-edge-${n}`), ...options.parleyEnv }));
     for (const env of edgeEnvironments) loadConfig(edgeEnv, env);
     // Every start is recorded as it settles, so a failure of one still stops the others.
     const started = await Promise.allSettled([
@@ -174,7 +180,7 @@ async function startParley(options: TargetOptions): Promise<FanoutTarget> {
       });
     const db = database;
     return {
-      name: "parley",
+      name,
       protocol: "parley",
       nodePids: () => apps.filter((app): app is AppProcess => app !== undefined).map(pidOf),
       idleNodePid: pidOf(edges[0]!),

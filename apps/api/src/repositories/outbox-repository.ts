@@ -25,14 +25,23 @@ export class OutboxRepository {
   async add(tx: Executor, entries: readonly OutboxEntry[]): Promise<PendingEvent[]> {
     const rows = entries.filter((entry) => entry.recipients.length > 0).map((entry) => ({ ...entry, recipients: [...new Set(entry.recipients)] }));
     if (rows.length === 0) return [];
-    const stored = await tx
-      .insert(schema.outbox)
-      .values(rows.map((entry) => ({ recipients: entry.recipients, event: entry.event, conversationId: eventConversationId(entry.event) })))
-      .returning({ id: schema.outbox.id, createdAt: schema.outbox.createdAt });
+    // One hand-written statement with the whole batch as one JSON parameter: the same prepared statement whatever
+    // the number of rows (a VALUES list would be a new statement, built by the query builder, per batch size).
+    const payload = JSON.stringify(rows.map((entry) => ({ r: entry.recipients, e: entry.event, c: eventConversationId(entry.event) })));
+    const stored = await tx.execute<{ id: number; created_at: Date | string }>(sql`
+      INSERT INTO "outbox" ("recipients", "event", "conversation_id")
+      SELECT ARRAY(SELECT jsonb_array_elements_text("t"."row" -> 'r')), "t"."row" -> 'e', ("t"."row" ->> 'c')::uuid
+      FROM jsonb_array_elements(${payload}::jsonb) WITH ORDINALITY AS "t"("row", "n") ORDER BY "t"."n"
+      RETURNING "id", "created_at"`);
+    if (stored.length !== rows.length) throw new Error("outbox insert returned fewer rows than it was given");
+    // Identity values are taken in insert order (the ORDER BY above), so the sorted ids are the rows' in input order.
+    const ids = stored.map((row) => row.id).sort((a, b) => a - b);
+    const first = stored[0];
+    const createdAt = first === undefined ? new Date() : first.created_at instanceof Date ? first.created_at : new Date(first.created_at);
     return rows.map((entry, index) => {
-      const row = stored[index];
-      if (!row) throw new Error("outbox insert returned fewer rows than it was given");
-      return { id: row.id, recipients: entry.recipients, event: entry.event, createdAt: row.createdAt };
+      const id = ids[index];
+      if (id === undefined) throw new Error("outbox insert returned fewer rows than it was given");
+      return { id, recipients: entry.recipients, event: entry.event, createdAt };
     });
   }
 
