@@ -172,16 +172,34 @@ function summarizeStep(rate: number, settings: FanoutSettings, merged: MergedSte
 
 type Log = (line: string) => void;
 
+const MEMORY_METRICS = ["nodejs_heap_size_used_bytes", "nodejs_heap_size_total_bytes", "nodejs_external_memory_bytes"] as const;
+
+/** `, heap used/total, external` of a node from its /metrics, for the log (where the RSS per connection goes); empty without. */
+async function nodeMemory(metricsUrl: string | undefined): Promise<string> {
+  if (metricsUrl === undefined) return "";
+  try {
+    const text = await (await fetch(metricsUrl)).text();
+    const mib = MEMORY_METRICS.map((name) => {
+      const value = new RegExp(`^${name}(?:\\{[^}]*\\})? ([\\d.e+]+)$`, "m").exec(text)?.[1];
+      return value === undefined ? "?" : (Number(value) / 2 ** 20).toFixed(1);
+    });
+    return `; heap used ${mib[0]} of ${mib[1]} MiB, external ${mib[2]} MiB`;
+  } catch {
+    return "";
+  }
+}
+
 async function measureIdle(target: FanoutTarget, generator: LoadGenerator, settings: FanoutSettings, log: Log): Promise<TargetResult["idle"]> {
   if (settings.idleConnections <= 0) return null;
   const clients = await target.idleClients(settings.idleConnections);
   const before = processRssBytes(target.idleNodePid) ?? 0;
-  log(`  idle: ${settings.idleConnections} connections to one node (RSS before ${(before / 2 ** 20).toFixed(1)} MiB)...`);
+  const heapBefore = await nodeMemory(target.idleNodeMetricsUrl);
+  log(`  idle: ${settings.idleConnections} connections to one node (RSS before ${(before / 2 ** 20).toFixed(1)} MiB${heapBefore})...`);
   const outcome = await generator.connectIdle(clients, settings.connectConcurrency);
   // Let the nodes finish the connections' setup work before reading the memory.
   const settledMs = await waitUntilQuiet(target.nodePids());
   const after = processRssBytes(target.idleNodePid) ?? 0;
-  log(`  idle: ${outcome.connected} connected (${outcome.failed} failed) in ${Math.round(outcome.ms)} ms, quiet after ${settledMs} ms more, RSS after ${(after / 2 ** 20).toFixed(1)} MiB`);
+  log(`  idle: ${outcome.connected} connected (${outcome.failed} failed) in ${Math.round(outcome.ms)} ms, quiet after ${settledMs} ms more, RSS after ${(after / 2 ** 20).toFixed(1)} MiB${await nodeMemory(target.idleNodeMetricsUrl)}`);
   await generator.closeIdle();
   // Disconnections leave work too (presence, cleanup): done before the connect time is measured.
   await sleep(1000);

@@ -44,6 +44,8 @@ export interface FanoutTarget {
   nodePids(): number[];
   /** The node that takes every idle connection. */
   readonly idleNodePid: number;
+  /** The idle node's Prometheus /metrics (Parley's edges): its heap and external memory are logged beside the RSS. */
+  readonly idleNodeMetricsUrl?: string;
   /** The target's database (for its backends' CPU and its commits); undefined without persistence. */
   readonly database: string | undefined;
   /** Creates the users and `groups` conversations of `size` members (slot n on node n % 2). */
@@ -184,6 +186,7 @@ async function startParley(options: TargetOptions, name: "parley" | "parley-base
       protocol: "parley",
       nodePids: () => apps.filter((app): app is AppProcess => app !== undefined).map(pidOf),
       idleNodePid: pidOf(edges[0]!),
+      idleNodeMetricsUrl: `${edges[0]!.opsUrl}/metrics`,
       database: database.name,
       async createGroups(groups, size) {
         const users = await newUsers(groups * size, "member");
