@@ -5,6 +5,7 @@ import { closeAll, createLogger, createMetrics, createOpsHandler, listenOn, logC
 import { ERRORS } from "@parley/protocol";
 import { Redis } from "ioredis";
 import http from "node:http";
+import type { Duplex } from "node:stream";
 import type { Registry } from "prom-client";
 import { uuidv7 } from "uuidv7";
 import { WebSocketServer, type WebSocket } from "ws";
@@ -191,10 +192,10 @@ export async function createEdgeNode(config: EdgeConfig, options: EdgeNodeOption
    * Starts a socket's session. Out of the upgrade handler on purpose: listeners created there would keep that scope
    * (the request with its headers, the head buffer) alive for the socket's whole life — idle memory per socket.
    */
-  const adopt = (ws: WebSocket, remoteAddress: string | undefined, identity: Identity | undefined) => {
+  const adopt = (ws: WebSocket, socket: Duplex, remoteAddress: string | undefined, identity: Identity | undefined) => {
     sockets.add(ws);
     ws.once("close", () => sockets.delete(ws));
-    startSession(ctx, ws, remoteAddress, identity);
+    startSession(ctx, ws, socket, remoteAddress, identity);
   };
   server.on("upgrade", (req: http.IncomingMessage, socket, head: Buffer) => {
     const onError = () => socket.destroy();
@@ -213,7 +214,7 @@ export async function createEdgeNode(config: EdgeConfig, options: EdgeNodeOption
       wss.handleUpgrade(req, socket, head, (ws) => {
         upgraded = true;
         socket.off("error", onError);
-        adopt(ws, clientAddress, decision.identity);
+        adopt(ws, socket, clientAddress, decision.identity);
       });
     }).catch((error: unknown) => {
       // A bug in one upgrade must not become an unhandled rejection that ends the process (and every socket).

@@ -1,6 +1,7 @@
 import { latestPos, type ConnectionRef } from "@parley/bus";
 import { parseClientFrame } from "@parley/protocol";
 import { uuidv7 } from "uuidv7";
+import type { Duplex } from "node:stream";
 import type { WebSocket } from "ws";
 import { callerOf } from "./api-caller";
 import { authenticate, trackExpiry } from "./authentication";
@@ -20,9 +21,10 @@ function refOf(ctx: EdgeContext, connection: Connection): ConnectionRef {
  * Runs one socket from upgrade to close: authentication (at the handshake, or a first `auth` frame within
  * AUTH_TIMEOUT_MS), the per-user cap, the user channel, `connected`, commands, and cleanup everywhere.
  */
-export function startSession(ctx: EdgeContext, ws: WebSocket, remoteAddress: string | undefined, identity: Identity | undefined): Connection {
+export function startSession(ctx: EdgeContext, ws: WebSocket, socket: Duplex, remoteAddress: string | undefined, identity: Identity | undefined): Connection {
   const connection = new Connection({
     ws,
+    socket,
     id: uuidv7(),
     remoteAddress,
     limits: ctx.limits,
