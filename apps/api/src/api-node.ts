@@ -11,6 +11,7 @@ import { uuidv7 } from "uuidv7";
 import { createApp } from "./app";
 import { EmailScheduler } from "./events/email-scheduler";
 import { OutboxRelay } from "./events/outbox-relay";
+import { EmailRecipientRepository } from "./repositories/email-recipient-repository";
 import { EdgeChannelServer, internalCommandsCounter } from "./internal/edge-channel";
 import { InternalCommands } from "./internal/internal-commands";
 import { ArchiveRepository } from "./repositories/archive-repository";
@@ -107,7 +108,7 @@ export async function createApiNode(options: ApiNodeOptions): Promise<ApiNode> {
   const jobsRedis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
   const emailQueue = new Queue(JOB_QUEUES.email, { connection: jobsRedis, prefix: jobQueuePrefix(config.REDIS_KEY_PREFIX) });
   logConnectionErrors(logger, "jobs", jobsRedis, emailQueue);
-  const emailScheduler = new EmailScheduler({ database, queue: emailQueue, delayMs: config.EMAIL_DELAY, logger });
+  const emailScheduler = new EmailScheduler({ recipients: new EmailRecipientRepository(database), queue: emailQueue, delayMs: config.EMAIL_DELAY, logger });
   const relay = new OutboxRelay({ database, outbox, publisher, logger, clock, registry: metrics.registry, onPublished: (events) => emailScheduler.schedule(events) });
 
   const conversationRepo = new ConversationRepository();

@@ -1,9 +1,8 @@
 import { EMAIL_JOB_NAME, emailJobOptions, type EmailJobData } from "@parley/bus";
-import type { Database } from "@parley/db";
 import type { Logger } from "@parley/observability";
 import type { ConversationEvent } from "@parley/protocol";
 import type { Queue } from "bullmq";
-import { Param, sql } from "drizzle-orm";
+import type { EmailRecipientRepository } from "../repositories/email-recipient-repository";
 
 /** An event as the outbox relay published it. */
 export interface PublishedEvent {
@@ -12,7 +11,7 @@ export interface PublishedEvent {
 }
 
 export interface EmailSchedulerOptions {
-  readonly database: Database;
+  readonly recipients: EmailRecipientRepository;
   /** The worker's e-mail queue (JOB_QUEUES.email under jobQueuePrefix); owned and closed by the caller. */
   readonly queue: Queue;
   /** EMAIL_DELAY: how long a recipient has to come back or read before the e-mail goes. */
@@ -59,25 +58,9 @@ export class EmailScheduler {
     if (pairs.size === 0) return;
     const wanted = [...pairs.values()];
     const jobs: EmailJobData[] = [];
-    for (let i = 0; i < wanted.length; i += LOOKUP_CHUNK) jobs.push(...(await this.eligible(wanted.slice(i, i + LOOKUP_CHUNK))));
+    for (let i = 0; i < wanted.length; i += LOOKUP_CHUNK) jobs.push(...(await this.options.recipients.eligible(wanted.slice(i, i + LOOKUP_CHUNK))));
     if (jobs.length === 0) return;
     await this.options.queue.addBulk(jobs.map((data) => ({ name: EMAIL_JOB_NAME, data, opts: emailJobOptions(data, this.options.delayMs) })));
-  }
-
-  /**
-   * The pairs whose recipient has an e-mail address and notifications on, in a conversation they have not muted.
-   * Hand-written, with the pairs as two array parameters: one prepared statement whatever their number (it runs
-   * after every published batch of sends).
-   */
-  private async eligible(pairs: readonly EmailJobData[]): Promise<EmailJobData[]> {
-    const rows = await this.options.database.db.execute<{ conversation_id: string; user_id: string }>(sql`
-      SELECT "p"."conversation_id", "p"."user_id"
-      FROM unnest(${new Param(pairs.map((pair) => pair.conversation_id))}::uuid[], ${new Param(pairs.map((pair) => pair.user_id))}::text[]) AS "k"("conversation_id", "user_id")
-      JOIN "participants" "p" ON "p"."conversation_id" = "k"."conversation_id" AND "p"."user_id" = "k"."user_id"
-      JOIN "users" "u" ON "u"."id" = "p"."user_id"
-      WHERE "p"."left_at" IS NULL AND NOT "p"."muted" AND "u"."email" IS NOT NULL AND "u"."email" <> '' AND "u"."email_notifications"`);
-    const found = new Set(rows.map((row) => `${row.conversation_id}\u0000${row.user_id}`));
-    return pairs.filter((pair) => found.has(`${pair.conversation_id}\u0000${pair.user_id}`));
   }
 
   /** Stops scheduling and waits (bounded) for enqueues in flight. Safe to call twice. */
