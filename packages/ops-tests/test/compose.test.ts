@@ -2,8 +2,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { composeDurationMs, interpolate, loadCompose, type ComposeService } from "./support/compose";
-import { drainSpreadMs, envNames, envProblems, type Role } from "./support/env-schemas";
+import { appOfBuild, composeDurationMs, interpolate, loadCompose, type ComposeService } from "./support/compose";
+import { DEFAULT_PORTS, drainSpreadMs, envNames, envProblems, type Role } from "./support/env-schemas";
 import { hasCommand, readRepoFile, repoPath, repoRoot, run } from "./support/repo";
 
 const compose = loadCompose();
@@ -17,7 +17,7 @@ function service(name: string): ComposeService {
 
 /** What a service runs: an app node, the migration runner, or something else (undefined). */
 function roleOf(name: string, svc: ComposeService): Role | undefined {
-  const app = /^apps\/(api|edge|worker)\/Dockerfile$/.exec(svc.build?.dockerfile ?? "")?.[1] as Role | undefined;
+  const app = appOfBuild(svc.build);
   if (app === undefined) return undefined;
   return svc.command?.some((part) => part.includes("migrate-cli")) === true || name === "migrate" ? "migrate" : app;
 }
@@ -99,11 +99,11 @@ describe("docker-compose.yml", () => {
     }
   });
 
-  it("runs the nodes from their own images, read-only with a private /tmp", () => {
+  it("runs the nodes from their own images, built from the one Dockerfile with APP and its default PORT, read-only with a private /tmp", () => {
     for (const { name, svc, role } of appServices) {
       const app = role === "migrate" ? "api" : role;
       expect(svc.image, name).toBe(`parley-${app}:local`);
-      expect(svc.build, name).toEqual({ context: ".", dockerfile: `apps/${app}/Dockerfile` });
+      expect(svc.build, name).toEqual({ context: ".", dockerfile: "Dockerfile", args: { APP: app, PORT: String(DEFAULT_PORTS[app]) } });
       expect(svc.read_only, name).toBe(true);
       expect(svc.tmpfs, name).toEqual(["/tmp"]);
     }

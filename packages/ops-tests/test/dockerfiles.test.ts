@@ -1,8 +1,8 @@
+import { existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { DEFAULT_PORTS } from "./support/env-schemas";
 import type { App } from "./support/metric-contract";
-import { readRepoFile } from "./support/repo";
+import { readRepoFile, repoPath } from "./support/repo";
 
 const APPS: readonly App[] = ["api", "edge", "worker"];
 
@@ -31,12 +31,18 @@ function instructions(text: string): Instruction[] {
 /** The LTS lines of Node.js as of this repository (engines allows < 25). */
 const LTS_SLIM = /^node:(22|24)(\.\d+)*-(bookworm-|trixie-)?slim$/;
 
-describe.each(APPS)("apps/%s/Dockerfile", (app) => {
-  const steps = instructions(readRepoFile("apps", app, "Dockerfile"));
+describe("Dockerfile (the one image recipe of the Node apps, ARG APP)", () => {
+  const text = readRepoFile("Dockerfile");
+  const steps = instructions(text);
   const stages = steps.filter((s) => s.keyword === "FROM");
   const runtimeIndex = steps.findLastIndex((s) => s.keyword === "FROM");
+  const build = steps.slice(0, runtimeIndex);
   const runtime = steps.slice(runtimeIndex);
   const arg = steps.find((s) => s.keyword === "ARG" && s.args.startsWith("NODE_IMAGE="));
+
+  it("is the only one: the apps have no Dockerfile of their own (the web app's nginx image aside)", () => {
+    for (const app of APPS) expect(existsSync(repoPath("apps", app, "Dockerfile")), `apps/${app}/Dockerfile`).toBe(false);
+  });
 
   it("builds in one stage and runs from a fresh Node LTS slim stage", () => {
     expect(stages.length).toBeGreaterThanOrEqual(2);
@@ -44,28 +50,34 @@ describe.each(APPS)("apps/%s/Dockerfile", (app) => {
     for (const stage of stages) expect(stage.args).toMatch(/^\$\{NODE_IMAGE\} AS \w+$/);
   });
 
-  it("deploys only this app's production dependencies with pnpm deploy from the frozen lockfile", () => {
-    const run = steps.filter((s) => s.keyword === "RUN").map((s) => s.args);
+  it("takes the app as a build argument, refuses any other than the three, and deploys only its production dependencies from the frozen lockfile", () => {
+    expect(build.some((s) => s.keyword === "ARG" && s.args === "APP")).toBe(true);
+    const run = build.filter((s) => s.keyword === "RUN").map((s) => s.args);
+    expect(run.some((r) => r.includes('case "${APP}" in api|edge|worker)') && r.includes("exit 1"))).toBe(true);
     expect(run.some((r) => r.includes("--frozen-lockfile"))).toBe(true);
-    expect(run.some((r) => new RegExp(`pnpm --filter @parley/${app} deploy .*--prod .*/out$`).test(r))).toBe(true);
+    expect(run.some((r) => /pnpm --filter "@parley\/\$\{APP\}" deploy .*--prod .*\/out$/.test(r))).toBe(true);
     expect(runtime.filter((s) => s.keyword === "COPY").map((s) => s.args)).toEqual(["--from=build /out ./"]);
   });
 
-  it("runs as a numeric non-root user, exposes the schema's default PORT and health-checks without curl", () => {
+  it("runs as a numeric non-root user, exposes the PORT it is built with and health-checks it without curl", () => {
     const user = runtime.find((s) => s.keyword === "USER")?.args ?? "root";
     expect(user).toMatch(/^[1-9]\d*(:[1-9]\d*)?$/);
-    expect(runtime.find((s) => s.keyword === "EXPOSE")?.args).toBe(String(DEFAULT_PORTS[app]));
-    expect(runtime.find((s) => s.keyword === "ENV")?.args).toContain(`PORT=${DEFAULT_PORTS[app]}`);
+    expect(runtime.some((s) => s.keyword === "ARG" && /^PORT=\d+$/.test(s.args))).toBe(true);
+    expect(runtime.find((s) => s.keyword === "EXPOSE")?.args).toBe("${PORT}");
+    expect(runtime.find((s) => s.keyword === "ENV")?.args).toContain("PORT=${PORT}");
     const health = runtime.find((s) => s.keyword === "HEALTHCHECK")?.args ?? "";
     expect(health).toContain('CMD ["node", "-e",');
+    expect(health).toContain("process.env.PORT");
     expect(health).toContain("/healthz");
   });
 
-  it("keeps what the CMD needs in the production dependencies that pnpm deploy --prod copies", () => {
+  it.each(APPS)("keeps what the CMD needs in the production dependencies of %s that pnpm deploy --prod copies", (app) => {
     const manifest = z.object({ dependencies: z.record(z.string(), z.string()) }).parse(JSON.parse(readRepoFile("apps", app, "package.json")));
     expect(Object.keys(manifest.dependencies)).toContain("tsx");
     // The migration runner ships in the API image (compose's `migrate` service, the Kubernetes Job).
     if (app === "api") expect(Object.keys(manifest.dependencies)).toContain("@parley/db");
+    // Every app's entry point is where the CMD looks for it.
+    expect(existsSync(repoPath("apps", app, "src", "main.ts"))).toBe(true);
   });
 
   it("starts node itself as PID 1 (exec form, no shell), so SIGTERM reaches the app", () => {

@@ -4,7 +4,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { z } from "zod";
-import { loadCompose } from "./support/compose";
+import { appOfBuild, loadCompose } from "./support/compose";
 import { CONTRACT, CONTRACT_NAMES, DEFAULT_PROCESS_METRICS, metricsInExpression } from "./support/metric-contract";
 import { readRepoFile, readYaml, repoPath, requirePromtool, run } from "./support/repo";
 
@@ -55,7 +55,7 @@ function composeTargets(): Record<string, string[]> {
   const compose = loadCompose();
   const targets: Record<string, string[]> = { api: [], edge: [], worker: [] };
   for (const [name, service] of Object.entries(compose.services)) {
-    const app = /apps\/(api|edge|worker)\/Dockerfile/.exec(service.build?.dockerfile ?? "")?.[1];
+    const app = appOfBuild(service.build);
     const port = app === "worker" ? service.environment?.PORT : service.environment?.OPS_PORT;
     if (app !== undefined && port !== undefined && name !== "migrate") targets[app]?.push(`${name}:${port}`);
   }

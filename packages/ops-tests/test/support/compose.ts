@@ -11,7 +11,7 @@ const dependsOn = z.union([
 export const composeService = z
   .object({
     image: z.string().optional(),
-    build: z.object({ context: z.string(), dockerfile: z.string() }).loose().optional(),
+    build: z.object({ context: z.string(), dockerfile: z.string(), args: z.record(z.string(), z.string()).optional() }).loose().optional(),
     command: z.array(z.string()).optional(),
     environment: stringMap.optional(),
     depends_on: dependsOn.optional(),
@@ -56,4 +56,11 @@ export function composeDurationMs(text: string): number {
     rest = rest.slice(part[0].length);
   }
   return total;
+}
+
+/** The Node app a compose service's image is built for: the root Dockerfile's APP build argument. */
+export function appOfBuild(build: ComposeService["build"]): "api" | "edge" | "worker" | undefined {
+  if (build?.dockerfile !== "Dockerfile") return undefined;
+  const app = build.args?.APP;
+  return app === "api" || app === "edge" || app === "worker" ? app : undefined;
 }
