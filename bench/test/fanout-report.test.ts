@@ -26,6 +26,7 @@ function step(rate: number, deliveries: number, p99: number, cpuTotal: number, c
     cpu_us_per_delivery: { nodes: cpuTotal, redis: 0, postgres: 0, total: cpuTotal },
     cpu_cores: { nodes: 1, redis: 0, postgres: 0 },
     commits_per_s: rate,
+    send_batches: null,
     generator: { max_schedule_lag_ms: 5, max_event_loop_utilization: 0.2 },
     clean,
     unclean_because: clean ? [] : ["p99 2000 ms > 1000 ms"],

@@ -51,6 +51,8 @@ export interface UsageSnapshot {
   /** CPU µs of each PostgreSQL backend connected to the target's database. */
   readonly postgres: ReadonlyMap<number, number>;
   readonly commits: number;
+  /** Parley's group commit so far (the API's parley_send_batch_size histogram): batches and the sends in them. */
+  readonly batches: { readonly count: number; readonly sum: number } | undefined;
 }
 
 export interface UsageDelta {
@@ -59,6 +61,8 @@ export interface UsageDelta {
   readonly redisMicros: number;
   readonly postgresMicros: number;
   readonly commits: number;
+  /** Group-commit batches written and the sends in them (Parley only). */
+  readonly batches: { readonly count: number; readonly sum: number } | undefined;
 }
 
 export interface UsageSources {
@@ -72,6 +76,22 @@ export interface UsageSources {
   readonly admin: postgres.Sql;
   /** The target's database; undefined for a target without one. */
   readonly database: string | undefined;
+  /** The API's Prometheus /metrics (Parley only): its group-commit batch sizes. */
+  readonly apiMetricsUrl?: string | undefined;
+}
+
+/** The sum and count of the API's parley_send_batch_size histogram; undefined when it cannot be read. */
+async function sendBatches(metricsUrl: string | undefined): Promise<{ count: number; sum: number } | undefined> {
+  if (metricsUrl === undefined) return undefined;
+  try {
+    const text = await (await fetch(metricsUrl)).text();
+    const read = (suffix: string) => Number(new RegExp(`^parley_send_batch_size_${suffix}(?:\\{[^}]*\\})? ([\\d.e+]+)$`, "m").exec(text)?.[1] ?? Number.NaN);
+    const count = read("count");
+    const sum = read("sum");
+    return Number.isFinite(count) && Number.isFinite(sum) ? { count, sum } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function cpuOf(pids: readonly number[]): Map<number, number> {
@@ -93,7 +113,8 @@ export async function takeSnapshot(sources: UsageSources): Promise<UsageSnapshot
     commits = Number(stat?.commits ?? 0);
   }
   const redis = sources.redisPid === undefined ? await sources.redisInfoCpuMicros() : (processCpuMicros(sources.redisPid) ?? 0);
-  return { at: performance.now(), nodes: cpuOf(sources.nodePids()), redis, postgres: cpuOf(backendPids), commits };
+  const batches = await sendBatches(sources.apiMetricsUrl);
+  return { at: performance.now(), nodes: cpuOf(sources.nodePids()), redis, postgres: cpuOf(backendPids), commits, batches };
 }
 
 /** Sum of per-process deltas: a process that appeared meanwhile counts whole, one that vanished counts nothing. */
@@ -110,6 +131,7 @@ export function usageBetween(before: UsageSnapshot, after: UsageSnapshot): Usage
     redisMicros: after.redis - before.redis,
     postgresMicros: sumDelta(before.postgres, after.postgres),
     commits: after.commits - before.commits,
+    batches: before.batches && after.batches ? { count: after.batches.count - before.batches.count, sum: after.batches.sum - before.batches.sum } : undefined,
   };
 }
 

@@ -85,6 +85,8 @@ export interface StepResult {
   /** Share of one core during the send window. */
   readonly cpu_cores: { readonly nodes: number; readonly redis: number; readonly postgres: number };
   readonly commits_per_s: number;
+  /** Parley: group-commit transactions per second and sends per transaction in the send window (null for the others). */
+  readonly send_batches: { readonly per_s: number; readonly mean_size: number } | null;
   readonly generator: { readonly max_schedule_lag_ms: number; readonly max_event_loop_utilization: number };
   readonly clean: boolean;
   readonly unclean_because: readonly string[];
@@ -164,6 +166,8 @@ function summarizeStep(rate: number, settings: FanoutSettings, merged: MergedSte
       postgres: round(window.postgresMicros / 1e6 / window.seconds, 3),
     },
     commits_per_s: round(window.commits / window.seconds),
+    send_batches:
+      window.batches && window.batches.count > 0 ? { per_s: round(window.batches.count / window.seconds), mean_size: round(window.batches.sum / window.batches.count) } : null,
     generator: { max_schedule_lag_ms: round(merged.maxScheduleLagMs), max_event_loop_utilization: round(merged.maxEventLoopUtilization, 3) },
     clean: reasons.length === 0,
     unclean_because: reasons,
@@ -243,6 +247,7 @@ async function runTarget(name: TargetName, settings: FanoutSettings, redis: Benc
       redisInfoCpuMicros: () => redis.infoCpuMicros(),
       admin,
       database: target.database,
+      apiMetricsUrl: target.apiMetricsUrl,
     };
     if (settings.warmupSeconds > 0 && settings.rates[0] !== undefined) {
       await generator.step(-1, settings.rates[0], settings.warmupSeconds * 1000, settings.drainSeconds * 1000);
@@ -265,7 +270,7 @@ async function runTarget(name: TargetName, settings: FanoutSettings, redis: Benc
       steps.push(result);
       log(
         `  ${String(rate).padStart(6)} msg/s: sent ${result.sent_per_s}/s, ${result.deliveries_per_s} deliveries/s, p50 ${result.latency_ms.p50} p99 ${result.latency_ms.p99} max ${result.latency_ms.max} ms, ` +
-          `lost ${result.lost}, dup ${result.duplicates}, ${result.cpu_us_per_delivery.total} µs CPU/delivery, ${result.commits_per_s} commits/s${result.clean ? "" : `  UNCLEAN: ${result.unclean_because.join(", ")}`}`,
+          `lost ${result.lost}, dup ${result.duplicates}, ${result.cpu_us_per_delivery.total} µs CPU/delivery, ${result.commits_per_s} commits/s${result.send_batches ? ` (${result.send_batches.per_s} send batches/s of ${result.send_batches.mean_size})` : ""}${result.clean ? "" : `  UNCLEAN: ${result.unclean_because.join(", ")}`}`,
       );
       if (!result.clean && settings.stopAtSaturation) break;
     }

@@ -46,6 +46,8 @@ export interface FanoutTarget {
   readonly idleNodePid: number;
   /** The idle node's Prometheus /metrics (Parley's edges): its heap and external memory are logged beside the RSS. */
   readonly idleNodeMetricsUrl?: string;
+  /** Parley's API /metrics: the bench reads its group-commit batch sizes per step. */
+  readonly apiMetricsUrl?: string;
   /** The target's database (for its backends' CPU and its commits); undefined without persistence. */
   readonly database: string | undefined;
   /** Creates the users and `groups` conversations of `size` members (slot n on node n % 2). */
@@ -187,6 +189,7 @@ async function startParley(options: TargetOptions, name: "parley" | "parley-base
       nodePids: () => apps.filter((app): app is AppProcess => app !== undefined).map(pidOf),
       idleNodePid: pidOf(edges[0]!),
       idleNodeMetricsUrl: `${edges[0]!.opsUrl}/metrics`,
+      apiMetricsUrl: `${api.opsUrl}/metrics`,
       database: database.name,
       async createGroups(groups, size) {
         const users = await newUsers(groups * size, "member");
