@@ -19,6 +19,8 @@ COPY package.json ./
 RUN npm install --global --no-fund --no-audit "pnpm@$(node -p "require('./package.json').packageManager.split('@')[1]")"
 # Production packages first, from the lockfile alone, so this layer survives source edits.
 COPY pnpm-lock.yaml pnpm-workspace.yaml .npmrc ./
+# Patches the lockfile names (pnpm patchedDependencies), applied on install.
+COPY patches ./patches
 RUN pnpm fetch --frozen-lockfile --prod --store-dir /pnpm/store
 COPY . .
 # Only this app's production dependencies; workspace packages are copied in as source (run through tsx).
