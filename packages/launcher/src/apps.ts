@@ -81,7 +81,8 @@ export async function waitUntilReady(
   }
 }
 
-async function answersReady(port: number): Promise<boolean> {
+/** Whether `GET /readyz` on this local port answers 200 right now. */
+export async function answersReady(port: number): Promise<boolean> {
   try {
     const response = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2_000) });
     await response.body?.cancel();

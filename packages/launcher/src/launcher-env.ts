@@ -29,6 +29,27 @@ function port(fallback: number) {
   return wholeNumber(fallback, 1, 65_535);
 }
 
+function flag(fallback: "true" | "false") {
+  return z
+    .enum(["true", "false"], { message: "must be true or false" })
+    .default(fallback)
+    .transform((text) => text === "true");
+}
+
+function duration(fallback: string) {
+  return z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const ms = parseDuration(text);
+      if (ms === undefined) {
+        ctx.addIssue({ code: "custom", message: "must be milliseconds or a number with a unit (ms, s, m, h, d)" });
+        return z.NEVER;
+      }
+      return ms;
+    });
+}
+
 export const APP_NAMES = ["api", "edge", "worker"] as const;
 export type AppName = (typeof APP_NAMES)[number];
 
@@ -48,10 +69,7 @@ export const launcherEnv = z.object({
   /** The web app's static server (apps/web). */
   WEB_PORT: port(3200),
   /** `false` leaves the web app out (no build, no server). */
-  PARLEY_WEB: z
-    .enum(["true", "false"], { message: "must be true or false" })
-    .default("true")
-    .transform((text) => text === "true"),
+  PARLEY_WEB: flag("true"),
   /** The API's OPS_PORT (its /metrics); edge n's is OPS_BASE_PORT + n. */
   OPS_BASE_PORT: port(3300),
   SMTP_CATCHER_PORT: port(1025),
@@ -71,17 +89,12 @@ export const launcherEnv = z.object({
     .transform((text) => text.split(",").map((item) => item.trim()).filter((item) => item.length > 0))
     .pipe(z.array(z.enum(APP_NAMES, { message: "apps are api, edge and worker" })))
     .optional(),
-  PARLEY_READY_TIMEOUT: z
-    .string()
-    .default("60s")
-    .transform((text, ctx) => {
-      const ms = parseDuration(text);
-      if (ms === undefined) {
-        ctx.addIssue({ code: "custom", message: "must be milliseconds or a number with a unit (ms, s, m, h, d)" });
-        return z.NEVER;
-      }
-      return ms;
-    }),
+  PARLEY_READY_TIMEOUT: duration("60s"),
+  /** `true`: an app that exits on its own stops the whole cluster with exit code 1 (CI); else it is restarted. */
+  LAUNCHER_FAIL_FAST: flag("false"),
+  /** First restart delay after a crash; doubled after each crash that follows within a minute of its start. */
+  LAUNCHER_RESTART_DELAY: duration("1s"),
+  LAUNCHER_RESTART_MAX_DELAY: duration("30s"),
 });
 
 export type LauncherConfig = z.output<typeof launcherEnv>;

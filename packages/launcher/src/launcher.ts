@@ -2,19 +2,21 @@ import { randomBytes } from "node:crypto";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { loadConfig, redactConfig, redactUrl } from "@parley/config";
+import { loadConfig, redactUrl } from "@parley/config";
 import { ensureDatabase, migrate } from "@parley/db";
 import { discoverApps, planInstances, waitUntilReady, type AppInstance } from "./apps";
+import { printSettings, printUrls, type Setting } from "./cluster-report";
 import { KNOWN_VARIABLES, localDefaults, localJwtSecret } from "./defaults";
 import { launcherEnv, type LauncherConfig } from "./launcher-env";
 import type { Output } from "./output";
 import { isPortFree } from "./ports";
-import { describeExit, ManagedProcess } from "./processes";
+import { ManagedProcess } from "./processes";
 import { resolvePostgres } from "./services/postgres";
 import { resolveRedis } from "./services/redis";
 import { ServiceError, type ResolvedService } from "./services/service";
 import { resolveSmtp } from "./services/smtp";
 import { ensureWebBuild, webAppExists } from "./web-build";
+import { SupervisedApp, type ClusterApp } from "./supervisor";
 import { startWebServer } from "./web-server";
 
 export interface StartOptions {
@@ -51,11 +53,17 @@ export interface Cluster {
   readonly ready: Promise<void>;
   /** Resolves with the exit code once everything has stopped: 0 after stop(), 1 after a failure. */
   readonly stopped: Promise<number>;
+  /** Every app the launcher runs, in start order (api, edge-1, …, worker), each with its current pid and signal(). */
+  readonly apps: readonly ClusterApp[];
+  /** The app named `name` (`api`, `edge-2`, `worker`); throws for a name the cluster does not run. */
+  app(name: string): ClusterApp;
   /** SIGTERM to the apps (SIGKILL after 10 s), then stops the services the launcher started. Safe to call twice. */
   stop(): Promise<void>;
 }
 
 const STOP_GRACE_MS = 10_000;
+/** An app up this long before it crashes is restarted after the initial delay again. */
+const STABLE_AFTER_MS = 60_000;
 
 /** Finds or starts Postgres, Redis and SMTP, migrates, starts every app there is and watches them. */
 export async function startCluster(options: StartOptions): Promise<Cluster> {
@@ -195,18 +203,29 @@ function runCluster({ instances, appEnv, services, config, log, say, urls }: Run
   for (const instance of instances) log.register(instance.name);
   // tsx's ESM loader, resolved from here so apps need not depend on tsx themselves.
   const loader = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
-  const children = instances.map((instance) => ({
-    instance,
-    // Node itself, not pnpm or the tsx CLI, so our signals reach the app directly.
-    process: new ManagedProcess({
-      name: instance.name,
-      command: process.execPath,
-      args: ["--import", loader, "src/main.ts"],
-      cwd: instance.dir,
-      env: { ...appEnv, PORT: String(instance.port), ...(instance.opsPort === undefined ? {} : { OPS_PORT: String(instance.opsPort) }), NODE_ID: instance.name },
-      output: log,
-    }),
-  }));
+  const policy = {
+    failFast: config.LAUNCHER_FAIL_FAST,
+    initialDelayMs: config.LAUNCHER_RESTART_DELAY,
+    maxDelayMs: config.LAUNCHER_RESTART_MAX_DELAY,
+    stableAfterMs: STABLE_AFTER_MS,
+  };
+  const children = instances.map(
+    (instance) =>
+      new SupervisedApp(instance, policy, {
+        // Node itself, not pnpm or the tsx CLI, so our signals reach the app directly.
+        spawn: () =>
+          new ManagedProcess({
+            name: instance.name,
+            command: process.execPath,
+            args: ["--import", loader, "src/main.ts"],
+            cwd: instance.dir,
+            env: { ...appEnv, PORT: String(instance.port), ...(instance.opsPort === undefined ? {} : { OPS_PORT: String(instance.opsPort) }), NODE_ID: instance.name },
+            output: log,
+          }),
+        say: (text, kind) => log.line("parley", text, kind),
+        fail: (reason) => fail(reason),
+      }),
+  );
 
   const halt = new AbortController();
   let resolveStopped!: (code: number) => void;
@@ -215,9 +234,9 @@ function runCluster({ instances, appEnv, services, config, log, say, urls }: Run
   const shutDown = (code: number): Promise<number> => {
     shutdown ??= (async () => {
       halt.abort(new Error("the cluster is stopping"));
-      const running = children.filter((child) => child.process.running);
-      if (running.length > 0) say(`stopping ${running.map((child) => child.instance.name).join(", ")}`);
-      await Promise.all(children.map((child) => child.process.stop(STOP_GRACE_MS)));
+      const running = children.filter((child) => child.pid !== undefined);
+      if (running.length > 0) say(`stopping ${running.map((child) => child.name).join(", ")}`);
+      await Promise.all(children.map((child) => child.stop(STOP_GRACE_MS)));
       await closeAll(services, (error) => log.line("parley", `while stopping a service: ${error.message}`, "stderr"));
       say(code === 0 ? "stopped" : "stopped after a failure");
       resolveStopped(code);
@@ -230,12 +249,7 @@ function runCluster({ instances, appEnv, services, config, log, say, urls }: Run
     log.line("parley", reason, "stderr");
     void shutDown(1);
   };
-
-  for (const child of children) {
-    void child.process.exited.then((status) => {
-      if (!child.process.stopRequested) fail(`${child.instance.name} ${describeExit(status)} unexpectedly; stopping everything`);
-    });
-  }
+  for (const child of children) child.start();
   for (const service of services) void service.died?.then((reason) => fail(`${reason}; stopping everything`));
 
   const ready = (async () => {
@@ -254,16 +268,16 @@ function runCluster({ instances, appEnv, services, config, log, say, urls }: Run
     urls,
     ready,
     stopped,
+    apps: children,
+    app(name) {
+      const found = children.find((child) => child.name === name);
+      if (!found) throw new Error(`no app named ${name} in this cluster (${children.map((child) => child.name).join(", ") || "none"})`);
+      return found;
+    },
     stop: async () => {
       await shutDown(0);
     },
   };
-}
-
-interface Setting {
-  readonly value: string;
-  /** `env`, `default`, or how the launcher found it. */
-  readonly source: string;
 }
 
 async function chooseSettings(
@@ -294,28 +308,6 @@ async function chooseSettings(
   return settings;
 }
 
-function printSettings(say: (text: string) => void, settings: ReadonlyMap<string, Setting>): void {
-  const redacted = redactConfig(Object.fromEntries([...settings].map(([key, setting]) => [key, setting.value])));
-  const keys = [...settings.keys()].sort();
-  const width = Math.max(...keys.map((key) => key.length));
-  say("configuration:");
-  for (const key of keys) {
-    const setting = settings.get(key);
-    if (!setting) continue;
-    say(`  ${key.padEnd(width)} = ${shown(setting.value, String(redacted[key]))}  (${setting.source})`);
-  }
-}
-
-/** The redacted form when redaction hid something; else the value as given (redaction also normalises URLs). */
-function shown(value: string, redacted: string): string {
-  try {
-    if (redacted === new URL(value).toString()) return value;
-  } catch {
-    // not a URL
-  }
-  return redacted;
-}
-
 function clusterUrls(
   instances: readonly AppInstance[],
   database: ResolvedService,
@@ -338,17 +330,6 @@ function clusterUrls(
     // The API and edges serve /metrics on their ops port only; the worker on its one port.
     metrics: instances.map((instance) => `http://127.0.0.1:${instance.opsPort ?? instance.port}/metrics`),
   };
-}
-
-function printUrls(say: (text: string) => void, urls: ClusterUrls): void {
-  const rows: [string, string][] = [];
-  if (urls.web) rows.push(["web", urls.web]);
-  if (urls.api) rows.push(["API", urls.api]);
-  urls.edges.forEach((edge, index) => rows.push([`edge-${index + 1}`, edge]));
-  if (urls.worker) rows.push(["worker", urls.worker]);
-  if (urls.inbox) rows.push(["SMTP catcher", urls.inbox]);
-  if (urls.metrics.length > 0) rows.push(["metrics", urls.metrics.join(" ")]);
-  for (const [label, url] of rows) say(`${label.padEnd(12)} ${url}`);
 }
 
 /** Starts services side by side; when one fails, the others are still recorded in `started` for clean-up. */

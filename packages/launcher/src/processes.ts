@@ -115,7 +115,8 @@ export class ManagedProcess {
     return this.exited;
   }
 
-  private signal(signal: NodeJS.Signals): void {
+  /** Sends `signal` to the whole process group (the app and anything it spawned); nothing once it has exited. */
+  signal(signal: NodeJS.Signals): void {
     const pid = this.child.pid;
     if (pid === undefined || this.status) return;
     try {

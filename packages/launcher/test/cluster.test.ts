@@ -3,7 +3,7 @@ import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { migrate, migrationsFingerprint } from "@parley/db";
-import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from "@parley/testing";
+import { createTestDatabase, createTestRedis, waitFor, type TestDatabase, type TestRedis } from "@parley/testing";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startCluster, type Cluster } from "../src/launcher";
 import { memoryOutput } from "../src/output";
@@ -130,8 +130,39 @@ describe("the cluster", () => {
     expect(await connects(Number(ports.SMTP_CATCHER_PORT))).toBe(false);
   });
 
-  it("an app that exits on its own takes the whole cluster down with exit code 1", async () => {
-    const { cluster, output, ports } = await start();
+  it("an app that exits on its own is restarted with a doubling delay while the others keep serving", async () => {
+    const { cluster, output, ports } = await start({ LAUNCHER_RESTART_DELAY: "200ms" });
+    await cluster.ready;
+    const edge2 = cluster.app("edge-2");
+    const firstPid = edge2.pid;
+    expect(output.lines).toContain(`parley | edge-2 started (pid ${String(firstPid)})`);
+
+    const back = edge2.nextStart();
+    await fetch(`http://127.0.0.1:${edgePort(ports, 2)}/exit`);
+    const secondPid = await back;
+    expect(output.lines).toContain("parley | edge-2 exited with code 3 unexpectedly; restarting it in 200 ms (restart 1)");
+    expect((await envOf(ports.API_PORT)).NODE_ID).toBe("api");
+    await edge2.ready();
+    expect((await envOf(edgePort(ports, 2))).NODE_ID).toBe("edge-2");
+
+    // Killed again soon after: the delay doubles. SIGKILL reaches it through the launcher's own handle.
+    const third = edge2.nextStart();
+    edge2.signal("SIGKILL");
+    expect(await third).not.toBe(secondPid);
+    expect(output.lines).toContain("parley | edge-2 was killed by SIGKILL unexpectedly; restarting it in 400 ms (restart 2)");
+    expect(edge2.restarts).toBe(2);
+    await waitFor(() => output.lines.includes("parley | edge-2 is ready again"), { timeout: 30_000 });
+    expect(cluster.apps.map((app) => [app.name, app.state])).toEqual([["api", "running"], ["edge-1", "running"], ["edge-2", "running"], ["worker", "running"]]);
+    expect(cluster.app("edge-1").restarts).toBe(0);
+    expect(() => cluster.app("edge-9")).toThrow("no app named edge-9");
+
+    await cluster.stop();
+    expect(await cluster.stopped).toBe(0);
+    expect(edge2.state).toBe("stopped");
+  });
+
+  it("with LAUNCHER_FAIL_FAST=true an app that exits on its own takes the whole cluster down with exit code 1", async () => {
+    const { cluster, output, ports } = await start({ LAUNCHER_FAIL_FAST: "true" });
     await cluster.ready;
 
     await fetch(`http://127.0.0.1:${edgePort(ports, 2)}/exit`);
