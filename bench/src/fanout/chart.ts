@@ -3,26 +3,15 @@
  * no system fonts, the same picture on a clean machine. Left: deliveries/s against the offered rate; right: p99.
  */
 import { createWriteStream, mkdirSync } from "node:fs";
-import { createRequire } from "node:module";
 import path from "node:path";
 import * as PImage from "pureimage";
+import { FONT, loadFont } from "../chart-font";
 import type { FanoutRun, StepResult } from "./run-fanout";
 import type { TargetName } from "./targets";
 
 const WIDTH = 1200;
 const HEIGHT = 520;
 const COLORS: Readonly<Record<TargetName, string>> = { parley: "#1f77b4", "parley-baseline": "#9467bd", socketio: "#ff7f0e", relay: "#2ca02c" };
-const FONT = "DejaVuSans";
-let fontLoaded: Promise<void> | undefined;
-
-function loadFont(): Promise<void> {
-  fontLoaded ??= (() => {
-    const require = createRequire(import.meta.url);
-    const file = path.join(path.dirname(require.resolve("dejavu-fonts-ttf/package.json")), "ttf", "DejaVuSans.ttf");
-    return PImage.registerFont(file, FONT).load();
-  })();
-  return fontLoaded;
-}
 
 interface Panel {
   readonly x: number;

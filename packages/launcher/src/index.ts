@@ -5,3 +5,4 @@ export { ServiceError } from "./services/service";
 export type { AppState, ClusterApp, RestartPolicy } from "./supervisor";
 export { ensureWebBuild, webAppExists, type WebBuild, type WebBuildOptions } from "./web-build";
 export { startWebServer, type WebAppConfig, type WebServer, type WebServerOptions } from "./web-server";
+export { freeClusterPorts, type ClusterPorts } from "./ports";

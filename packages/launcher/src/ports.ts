@@ -45,3 +45,56 @@ export async function freePort(preferred: number, host = "127.0.0.1"): Promise<n
 export function isAddressInUse(error: unknown): boolean {
   return error instanceof Error && (error as NodeJS.ErrnoException).code === "EADDRINUSE";
 }
+
+/**
+ * Ports for every listener of a cluster, free right now: API, `edges` consecutive edge ports, worker, ops ports,
+ * SMTP, inbox, web. Spread into startCluster's env to run a cluster beside another (tests, soak and chaos runs).
+ */
+export interface ClusterPorts {
+  readonly API_PORT: string;
+  readonly EDGE_COUNT: string;
+  readonly EDGE_BASE_PORT: string;
+  readonly WORKER_PORT: string;
+  /** The API's ops port; edge n's is this + n. */
+  readonly OPS_BASE_PORT: string;
+  readonly SMTP_CATCHER_PORT: string;
+  readonly SMTP_CATCHER_HTTP_PORT: string;
+  readonly WEB_PORT: string;
+}
+
+export async function freeClusterPorts(edges: number): Promise<ClusterPorts> {
+  const edgeBase = await consecutiveFreePorts(edges);
+  // The kernel may hand a just-released port out again: every port of one cluster must differ.
+  const taken = new Set(Array.from({ length: edges }, (_, n) => edgeBase + n));
+  let opsBase = await consecutiveFreePorts(edges + 1);
+  while (Array.from({ length: edges + 1 }, (_, n) => opsBase + n).some((port) => taken.has(port))) opsBase = await consecutiveFreePorts(edges + 1);
+  for (let n = 0; n <= edges; n++) taken.add(opsBase + n);
+  const distinct = async (): Promise<string> => {
+    for (;;) {
+      const port = await freePort(0);
+      if (!taken.has(port)) {
+        taken.add(port);
+        return String(port);
+      }
+    }
+  };
+  return {
+    API_PORT: await distinct(),
+    EDGE_COUNT: String(edges),
+    EDGE_BASE_PORT: String(edgeBase),
+    WORKER_PORT: await distinct(),
+    OPS_BASE_PORT: String(opsBase),
+    SMTP_CATCHER_PORT: await distinct(),
+    SMTP_CATCHER_HTTP_PORT: await distinct(),
+    WEB_PORT: await distinct(),
+  };
+}
+
+async function consecutiveFreePorts(count: number): Promise<number> {
+  for (;;) {
+    const base = await freePort(0);
+    let free = true;
+    for (let n = 1; n < count && free; n++) free = await isPortFree(base + n);
+    if (free) return base;
+  }
+}
