@@ -27,6 +27,8 @@ export interface DeliveryTally {
   readonly outOfOrder: number;
   /** Clients closed and replaced by a new one resuming from the same storage. */
   readonly reconnects: number;
+  /** (user, message) releases, duplicates left out: what the edges delivered and Redis keeps per user. */
+  readonly delivered: number;
 }
 
 export interface PopulationOptions {
@@ -41,7 +43,7 @@ export interface PopulationOptions {
 export class Population {
   private readonly people: SoakUser[] = [];
   private readonly ackedMessages = new Map<string, Message>();
-  private counters = { sent: 0, duplicated: 0, outOfOrder: 0, reconnects: 0 };
+  private counters = { sent: 0, duplicated: 0, outOfOrder: 0, reconnects: 0, delivered: 0 };
   private readonly rest: RestClient;
 
   private constructor(private readonly options: PopulationOptions) {
@@ -173,7 +175,8 @@ export class Population {
     let seqs = user.received.get(message.conversation_id);
     if (!seqs) user.received.set(message.conversation_id, (seqs = new Set()));
     if (seqs.has(message.seq)) this.counters.duplicated++;
-    else if ((user.highest.get(message.conversation_id) ?? 0) > message.seq) this.counters.outOfOrder++;
+    else this.counters.delivered++;
+    if (!seqs.has(message.seq) && (user.highest.get(message.conversation_id) ?? 0) > message.seq) this.counters.outOfOrder++;
     seqs.add(message.seq);
     user.highest.set(message.conversation_id, Math.max(message.seq, user.highest.get(message.conversation_id) ?? 0));
   }

@@ -132,7 +132,7 @@ export async function runSoak(settings: SoakSettings, paths: SoakPaths): Promise
     const endAt = started + settings.SOAK_MINUTES * 60_000;
     while (Date.now() < endAt) {
       await new Promise((resolve) => setTimeout(resolve, Math.min(settings.SOAK_SAMPLE_SECONDS * 1000, Math.max(0, endAt - Date.now()))));
-      const sample = await takeSample(elapsed(), cluster.apps, metrics, population.outboxBacklog);
+      const sample = await takeSample(elapsed(), cluster.apps, metrics, { outboxBacklog: population.outboxBacklog, delivered: population.tally.delivered });
       samples.push(sample);
       const rss = Object.entries(sample.rss).sort(([a], [b]) => a.localeCompare(b)).map(([node, bytes]) => `${node} ${Math.round(bytes / 1048576)}`).join(" ");
       say(`t=${Math.round(sample.t)}s rss MiB: ${rss}; redis ${Math.round(sample.redisUsedMemory / 1048576)} MiB; backlog api ${sample.apiOutboxBacklog} sdk ${sample.clientOutboxBacklog}; ${JSON.stringify(population.tally)}`);

@@ -14,6 +14,8 @@ export interface Sample {
   readonly apiOutboxBacklog: number;
   /** Messages waiting in the SDK clients' outboxes. */
   readonly clientOutboxBacklog: number;
+  /** (user, message) deliveries so far: the events Redis retains in the users' resume streams. */
+  readonly delivered: number;
 }
 
 /** The value of an unlabelled gauge in a Prometheus exposition, or undefined. */
@@ -40,7 +42,7 @@ async function exposition(app: ClusterApp): Promise<string | undefined> {
   }
 }
 
-export async function takeSample(t: number, apps: readonly ClusterApp[], redis: Redis, clientOutboxBacklog: number): Promise<Sample> {
+export async function takeSample(t: number, apps: readonly ClusterApp[], redis: Redis, clients: { outboxBacklog: number; delivered: number }): Promise<Sample> {
   const rss: Record<string, number> = {};
   const heap: Record<string, number> = {};
   let apiOutboxBacklog = 0;
@@ -55,5 +57,5 @@ export async function takeSample(t: number, apps: readonly ClusterApp[], redis: 
       if (app.app === "api") apiOutboxBacklog = gauge(text, "parley_outbox_backlog") ?? 0;
     }),
   );
-  return { t, rss, heap, redisUsedMemory: await redisUsedMemory(redis), apiOutboxBacklog, clientOutboxBacklog };
+  return { t, rss, heap, redisUsedMemory: await redisUsedMemory(redis), apiOutboxBacklog, clientOutboxBacklog: clients.outboxBacklog, delivered: clients.delivered };
 }

@@ -22,6 +22,11 @@ export const soakEnv = z.object({
   SOAK_RSS_GROWTH_MIB: number(48, 0, 100_000),
   SOAK_HEAP_GROWTH_MIB: number(24, 0, 100_000),
   SOAK_REDIS_GROWTH_MIB: number(16, 0, 100_000),
+  /**
+   * Redis keeps every delivered event for resume (per-user streams trimmed at about 10,000 entries, delivered markers
+   * for a day), so it grows with the load until trimming starts: this many bytes per delivery are allowed on top.
+   */
+  SOAK_REDIS_BYTES_PER_DELIVERY: number(1024, 0, 1_000_000),
   /** The most unsent work allowed at any sample after warm-up: the API's outbox backlog and the clients' outboxes. */
   SOAK_MAX_BACKLOG: number(100, 0, 1_000_000),
   /** false: print the verdict only, leave docs/RELIABILITY.md and the chart alone. */
