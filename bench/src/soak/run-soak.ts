@@ -1,11 +1,11 @@
-import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { createOutput, freeClusterPorts, startCluster, type Cluster } from "@parley/launcher";
 import { RestClient, type Message } from "@parley/sdk";
-import { createTestDatabase, freePort, waitFor, type TestDatabase } from "@parley/testing";
+import { createTestDatabase, waitFor, type TestDatabase } from "@parley/testing";
 import { Redis } from "ioredis";
+import { startBenchRedis } from "../fanout/bench-redis";
 import { renderSoakChart } from "./chart";
 import { Population } from "./population";
 import { takeSample, type Sample } from "./sampler";
@@ -24,30 +24,6 @@ export interface SoakPaths {
 }
 
 const say = (text: string) => process.stdout.write(`soak | ${text}\n`);
-
-/** A redis-server of the soak's own, so INFO memory measures Parley alone. */
-async function ownRedis(): Promise<{ url: string; stop(): void }> {
-  const port = await freePort();
-  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
-  const url = `redis://127.0.0.1:${port}`;
-  await waitFor(
-    async () => {
-      const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      probe.on("error", () => undefined);
-      try {
-        await probe.connect();
-        await probe.ping();
-        return true;
-      } catch {
-        return false;
-      } finally {
-        probe.disconnect();
-      }
-    },
-    { timeout: 10_000, message: "redis-server did not start (is it on PATH?)" },
-  );
-  return { url, stop: () => child.kill("SIGTERM") };
-}
 
 async function history(apiUrl: string, token: string, conversationId: string): Promise<Message[]> {
   const rest = new RestClient({ baseUrl: apiUrl, token: () => token });
@@ -79,8 +55,9 @@ async function checkDelivery(population: Population, apiUrl: string): Promise<{ 
 export async function runSoak(settings: SoakSettings, paths: SoakPaths): Promise<SoakVerdict> {
   const cleanups: (() => unknown)[] = [];
   try {
-    const redis = await ownRedis();
-    cleanups.push(() => redis.stop());
+    // A redis-server of the soak's own, so INFO memory measures Parley alone.
+    const redis = await startBenchRedis();
+    cleanups.push(() => redis.close());
     const database: TestDatabase = await createTestDatabase();
     cleanups.push(() => database.drop());
     const dataDir = await mkdtemp(path.join(os.tmpdir(), "parley-soak-"));

@@ -1,4 +1,5 @@
 export { parseDuration } from "./duration";
+export { duration } from "./fields";
 export { ConfigError, loadConfig, redactConfig, redactUrl } from "./load-config";
 export {
   apiEnv,

@@ -1,4 +1,4 @@
-import { parseDuration } from "@parley/config";
+import { duration } from "@parley/config";
 import { z } from "zod";
 
 function url(protocols: readonly string[], message: string) {
@@ -34,20 +34,6 @@ function flag(fallback: "true" | "false") {
     .enum(["true", "false"], { message: "must be true or false" })
     .default(fallback)
     .transform((text) => text === "true");
-}
-
-function duration(fallback: string) {
-  return z
-    .string()
-    .default(fallback)
-    .transform((text, ctx) => {
-      const ms = parseDuration(text);
-      if (ms === undefined) {
-        ctx.addIssue({ code: "custom", message: "must be milliseconds or a number with a unit (ms, s, m, h, d)" });
-        return z.NEVER;
-      }
-      return ms;
-    });
 }
 
 export const APP_NAMES = ["api", "edge", "worker"] as const;
