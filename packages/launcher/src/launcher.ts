@@ -259,6 +259,7 @@ function runCluster({ instances, appEnv, services, config, log, say, urls }: Run
       if (!halt.signal.aborted) fail(error instanceof Error ? error.message : String(error));
       throw error;
     }
+    for (const child of children) child.enableRestarts();
     printUrls(say, urls);
     log.raw("parley: ready");
   })();

@@ -62,6 +62,8 @@ export class SupervisedApp implements ClusterApp {
   private stopping: Promise<void> | undefined;
   private readonly halt = new AbortController();
   private waiters: ((pid: number) => void)[] = [];
+  /** Off until the cluster was first ready: an app that dies while starting has a problem a restart will not fix. */
+  private restartable = false;
   private readonly now: () => number;
 
   constructor(
@@ -91,6 +93,11 @@ export class SupervisedApp implements ClusterApp {
   /** Starts the first process. */
   start(): void {
     this.launch();
+  }
+
+  /** From now on an unexpected exit is restarted (unless fail-fast); before, it stops the cluster. */
+  enableRestarts(): void {
+    this.restartable = true;
   }
 
   signal(signal: NodeJS.Signals): void {
@@ -137,6 +144,10 @@ export class SupervisedApp implements ClusterApp {
   private async crashed(status: ExitStatus): Promise<void> {
     if (this.policy.failFast) {
       this.hooks.fail(`${this.name} ${describeExit(status)} unexpectedly; stopping everything`);
+      return;
+    }
+    if (!this.restartable) {
+      this.hooks.fail(`${this.name} ${describeExit(status)} before the cluster was ready; stopping everything`);
       return;
     }
     if (this.now() - this.startedAt >= this.policy.stableAfterMs) this.attempt = 0;

@@ -172,6 +172,15 @@ describe("the cluster", () => {
     expect(await connects(Number(ports.WORKER_PORT))).toBe(false);
   });
 
+  it("an app that dies before the cluster was first ready stops everything instead of restarting", async () => {
+    const { cluster, output } = await start({ FAKE_CRASH_AT_START: "worker" });
+
+    await expect(cluster.ready).rejects.toThrow();
+    expect(await cluster.stopped).toBe(1);
+    expect(output.lines).toContain("parley | worker exited with code 2 before the cluster was ready; stopping everything");
+    expect(cluster.app("worker").restarts).toBe(0);
+  });
+
   it("gives up when an app is not ready by PARLEY_READY_TIMEOUT, naming it", async () => {
     const { cluster } = await start({ PARLEY_READY_TIMEOUT: "10s", FAKE_NEVER_READY: "edge-1" });
 
