@@ -117,7 +117,11 @@ export class Outbox extends Emitter<OutboxEvents> {
   flush(): void {
     if (this.stopped) return;
     const now = this.options.clock.now();
-    if (now < this.pausedUntil) return;
+    if (now < this.pausedUntil) {
+      // Node's timers may fire a millisecond before Date.now() reaches their time: wait the rest, or stall for good.
+      if (this.resumeTimer === undefined) this.pause(0);
+      return;
+    }
     for (const entry of this.entries) {
       if (this.sending.size >= this.options.concurrency) return;
       if (entry.state !== "pending" || this.sending.has(entry.client_msg_id)) continue;

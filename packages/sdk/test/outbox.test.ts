@@ -103,6 +103,33 @@ describe("outbox", () => {
     expect(sends(socket)).toEqual(["cmid-1", "cmid-1", "cmid-2"]);
   });
 
+  it("sends again when its resume timer fires a millisecond early (Node's timers may run before Date.now() reaches their time)", async () => {
+    // A clock whose longer timers run 1 ms before their time, as Node's do now and then against Date.now().
+    const hasty = { now: () => clock.now(), setTimeout: (callback: () => void, ms: number) => clock.setTimeout(callback, ms > 1 ? ms - 1 : ms), clearTimeout: (handle: unknown) => clock.clearTimeout(handle) };
+    const c = new ParleyClient({
+      apiUrl: "http://api.test",
+      wsUrl: "ws://edge.test/v1/ws",
+      token: () => "t",
+      WebSocket: FakeSocket,
+      storage: memoryStorage(),
+      clock: hasty,
+      random: () => 0.5,
+      deliveryReceipts: false,
+      newId: () => `cmid-${++ids}`,
+      outboxConcurrency: 1,
+    });
+    clients.push(c);
+    c.connect();
+    await settle();
+    const socket = FakeSocket.latest();
+    socket.accept();
+    c.send(CONVERSATION, "one");
+    await settle();
+    socket.fail("send_message", "unavailable");
+    await clock.advance(60_000);
+    expect(sends(socket)).toEqual(["cmid-1", "cmid-1"]);
+  });
+
   it("marks a refused message failed (kept, with the code) and lets it be retried or discarded", async () => {
     const storage = memoryStorage();
     const c = client(storage);
