@@ -22,11 +22,14 @@ export type ReplayResult =
  */
 export async function readUserStream(redis: Redis, keyPrefix: string, userId: string, since: string, count = 500): Promise<ReplayResult> {
   const key = busKeys(keyPrefix).userStream(userId);
-  if (!(await redis.exists(key))) return { ok: true, events: [], more: false, last: undefined, skipped: [] };
+  if (!(await redis.exists(key))) {
+    // No stream, yet a position in one: it was lost (Redis restarted without its data), and with it what came after.
+    return since === NO_POSITION ? { ok: true, events: [], more: false, last: undefined, skipped: [] } : { ok: false, reason: "too_old" };
+  }
   const entries = await redis.xrange(key, `(${since}`, "+", "COUNT", count);
   // Checked after the read: trimming only removes the oldest entries, so if nothing after `since` is gone now,
   // nothing was gone when the entries were read (checking first would let a trim in between open a silent gap).
-  if (await trimmedPast(redis, key, since)) return { ok: false, reason: "too_old" };
+  if (await gonePast(redis, key, since)) return { ok: false, reason: "too_old" };
   const events: { pos: string; event: ConversationEvent }[] = [];
   const skipped: string[] = [];
   for (const [pos, fields] of entries) {
@@ -42,10 +45,14 @@ export async function readUserStream(redis: Redis, keyPrefix: string, userId: st
 /** The newest position of a user's stream ("0-0" when empty): where a fresh client starts. */
 export async function latestPos(redis: Redis, keyPrefix: string, userId: string): Promise<string> {
   const [last] = await redis.xrevrange(busKeys(keyPrefix).userStream(userId), "+", "-", "COUNT", 1);
-  return last?.[0] ?? "0-0";
+  return last?.[0] ?? NO_POSITION;
 }
 
-async function trimmedPast(redis: Redis, key: string, since: string): Promise<boolean> {
+/** The position of a client that started before its stream existed. */
+const NO_POSITION = "0-0";
+
+/** Whether entries after `since` are gone: trimmed away, or lost with a stream that started over after `since`. */
+async function gonePast(redis: Redis, key: string, since: string): Promise<boolean> {
   const info = (await redis.call("XINFO", "STREAM", key)) as unknown[];
   const field = (name: string): unknown => {
     const index = info.indexOf(name);
@@ -53,9 +60,13 @@ async function trimmedPast(redis: Redis, key: string, since: string): Promise<bo
   };
   const length = Number(field("length"));
   const added = Number(field("entries-added"));
-  if (!(added > length)) return false;
-  // Something was trimmed: everything before the oldest kept entry is gone.
   const first = field("first-entry");
+  if (!(added > length)) {
+    // Nothing trimmed, so the stream holds every entry it ever had: a position before its first one came from an
+    // earlier stream under the same key, lost since (Redis restarted without its data).
+    return since !== NO_POSITION && Array.isArray(first) && typeof first[0] === "string" && comparePos(since, first[0]) < 0;
+  }
+  // Something was trimmed: everything before the oldest kept entry is gone.
   if (Array.isArray(first) && typeof first[0] === "string") return comparePos(since, first[0]) < 0;
   const lastGenerated = field("last-generated-id");
   return typeof lastGenerated === "string" && comparePos(since, lastGenerated) < 0;

@@ -89,6 +89,24 @@ describe("publishing events", () => {
     expect(await readUserStream(redis, testRedis.prefix, "erin", newest)).toEqual({ ok: true, events: [], more: false, last: undefined, skipped: [] });
   });
 
+  it("answers too_old when the stream is gone although the client holds a position in it (Redis lost its data)", async () => {
+    const published = await publisher.publish([{ id: "lost-1", recipients: ["frank"], event: readEvent(1) }]);
+    const pos = published.get("lost-1")?.get("frank") ?? "";
+    await redis.del(busKeys(testRedis.prefix).userStream("frank"));
+    expect(await readUserStream(redis, testRedis.prefix, "frank", pos)).toEqual({ ok: false, reason: "too_old" });
+  });
+
+  it("answers too_old when the stream started over after the client's position (lost, then written again)", async () => {
+    // The earlier stream's entry, written a while ago (the restart takes longer than a millisecond).
+    const pos = await redis.xadd(busKeys(testRedis.prefix).userStream("gina"), `${Date.now() - 60_000}-0`, "e", "{}");
+    await redis.del(busKeys(testRedis.prefix).userStream("gina"));
+    await publisher.publish([{ id: "again-2", recipients: ["gina"], event: readEvent(2) }]);
+    expect(await readUserStream(redis, testRedis.prefix, "gina", pos ?? "")).toEqual({ ok: false, reason: "too_old" });
+    // A client that started before the stream existed (position 0-0) still reads it whole.
+    const whole = await readUserStream(redis, testRedis.prefix, "gina", "0-0");
+    expect(whole.ok && whole.events.map((entry) => entry.event)).toEqual([readEvent(2)]);
+  });
+
   it("answers an empty replay for a user with no stream yet", async () => {
     expect(await readUserStream(redis, testRedis.prefix, "nobody", "0-0")).toEqual({ ok: true, events: [], more: false, last: undefined, skipped: [] });
   });
