@@ -18,6 +18,8 @@ export interface CaughtMessage {
   readonly date: string;
   readonly text: string;
   readonly html: string | null;
+  /** The `Message-ID:` header, or null without one: a mail delivered twice under one id is one mail to a reader. */
+  readonly messageId: string | null;
 }
 
 export interface SmtpCatcherOptions {
@@ -151,6 +153,7 @@ export class SmtpCatcher {
       date: (parsed.date ?? this.clock()).toISOString(),
       text: parsed.text ?? "",
       html: typeof parsed.html === "string" ? parsed.html : null,
+      messageId: parsed.messageId ?? null,
     };
     this.inbox = [message, ...this.inbox].slice(0, this.capacity);
   }

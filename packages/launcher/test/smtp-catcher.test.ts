@@ -27,6 +27,7 @@ describe("SMTP catcher", () => {
       text: "Bob: see you at 5",
       html: "<p>Bob: see you at 5</p>",
       date: new Date("2026-01-02T03:04:05Z"),
+      messageId: "<digest-1@parley.local>",
     });
     transport.close();
 
@@ -42,6 +43,7 @@ describe("SMTP catcher", () => {
       subject: "2 new messages from Bob",
       date: "2026-01-02T03:04:05.000Z",
       html: "<p>Bob: see you at 5</p>",
+      messageId: "<digest-1@parley.local>",
     });
     expect(message?.text.trim()).toBe("Bob: see you at 5");
 
