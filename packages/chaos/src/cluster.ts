@@ -42,8 +42,8 @@ export class Node {
     return `ws://127.0.0.1:${this.port}/v1/ws`;
   }
 
-  /** Whether the process ended by itself (a crash), not by one of our signals. */
-  exitedOnItsOwn = false;
+  /** How often the process ended by itself (a crash), not by one of our signals, since the count was reset. */
+  crashes = 0;
   private expectingExit = false;
 
   async start(): Promise<void> {
@@ -53,7 +53,7 @@ export class Node {
     this.process = started;
     void started.exited.then(() => {
       this.lastOutput = started.output();
-      if (!this.expectingExit) this.exitedOnItsOwn = true;
+      if (!this.expectingExit) this.crashes++;
       if (this.process === started) this.process = undefined;
     });
   }
@@ -134,6 +134,16 @@ export class ChaosCluster {
     }
   }
 
+  /** Edge `n` (0-based). */
+  edge(n: number): Node {
+    return nth(this.edges, n, "edge");
+  }
+
+  /** API node `n` (0-based). */
+  api(n: number): Node {
+    return nth(this.apis, n, "API node");
+  }
+
   /** The API as clients and edges reach it: through the balancer. */
   get apiUrl(): string {
     return this.balancer.url;
@@ -158,12 +168,12 @@ export class ChaosCluster {
     await Promise.all(this.apis.slice(options.apis).map((api) => api.stop()));
     this.routeApis();
     await Promise.all([...this.edges, this.worker].map((node) => node.start()));
-    for (const node of this.nodes) node.exitedOnItsOwn = false;
+    for (const node of this.nodes) node.crashes = 0;
   }
 
   /** Nodes that died by themselves, with their last output: a scenario that crashes a node fails on it. */
   crashed(): string[] {
-    return this.nodes.filter((node) => node.exitedOnItsOwn).map((node) => node.name);
+    return this.nodes.filter((node) => node.crashes > 0).map((node) => node.name);
   }
 
   close(): Promise<void> {
@@ -214,4 +224,10 @@ export class ChaosCluster {
   private workerEnv(): Record<string, string> {
     return { ...this.common(), DATABASE_URL: this.database.url, SMTP_URL: this.smtpUrl, PUBLIC_APP_URL: "http://127.0.0.1:3200" };
   }
+}
+
+function nth(nodes: readonly Node[], n: number, what: string): Node {
+  const node = nodes[n];
+  if (node === undefined) throw new Error(`the cluster has no ${what} ${n + 1}`);
+  return node;
 }

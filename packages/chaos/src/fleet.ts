@@ -119,10 +119,10 @@ export class Fleet {
     return this.records.filter((record) => record.client.state === "open" && record.client.node === nodeId).length;
   }
 
-  states(): Record<ConnectionState, number> {
-    const counts: Record<string, number> = {};
+  states(): Partial<Record<ConnectionState, number>> {
+    const counts: Partial<Record<ConnectionState, number>> = {};
     for (const record of this.records) counts[record.client.state] = (counts[record.client.state] ?? 0) + 1;
-    return counts as Record<ConnectionState, number>;
+    return counts;
   }
 
   close(): void {
@@ -150,25 +150,31 @@ export class Fleet {
     const offline = await inBatches(this.options.offlineRecipients ?? 0, () => this.register(true));
     this.offline.push(...offline);
     // Direct pairs (0-1, 2-3, ...) and groups of groupSize, each created by its first member.
-    for (let i = 0; i + 1 < users.length; i += 2) this.conversations.push(await this.create(users[i]!, [users[i + 1]!], "direct"));
-    for (let i = 0; i + 1 < users.length; i += groupSize) this.conversations.push(await this.create(users[i]!, users.slice(i + 1, i + groupSize), "group"));
+    for (const [type, size] of [["direct", 2], ["group", groupSize]] as const) {
+      for (const [owner, ...others] of chunks(users, size)) {
+        if (owner !== undefined && others.length > 0) this.conversations.push(await this.create(owner, others, type));
+      }
+    }
     for (const [i, recipient] of offline.entries()) {
-      const conversation = await this.create(users[i % users.length]!, [recipient], "direct");
+      const sender = users[i % users.length];
+      if (sender === undefined) break;
+      const conversation = await this.create(sender, [recipient], "direct");
       this.conversations.push(conversation);
       this.mailConversations.push(conversation);
     }
-    users.forEach((user, i) => {
+    const urls = this.endpoints.wsUrls;
+    for (const [i, user] of users.entries()) {
       const mine = this.conversations.filter((conversation) => conversation.members.includes(user.id)).map((conversation) => conversation.id);
-      const wsUrls = this.endpoints.wsUrls.map((_, k) => this.endpoints.wsUrls[(i + k) % this.endpoints.wsUrls.length]!);
+      // Each client starts on a different edge and moves on to the next ones in turn.
+      const wsUrls = [...urls.slice(i % urls.length), ...urls.slice(0, i % urls.length)];
       this.records.push(createClient({ apiUrl: this.endpoints.apiUrl, wsUrls, user, conversations: mine }));
-    });
+    }
     for (const record of this.records) record.client.connect();
     await waitFor(() => this.allOpen(), { timeout: 60_000, interval: 100, message: "every client connected" });
     // Loaded before the first send: each view starts at seq 0, so every message of the run is expected.
-    await inBatches(this.records.length, async (i) => {
-      const record = this.records[i]!;
-      await Promise.all(record.conversations.map((id) => record.client.conversation(id).load()));
-    });
+    for (const batch of chunks(this.records, 8)) {
+      await Promise.all(batch.flatMap((record) => record.conversations.map((id) => record.client.conversation(id).load())));
+    }
   }
 
   private async register(withEmail: boolean): Promise<FleetUser> {
@@ -199,3 +205,9 @@ async function inBatches<T>(count: number, task: (i: number) => Promise<T>): Pro
 }
 
 
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let start = 0; start < items.length; start += size) out.push(items.slice(start, start + size));
+  return out;
+}

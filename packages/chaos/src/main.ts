@@ -30,6 +30,7 @@ const stop = () => {
 process.once("SIGINT", stop);
 process.once("SIGTERM", stop);
 const results: ScenarioResult[] = [];
+const errors: string[] = [];
 let exitCode = 0;
 try {
   say(`cluster up (PostgreSQL: ${cluster.database.mode}); ${scenarios.length} scenario(s), ${size.clients} clients, ${size.rate} msg/s`);
@@ -42,8 +43,10 @@ try {
       if (found.length > 0) exitCode = 1;
     } catch (error) {
       exitCode = 1;
-      say(`${scenario.name}: ERROR ${error instanceof Error ? error.message : String(error)}`);
-      for (const node of cluster.nodes) if (node.exitedOnItsOwn) say(`${node.name} died:\n${node.output()}`);
+      const message = error instanceof Error ? error.message : String(error);
+      errors.push(`\`${scenario.name}\`: ${message}`);
+      say(`${scenario.name}: ERROR ${message}`);
+      for (const node of cluster.nodes) if (node.crashes > 0) say(`${node.name} died:\n${node.output()}`);
     }
   }
   if (picked === undefined && results.length > 0) {
@@ -51,12 +54,12 @@ try {
     await writeSection(
       path.join(root, "docs/RELIABILITY.md"),
       faultInjectionSection(results, {
-        command: "pnpm test:chaos",
+        command: `CHAOS_CLIENTS=${size.clients} CHAOS_RATE=${size.rate} CHAOS_GROUP_SIZE=${size.groupSize} CHAOS_STALL_MS=${size.stallMs} pnpm test:chaos`,
         size,
         database: cluster.database.mode === "own-server" ? "its own PostgreSQL server (initdb/pg_ctl)" : "a database of its own on the shared PostgreSQL",
         date: new Date().toISOString().slice(0, 10),
         machine: `${cpus.length} × ${cpus[0]?.model.trim() ?? "unknown CPU"}, Node ${process.version}, shared with other work`,
-      }),
+      }, errors),
     );
     say("wrote the Fault injection section of docs/RELIABILITY.md");
   }

@@ -55,7 +55,7 @@ export interface ReportOptions {
 }
 
 /** The "## Fault injection" section: how it was run, on what, and the table. */
-export function faultInjectionSection(results: readonly ScenarioResult[], options: ReportOptions): string {
+export function faultInjectionSection(results: readonly ScenarioResult[], options: ReportOptions, errors: readonly string[] = []): string {
   const { size } = options;
   return [
     HEADING,
@@ -78,6 +78,7 @@ export function faultInjectionSection(results: readonly ScenarioResult[], option
     "",
     resultTable(results),
     "",
+    ...(errors.length === 0 ? [] : ["Scenarios that did not finish:", "", ...errors.map((error) => `- ${error}`), ""]),
   ].join("\n");
 }
 

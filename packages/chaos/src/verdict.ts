@@ -35,7 +35,7 @@ export interface Verdict {
   readonly reconnects: number;
   /** From the fault until the last client that lost its connection had it back. */
   readonly secondsUntilBack: number;
-  readonly drain?: { readonly peakPerSecond: number; readonly reconnects: number; readonly windowSeconds: number };
+  readonly drain?: { readonly peakPerSecond: number; readonly reconnects: number; readonly windowSeconds: number; readonly perSecond: readonly number[] };
   readonly mail?: MailVerdict;
   /** The first few problems, described, for the report and for debugging. */
   readonly examples: readonly string[];
@@ -179,7 +179,9 @@ function drainSpread(records: readonly ClientRecord[], windows: readonly (readon
       perSecond.set(second, (perSecond.get(second) ?? 0) + 1);
     }
   }
-  return { peakPerSecond: Math.max(0, ...perSecond.values()), reconnects: total, windowSeconds: total === 0 ? 0 : Math.round((last - first) / 100) / 10 };
+  const seconds = [...perSecond.keys()];
+  const histogram = seconds.length === 0 ? [] : Array.from({ length: Math.max(...seconds) - Math.min(...seconds) + 1 }, (_, i) => perSecond.get(Math.min(...seconds) + i) ?? 0);
+  return { peakPerSecond: Math.max(0, ...perSecond.values()), reconnects: total, windowSeconds: total === 0 ? 0 : Math.round((last - first) / 100) / 10, perSecond: histogram };
 }
 
 async function mailVerdict(
