@@ -172,6 +172,7 @@ export const SCENARIOS: readonly Scenario[] = [
 
 /** The line of a crash's output that names the error. */
 function crashLine(output: string): string {
-  const line = output.split("\n").find((candidate) => /TypeError|Error:/.test(candidate));
+  const lines = output.split("\n");
+  const line = lines.find((candidate) => candidate.includes("nextWrite")) ?? lines.find((candidate) => /^\s*(TypeError|Error)\b/.test(candidate));
   return line === undefined ? "no error in its output" : line.trim().slice(0, 160);
 }
