@@ -1,11 +1,12 @@
-import { schema } from "@parley/db";
+import { recountOfParticipant, schema } from "@parley/db";
 import type { Conversation, Me, Message, Page } from "@parley/protocol";
 import { waitFor } from "@parley/testing";
-import { eq, sql } from "drizzle-orm";
+import { and, eq, inArray, isNull, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApiHarness, type RegisteredUser } from "./support/api-harness";
 import { openConversation, provision } from "./support/conversation-fixtures";
 import { EventProbe, ofType } from "./support/event-probe";
+import { archiveLikeTheWorker, openGroup, unreadOf } from "./support/message-fixtures";
 
 let api: ApiHarness;
 
@@ -127,6 +128,37 @@ describe("DELETE /v1/users/me (GDPR art. 17)", () => {
     expect(await api.node.database.db.select().from(schema.emailLog).where(eq(schema.emailLog.userId, ada.id))).toEqual([]);
     const content = await api.node.database.db.execute<{ n: number }>(sql`SELECT count(*)::int AS n FROM ${schema.messages} WHERE sender_id = ${ada.id} AND content <> ''`);
     expect(content[0]?.n).toBe(0);
+  });
+
+  it("takes the erased messages out of everyone's unread counters (counters equal a recount), live on their devices", async () => {
+    const [ada, bob, cy] = [await api.register("user"), await api.register("user"), await api.register("user")];
+    const group = await openGroup(api, ada, [bob, cy]);
+    const direct = await openConversation(api, ada.token, { type: "direct", participant_ids: [bob.id] });
+    const first = await send(ada, group, "one");
+    for (const text of ["two", "three"]) await send(ada, group, text);
+    await send(cy, group, "cy stays");
+    for (const text of ["four", "five"]) await send(ada, direct.id, text);
+    await archiveLikeTheWorker(api, direct.id);
+    expect((await api.request("POST", `/v1/conversations/${group}/read`, { token: bob.token, body: { up_to_seq: first.body.seq } })).status).toBe(200);
+    expect((await unreadOf(api, bob)).total).toBe(5);
+    const probe = await EventProbe.start(api, [bob.id, cy.id]);
+    try {
+      expect((await api.request("DELETE", "/v1/users/me", { token: ada.token })).status).toBe(204);
+      const events = await probe.next();
+      const counts = ofType(events.get(bob.id), "unread_count");
+      expect(counts.filter((e) => e.conversation_id === group).at(-1)).toMatchObject({ unread_count: 1 });
+      expect(counts.filter((e) => e.conversation_id === direct.id).at(-1)).toMatchObject({ unread_count: 0 });
+      expect(counts.at(-1)?.total).toBe(1);
+      // Cy had read everything of Ada's (their own message came after): nothing changed for them.
+      expect(ofType(events.get(cy.id), "unread_count")).toEqual([]);
+    } finally {
+      await probe.close();
+    }
+    const p = schema.participants;
+    // Left participants hold 0 (Ada left the group); every active one's counter is its recount.
+    const rows = await api.node.database.db.select({ counter: p.unreadCount, recount: recountOfParticipant }).from(p).where(and(inArray(p.conversationId, [group, direct.id]), isNull(p.leftAt)));
+    expect(rows.map((row) => row.counter)).toEqual(rows.map((row) => row.recount));
+    expect((await unreadOf(api, bob)).total).toBe(1);
   });
 
   it("lets an admin erase an account, whose tokens are then refused", async () => {
