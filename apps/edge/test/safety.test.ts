@@ -55,7 +55,8 @@ describe("a care link removed while both sides are connected to different edges"
     expect((await onA.request({ type: "typing_start", conversation_id: conversationId })).type).toBe("ack");
 
     expect((await relationship("DELETE", patient.id, doctor.id)).status).toBe(204);
-    await Promise.all([onA.next(closedUpdate(conversationId, true)), onB.next(closedUpdate(conversationId, true))]);
+    // The bar: both edges hear of it within a second of the DELETE's answer.
+    await Promise.all([onA.next(closedUpdate(conversationId, true), 1_000), onB.next(closedUpdate(conversationId, true), 1_000)]);
 
     for (const client of [onA, onB]) {
       expect(await client.request({ type: "typing_start", conversation_id: conversationId })).toMatchObject({ type: "error", code: "conversation_closed" });
