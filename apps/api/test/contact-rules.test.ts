@@ -103,6 +103,27 @@ describe("groups when contact is lost (clinic: on_contact_lost remove)", () => {
   });
 });
 
+describe("groups when contact is lost (salon: on_contact_lost keep)", () => {
+  it("keeps a client whose link ended in the salon's group (still a member, still writing) while their direct conversation closes", async () => {
+    const salonApi = await ApiHarness.start({ PARLEY_POLICY: "salon" });
+    try {
+      const svc = await serviceToken(salonApi);
+      const [salon, client] = [await salonApi.register("salon"), await salonApi.register("client")];
+      await link(salonApi, svc, client.id, salon.id, "client");
+      const group = await openConversation(salonApi, salon.token, { type: "group", title: "offers", participant_ids: [client.id] });
+      const direct = await openConversation(salonApi, client.token, { type: "direct", participant_ids: [salon.id] });
+      expect((await salonApi.request("DELETE", "/v1/relationships", { token: svc, body: { user_id: client.id, other_user_id: salon.id, kind: "client" } })).status).toBe(204);
+      const view = await salonApi.request<Conversation>("GET", `/v1/conversations/${group.id}`, { token: salon.token });
+      expect(view.body.participants?.map((p) => p.user_id).sort()).toEqual([salon.id, client.id].sort());
+      const post = (conversationId: string) => salonApi.request("POST", `/v1/conversations/${conversationId}/messages`, { token: client.token, body: { client_msg_id: `k-${++counter}`, content: "hi" } });
+      expect((await post(group.id)).status).toBe(201);
+      expect(await post(direct.id)).toMatchObject({ status: 403, body: { error: { code: "conversation_closed" } } });
+    } finally {
+      await salonApi.close();
+    }
+  });
+});
+
 describe("a policy that hides closed conversations (dating)", () => {
   it("leaves an unmatched pair's conversation out of the default list; ?closed=true lists it, history stays readable", async () => {
     const dating = await ApiHarness.start({ PARLEY_POLICY: "dating" });
