@@ -1,5 +1,5 @@
 import { RevocationStore, createTokenIssuer, createTokenVerifier, fromConfig, issuerOptionsFromConfig } from "@parley/auth";
-import { EventPublisher, JOB_QUEUES, jobQueuePrefix, PresenceStore } from "@parley/bus";
+import { announceBlock, EventPublisher, JOB_QUEUES, jobQueuePrefix, PresenceStore } from "@parley/bus";
 import type { ApiConfig } from "@parley/config";
 import { createDb, type Database } from "@parley/db";
 import { closeAll, createLogger, createMetrics, listenOn, logConnectionErrors, postgresCheck, redisCheck, startOpsServer, type Logger, type OpsServer } from "@parley/observability";
@@ -185,7 +185,7 @@ export async function createApiNode(options: ApiNodeOptions): Promise<ApiNode> {
     membership,
     users: directory,
     relationships: new RelationshipService({ database, relationships: relationshipRepo, outbox, relay, guard, clock }),
-    blocks: new BlockService({ database, blocks: new BlockRepository(), directory, guard, outbox, relay, clock }),
+    blocks: new BlockService({ database, blocks: new BlockRepository(), directory, guard, outbox, relay, clock, announce: (signal) => announceBlock(redis, config.REDIS_KEY_PREFIX, signal).catch((error: unknown) => logger.warn({ err: error }, "block announcement failed; edges catch up when they refresh block lists")) }),
     presence: new PresenceService({ database, store: presenceStore, participants: participantRepo, directory }),
     messages,
     reads: new ReadService({ ...messageDeps, writer: messageWriter, unread: recipientUnread }),

@@ -21,6 +21,16 @@ const send = (user: RegisteredUser, conversationId: string, content = "hello") =
 const get = (user: RegisteredUser, id: string) => api.request<Conversation>("GET", `/v1/conversations/${id}`, { token: user.token });
 const unlink = (a: string, b: string, kind: string) => api.request("DELETE", "/v1/relationships", { token: service, body: { user_id: a, other_user_id: b, kind } });
 
+/** A harness of its own under another preset (with its service token), closed when `body` ends. */
+async function underPolicy(policy: string, body: (other: ApiHarness, svc: string) => Promise<void>): Promise<void> {
+  const other = await ApiHarness.start({ PARLEY_POLICY: policy });
+  try {
+    await body(other, await serviceToken(other));
+  } finally {
+    await other.close();
+  }
+}
+
 async function carePair(): Promise<{ patient: RegisteredUser; doctor: RegisteredUser; conversation: Conversation }> {
   const patient = await api.register("patient");
   const doctor = await provision(api, "doctor");
@@ -103,11 +113,26 @@ describe("groups when contact is lost (clinic: on_contact_lost remove)", () => {
   });
 });
 
+describe("groups when contact is lost (salon: on_contact_lost keep)", () => {
+  it("keeps a client whose link ended in the salon's group (still a member, still writing) while their direct conversation closes", async () => {
+    await underPolicy("salon", async (salonApi, svc) => {
+      const [salon, client] = [await salonApi.register("salon"), await salonApi.register("client")];
+      await link(salonApi, svc, client.id, salon.id, "client");
+      const group = await openConversation(salonApi, salon.token, { type: "group", title: "offers", participant_ids: [client.id] });
+      const direct = await openConversation(salonApi, client.token, { type: "direct", participant_ids: [salon.id] });
+      expect((await salonApi.request("DELETE", "/v1/relationships", { token: svc, body: { user_id: client.id, other_user_id: salon.id, kind: "client" } })).status).toBe(204);
+      const view = await salonApi.request<Conversation>("GET", `/v1/conversations/${group.id}`, { token: salon.token });
+      expect(view.body.participants?.map((p) => p.user_id).sort()).toEqual([salon.id, client.id].sort());
+      const post = (conversationId: string) => salonApi.request("POST", `/v1/conversations/${conversationId}/messages`, { token: client.token, body: { client_msg_id: `k-${++counter}`, content: "hi" } });
+      expect((await post(group.id)).status).toBe(201);
+      expect(await post(direct.id)).toMatchObject({ status: 403, body: { error: { code: "conversation_closed" } } });
+    });
+  });
+});
+
 describe("a policy that hides closed conversations (dating)", () => {
   it("leaves an unmatched pair's conversation out of the default list; ?closed=true lists it, history stays readable", async () => {
-    const dating = await ApiHarness.start({ PARLEY_POLICY: "dating" });
-    try {
-      const svc = await serviceToken(dating);
+    await underPolicy("dating", async (dating, svc) => {
       const [ann, ben] = [await dating.register("member"), await dating.register("member")];
       await link(dating, svc, ann.id, ben.id, "like");
       await link(dating, svc, ben.id, ann.id, "like");
@@ -118,8 +143,6 @@ describe("a policy that hides closed conversations (dating)", () => {
       expect(await listed("")).toEqual([]);
       expect(await listed("?closed=true")).toEqual([match.id]);
       expect((await dating.request("GET", `/v1/conversations/${match.id}/messages`, { token: ann.token })).status).toBe(200);
-    } finally {
-      await dating.close();
-    }
+    });
   });
 });

@@ -1,7 +1,6 @@
-import { schema } from "@parley/db";
+import { recountOfParticipant, schema } from "@parley/db";
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { recountOfParticipant } from "../src/repositories/recipient-unread-repository";
 import { ApiHarness, type RegisteredUser } from "./support/api-harness";
 import { archiveLikeTheWorker, openGroup, unreadOf } from "./support/message-fixtures";
 

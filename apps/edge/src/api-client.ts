@@ -53,6 +53,7 @@ const ROUTES: Record<InternalOp, { readonly method: Method; readonly path: (targ
   mark_read: { method: "POST", path: at("/v1/conversations/:id/read") },
   mark_delivered: { method: "POST", path: at("/v1/conversations/:id/delivered") },
   presence: { method: "GET", path: () => "/v1/presence" },
+  blocks: { method: "GET", path: () => "/v1/blocks" },
 };
 
 export interface ApiClientOptions {

@@ -10,6 +10,7 @@ import type { ConnectionRegistry } from "./connection-registry";
 import type { UserDelivery } from "./delivery/user-delivery";
 import type { MembershipCache } from "./membership-cache";
 import type { EdgeMetrics } from "./metrics";
+import type { BlockLists } from "./presence/block-lists";
 import type { PresenceTracker } from "./presence/presence-tracker";
 import type { PresenceWatchers } from "./presence/presence-watchers";
 import type { TypingHub } from "./presence/typing";
@@ -31,6 +32,8 @@ export interface EdgeContext {
   readonly presence: PresenceTracker;
   readonly watchers: PresenceWatchers;
   readonly membership: MembershipCache;
+  /** Each local user's own blocks (typing filters, presence watches cut by a block). */
+  readonly blocks: BlockLists;
   readonly metrics: EdgeMetrics;
   readonly limits: ConnectionLimits;
   /** How long live events wait for a first `resume` after `connected`. */

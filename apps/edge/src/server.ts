@@ -1,5 +1,5 @@
 import { createTokenVerifier, fromConfig, RevocationStore } from "@parley/auth";
-import { busKeys, ChannelSubscriber, PresenceStore } from "@parley/bus";
+import { BLOCKS_CONTROL, blockSignal, busKeys, ChannelSubscriber, parseJsonWith, PresenceStore } from "@parley/bus";
 import { clientAddressResolver, type EdgeConfig } from "@parley/config";
 import { closeAll, createLogger, createMetrics, createOpsHandler, listenOn, logConnectionErrors, redisCheck, startOpsServer, type Logger, type OpsServer } from "@parley/observability";
 import { ERRORS } from "@parley/protocol";
@@ -23,6 +23,7 @@ import { startHeartbeat } from "./heartbeat";
 import { MembershipCache } from "./membership-cache";
 import { InternalChannel } from "./internal-channel";
 import { createEdgeMetrics } from "./metrics";
+import { BlockLists } from "./presence/block-lists";
 import { PresenceTracker } from "./presence/presence-tracker";
 import { PresenceWatchers } from "./presence/presence-watchers";
 import { TypingHub } from "./presence/typing";
@@ -118,7 +119,21 @@ export async function createEdgeNode(config: EdgeConfig, options: EdgeNodeOption
     localRefs: () => registry.authenticated().map((connection) => ({ userId: connection.userId, connectionId: connection.id, node: nodeId })),
   });
   const watchers = new PresenceWatchers({ subscriber, store, keys, clock, graceMs, pollMs: store.refreshIntervalMs, logger });
-  const typing = new TypingHub({ subscriber, redis, keys, nodeId, ttlMs: options.typingTtlMs ?? 5_000, logger });
+  const blocks = new BlockLists({ api, clock, logger });
+  const typing = new TypingHub({ subscriber, redis, keys, nodeId, ttlMs: options.typingTtlMs ?? 5_000, logger, blocked: (viewer, typist) => blocks.blocked(viewer, typist) });
+  // A block, on any API node: the blocker's list changes here, and presence watches between the two stop at once.
+  const stopBlockWatch = await subscriber.subscribe(keys.controlChannel(BLOCKS_CONTROL), (message) => {
+    const signal = parseJsonWith(blockSignal, message);
+    if (!signal) {
+      logger.warn("dropped a malformed block signal");
+      return;
+    }
+    blocks.apply(signal);
+    if (!signal.blocked) return;
+    for (const [userId, other] of [[signal.blocker_id, signal.blocked_id], [signal.blocked_id, signal.blocker_id]] as const) {
+      for (const connection of registry.ofUser(userId)) void watchers.stopWatching(connection, other).catch(() => undefined);
+    }
+  });
   const delivery = new UserDelivery({
     subscriber,
     keys,
@@ -152,6 +167,7 @@ export async function createEdgeNode(config: EdgeConfig, options: EdgeNodeOption
     presence,
     watchers,
     membership,
+    blocks,
     metrics: edgeMetrics,
     limits: { ...DEFAULT_LIMITS, ...options.limits, slowConsumerBytes: config.SLOW_CONSUMER_BYTES },
     initialHoldMs: 250,
@@ -249,6 +265,7 @@ export async function createEdgeNode(config: EdgeConfig, options: EdgeNodeOption
         ["ops server", () => opsServer?.close()],
         ["connection cleanups", () => Promise.allSettled([...ctx.pendingCleanups])],
         ["internal channel", () => channel?.close() ?? Promise.resolve()],
+        ["block signals", () => stopBlockWatch()],
         ["typing", () => typing.close()],
         ["presence watchers", () => watchers.close()],
         ["presence", () => presence.close()],

@@ -1,7 +1,7 @@
 import { RETENTION_SCHEDULER_ID } from "@parley/bus";
-import { schema } from "@parley/db";
+import { recountOfParticipant, schema } from "@parley/db";
 import { createLogger } from "@parley/observability";
-import { eq, sql } from "drizzle-orm";
+import { and, eq, isNull, sql } from "drizzle-orm";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -75,6 +75,37 @@ describe("MESSAGE_RETENTION purge", () => {
     const metrics = await node.registry.metrics();
     expect(metrics).toMatch(/^parley_messages_purged_total\{[^}]*storage="hot"[^}]*\} 20$/m);
     expect(metrics).toMatch(/^parley_messages_purged_total\{[^}]*storage="archived"[^}]*\} 10$/m);
+  });
+
+  it("takes purged messages out of the unread counters (counters equal a recount) and tells each reader their new count", async () => {
+    const now = new Date();
+    const [a, b, c] = [await harness.user(), await harness.user(), await harness.user()];
+    const first = await harness.conversation([a.id, b.id, c.id]);
+    await harness.bulkMessages(first, a.id, 12, new Date(now.getTime() - 60 * DAY));
+    for (let i = 0; i < 2; i++) await harness.message(first, a.id, `fresh ${i}`);
+    const second = await harness.conversation([b.id, a.id]);
+    await harness.bulkMessages(second, b.id, 3, new Date(now.getTime() - 60 * DAY));
+    await harness.markRead(first, b.id, 5);
+    await harness.setMuted(second, a.id, true);
+    // The API keeps the counters; this harness seeds rows directly, so they start from a recount.
+    const p = schema.participants;
+    const members = and(isNull(p.leftAt), sql`${p.conversationId} IN (${first}, ${second})`);
+    await harness.db.db.update(p).set({ unreadCount: recountOfParticipant }).where(members);
+    const counters = () => harness.db.db.select({ c: p.conversationId, u: p.userId, counter: p.unreadCount, recount: recountOfParticipant }).from(p).where(members);
+    expect((await counters()).filter((row) => row.counter > 0)).toHaveLength(3);
+
+    await node.purger.run(now);
+    const after = await counters();
+    expect(after.every((row) => row.counter === row.recount)).toBe(true);
+    const counterOf = (conversationId: string, userId: string) => after.find((row) => row.c === conversationId && row.u === userId)?.counter;
+    // Only the two fresh messages are left to read; the muted conversation's purge leaves a with nothing unread.
+    expect([counterOf(first, b.id), counterOf(first, c.id), counterOf(second, a.id)]).toEqual([2, 2, 0]);
+
+    const events = await harness.db.db.select({ recipients: schema.outbox.recipients, event: schema.outbox.event }).from(schema.outbox).where(sql`${schema.outbox.event}->>'type' = 'unread_count'`);
+    const last = (userId: string, conversationId: string) => events.filter((e) => e.recipients.includes(userId) && e.event.conversation_id === conversationId).at(-1)?.event;
+    expect(last(b.id, first)).toMatchObject({ unread_count: 2, total: 2 });
+    expect(last(c.id, first)).toMatchObject({ unread_count: 2, total: 2 });
+    expect(last(a.id, second)).toMatchObject({ unread_count: 0, total: 0 });
   });
 
   it("follows a policy file's per-type retention: direct conversations 7 days, groups kept for ever", async () => {

@@ -131,3 +131,79 @@ describe("e-mail confirmation and the data subject", () => {
     expect((await rest.get("/v1/users/me", patient.token)).status).toBe(401);
   });
 });
+
+describe("admin endpoints and the audit log", () => {
+  it("doctors cannot self-register; an admin provisions one (201), changes roles, suspends and reinstates; every action is in GET /v1/admin/audit, for admins only", async () => {
+    const refused = await rest.post("/v1/auth/register", undefined, { username: `d${randomUUID().slice(0, 8)}`, password: "correct horse battery staple", display_name: "Dr Who", role: "doctor" });
+    expect(refused.status).toBe(403);
+    expect(code(refused.body)).toBe("forbidden");
+    const admin = await provisioned("admin");
+    const patient = await rest.register({ role: "patient" });
+    const body = { username: `dr${randomUUID().slice(0, 8)}`, display_name: "Dr Provisioned", role: "doctor", password: "correct horse battery staple" };
+    expect((await rest.post("/v1/admin/users", patient.token, body)).status).toBe(403);
+    const created = await rest.post("/v1/admin/users", admin.token, body);
+    expect(created.status).toBe(201);
+    const doctorId = (created.body as { id: string }).id;
+    expect((await rest.patch(`/v1/admin/users/${doctorId}`, admin.token, { role: "admin" })).status).toBe(200);
+    expect((await rest.post(`/v1/admin/users/${patient.id}/suspend`, admin.token, {})).status).toBe(204);
+    expect((await rest.post(`/v1/admin/users/${patient.id}/reinstate`, admin.token, {})).status).toBe(204);
+    expect((await rest.get("/v1/users/me", patient.token)).status).toBe(200);
+    const audit = shape(page(z.object({ actor_id: z.string(), action: z.string(), at: z.string(), target_id: z.string().nullable() })), (await rest.get("/v1/admin/audit", admin.token, { actor_id: admin.id })).body);
+    // Order-free: entries written within the same instant may list either way round.
+    expect(audit.items.map((entry) => entry.action).sort()).toEqual(["PATCH /v1/admin/users/:id", "POST /v1/admin/users", "POST /v1/admin/users/:id/reinstate", "POST /v1/admin/users/:id/suspend"]);
+    expect((await rest.get("/v1/admin/audit", patient.token)).status).toBe(403);
+  });
+});
+
+describe("moderation", () => {
+  it("GET /v1/reports/:id and POST /v1/reports/:id/resolve {action: delete_message}: one call resolves and deletes; admins export and erase anyone", async () => {
+    const { patient, doctor, conversationId } = await carePair();
+    const sent = await rest.send(doctor, conversationId, "to be removed");
+    const reportId = (await rest.post("/v1/reports", patient.token, { message_id: sent.id, reason: "rude" })).body as { id: string };
+    const admin = await provisioned("admin");
+    expect((await rest.get(`/v1/reports/${reportId.id}`, admin.token)).body).toMatchObject({ id: reportId.id, status: "open" });
+    expect((await rest.post(`/v1/reports/${reportId.id}/resolve`, patient.token, { action: "delete_message" })).status).toBe(403);
+    const resolved = await rest.post(`/v1/reports/${reportId.id}/resolve`, admin.token, { action: "delete_message", resolution: "removed" });
+    expect(resolved.status).toBe(200);
+    expect(resolved.body).toMatchObject({ status: "resolved", resolved_by: admin.id });
+    const history = (await rest.get(`/v1/conversations/${conversationId}/messages`, patient.token)).body as { items: { id: string; deleted: boolean }[] };
+    expect(history.items.find((m) => m.id === sent.id)?.deleted).toBe(true);
+
+    const exported = await rest.get(`/v1/admin/users/${patient.id}/export`, admin.token);
+    expect(exported.status).toBe(200);
+    expect(exported.body).toMatchObject({ profile: { id: patient.id } });
+    expect((await rest.get(`/v1/admin/users/${patient.id}/export`, doctor.token)).status).toBe(403);
+    expect((await rest.delete(`/v1/admin/users/${patient.id}`, admin.token)).status).toBe(204);
+    expect(code((await rest.get("/v1/users/me", patient.token)).body)).toBe("account_suspended");
+  });
+});
+
+describe("blocking in a shared group", () => {
+  it("no typing and no presence either way on any edge, while the group's other members see both", async () => {
+    const doctor = await provisioned("doctor");
+    const [ada, bob] = [await rest.register({ role: "patient" }), await rest.register({ role: "patient" })];
+    for (const patient of [ada, bob]) expect((await rest.post("/v1/relationships", service, { user_id: patient.id, other_user_id: doctor.id, kind: "care" })).status).toBe(201);
+    const groupId = await rest.group(doctor, [ada, bob]);
+    const [adaOn0, adaOn1, bobOn1, doctorOn0] = [await connect(ada, 0), await connect(ada, 1), await connect(bob, 1), await connect(doctor, 0)];
+    for (const socket of [adaOn0, adaOn1, bobOn1, doctorOn0]) expect((await socket.command({ type: "subscribe", conversation_id: groupId })).type).toBe("ack");
+    for (const socket of [adaOn0, adaOn1]) expect((await socket.command({ type: "watch_presence", user_ids: [bob.id, doctor.id] })).type).toBe("ack");
+
+    expect((await rest.post(`/v1/users/${ada.id}/block`, bob.token, {})).status).toBe(204);
+    const typingFrom = (user: User) => (frame: Frame) => frame.type === "typing" && frame.user_id === user.id;
+    expect((await bobOn1.command({ type: "typing_start", conversation_id: groupId })).type).toBe("ack");
+    expect((await bobOn1.command({ type: "set_status", status: "away" })).type).toBe("ack");
+    await doctorOn0.next(typingFrom(bob));
+    expect((await adaOn0.command({ type: "typing_start", conversation_id: groupId })).type).toBe("ack");
+    await doctorOn0.next(typingFrom(ada));
+    // The doctor's signals come last: once they arrived, anything published before them would have too.
+    expect((await doctorOn0.command({ type: "typing_start", conversation_id: groupId })).type).toBe("ack");
+    expect((await doctorOn0.command({ type: "set_status", status: "busy" })).type).toBe("ack");
+    for (const socket of [adaOn0, adaOn1]) await socket.next((frame) => frame.type === "presence" && frame.user_id === doctor.id);
+    await bobOn1.next(typingFrom(doctor));
+    for (const socket of [adaOn0, adaOn1]) {
+      expect(socket.of("typing").filter(typingFrom(bob))).toEqual([]);
+      expect(socket.of("presence").filter((frame) => frame.user_id === bob.id)).toEqual([]);
+    }
+    expect(bobOn1.of("typing").filter(typingFrom(ada))).toEqual([]);
+  });
+});

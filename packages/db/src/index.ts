@@ -12,3 +12,4 @@ export {
   type MigrateResult,
 } from "./migrate";
 export { toWireConversation, toWireMessage, type ConversationViewer } from "./wire";
+export { recountOfParticipant, tombstoneBatch, unreadCountEvents, type TombstoneBatch, type UnreadChange } from "./tombstones";

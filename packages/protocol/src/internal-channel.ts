@@ -30,6 +30,8 @@ export const internalOp = z.enum([
   "mark_delivered",
   /** GET /v1/presence?user_ids */
   "presence",
+  /** GET /v1/blocks?limit&cursor: the caller's own blocks (typing from and to them is not delivered). */
+  "blocks",
 ]);
 export type InternalOp = z.infer<typeof internalOp>;
 

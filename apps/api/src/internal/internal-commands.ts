@@ -1,6 +1,6 @@
 import type { RevocationChecker } from "@parley/auth";
 import type { Logger } from "@parley/observability";
-import { deliveredBody, editMessageBody, historyQuery, ParleyError, presenceQuery, readBody, sendMessageBody, uuid } from "@parley/protocol";
+import { blockListQuery, deliveredBody, editMessageBody, historyQuery, ParleyError, presenceQuery, readBody, sendMessageBody, uuid } from "@parley/protocol";
 import type { InternalCommand, InternalResult } from "@parley/protocol/internal";
 import { toErrorResponse } from "../http/error-handler";
 import { parse } from "../http/parse";
@@ -87,6 +87,8 @@ export class InternalCommands {
         const { user_ids } = parse(presenceQuery, command.args);
         return { status: 200, body: { items: await services.presence.presence(actor, user_ids), next_cursor: null } };
       }
+      case "blocks":
+        return { status: 200, body: await services.blocks.list(actor, parse(blockListQuery, command.args)) };
     }
   }
 }

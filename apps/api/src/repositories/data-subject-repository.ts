@@ -1,5 +1,5 @@
-import { schema } from "@parley/db";
-import { and, asc, eq, gt, isNull, ne, or, sql } from "drizzle-orm";
+import { schema, tombstoneBatch, type TombstoneBatch } from "@parley/db";
+import { and, asc, eq, gt, isNull, ne, or } from "drizzle-orm";
 import type { Executor, Tx } from "./transaction";
 
 const m = schema.messages;
@@ -66,14 +66,13 @@ export class DataSubjectRepository {
       .limit(limit);
   }
 
-  /** Turns up to `limit` of the user's sent messages into tombstones; answers how many. */
-  async tombstoneSent(executor: Executor, userId: string, storage: "hot" | "archived", at: Date, limit: number): Promise<number> {
+  /**
+   * Turns up to `limit` of the user's sent messages into tombstones under their conversations' row locks and takes
+   * them out of the unread counters; answers how many, and the counters that changed.
+   */
+  async tombstoneSent(tx: Tx, userId: string, storage: "hot" | "archived", at: Date, limit: number): Promise<TombstoneBatch> {
     const t = storage === "hot" ? m : a;
-    const rows = await executor.execute<{ id: string }>(sql`
-      UPDATE ${t} SET content = '', attachments = '[]'::jsonb, deleted_at = ${at.toISOString()}::timestamptz
-      WHERE ${t.id} IN (SELECT ${t.id} FROM ${t} WHERE ${t.senderId} = ${userId} AND ${t.deletedAt} IS NULL LIMIT ${limit} FOR UPDATE)
-      RETURNING ${t.id}`);
-    return rows.length;
+    return tombstoneBatch(tx, storage, eq(t.senderId, userId), limit, at);
   }
 
   /** Everything about the user that is not needed to keep others' histories whole. */

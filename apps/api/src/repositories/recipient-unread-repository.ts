@@ -1,4 +1,4 @@
-import { schema } from "@parley/db";
+import { recountOfParticipant, schema } from "@parley/db";
 import { and, eq, inArray, isNull, lt, ne, sql } from "drizzle-orm";
 import type { Executor, Tx } from "./transaction";
 
@@ -16,21 +16,6 @@ export interface ConversationUnread {
 }
 
 const p = schema.participants;
-
-/**
- * What participants.unread_count counts, as a recount: messages (live or archived) after the participant's
- * last_read_seq, not sent by them, not deleted. Used to set a counter where no cheap delta exists (joining, a
- * read mark moving) and by the tests that compare counters with recounts.
- */
-export const recountOfParticipant = sql<number>`(
-  SELECT count(*)::int FROM (
-    SELECT "seq", "sender_id", "deleted_at" FROM "messages" WHERE "messages"."conversation_id" = "participants"."conversation_id"
-      AND "messages"."seq" > "participants"."last_read_seq"
-    UNION ALL
-    SELECT "seq", "sender_id", "deleted_at" FROM "archived_messages" WHERE "archived_messages"."conversation_id" = "participants"."conversation_id"
-      AND "archived_messages"."seq" > "participants"."last_read_seq"
-  ) AS "counted"
-  WHERE "counted"."deleted_at" IS NULL AND ("counted"."sender_id" IS NULL OR "counted"."sender_id" <> "participants"."user_id"))`;
 
 /**
  * Unread state from the maintained counters (participants.unread_count): a conversation's count is a column and a

@@ -1,3 +1,4 @@
+import type { BlockSignal } from "@parley/bus";
 import type { Database } from "@parley/db";
 import { ParleyError, type Block, type Page } from "@parley/protocol";
 import { z } from "zod";
@@ -18,6 +19,8 @@ export interface BlockServiceDeps {
   readonly outbox: OutboxRepository;
   readonly relay: Pick<OutboxRelay, "kick">;
   readonly clock: Clock;
+  /** Tells every edge after the commit (presence watches between the two stop, typing filters change). */
+  readonly announce: (signal: BlockSignal) => Promise<void>;
 }
 
 const blockCursor = z.object({ id: z.string() });
@@ -38,7 +41,7 @@ export class BlockService {
       await outbox.add(tx, await guard.pairsChanged(tx, [[actor.id, userId]]));
       return true;
     });
-    if (changed) this.deps.relay.kick();
+    if (changed) await this.changed({ blocker_id: actor.id, blocked_id: userId, blocked: true });
   }
 
   async unblock(actor: Actor, userId: string): Promise<void> {
@@ -49,7 +52,12 @@ export class BlockService {
       await outbox.add(tx, await guard.pairsChanged(tx, [[actor.id, userId]]));
       return true;
     });
-    if (changed) this.deps.relay.kick();
+    if (changed) await this.changed({ blocker_id: actor.id, blocked_id: userId, blocked: false });
+  }
+
+  private async changed(signal: BlockSignal): Promise<void> {
+    this.deps.relay.kick();
+    await this.deps.announce(signal);
   }
 
   async list(actor: Actor, query: { limit: number; cursor?: string | undefined }): Promise<Page<Block>> {

@@ -1,5 +1,5 @@
 import type { RevocationStore } from "@parley/auth";
-import type { Database } from "@parley/db";
+import { unreadCountEvents, type Database } from "@parley/db";
 import { ParleyError } from "@parley/protocol";
 import { createHash } from "node:crypto";
 import type { OutboxRelay } from "../events/outbox-relay";
@@ -137,9 +137,18 @@ export class DataSubjectService {
     });
     this.deps.accounts.forget(user.id);
     this.deps.relay.kick();
-    // Batches in their own statements: a user with 100k messages never holds one long transaction.
+    // Batches in their own transactions: a user with 100k messages never holds one long transaction. Whoever had
+    // not read an erased message has one unread fewer, live on their devices.
     for (const storage of ["hot", "archived"] as const) {
-      while ((await subjects.tombstoneSent(database.db, user.id, storage, now, this.pageSize)) > 0);
+      for (;;) {
+        const batch = await database.db.transaction(async (tx) => {
+          const done = await subjects.tombstoneSent(tx, user.id, storage, now, this.pageSize);
+          await outbox.add(tx, unreadCountEvents(done.unread));
+          return done;
+        });
+        if (batch.unread.length > 0) this.deps.relay.kick();
+        if (batch.found < this.pageSize) break;
+      }
     }
   }
 }

@@ -1,3 +1,4 @@
+import { unreadCountEvents } from "@parley/db";
 import { ParleyError, type Attachment, type MessageType } from "@parley/protocol";
 import type { ArchiveRepository } from "../repositories/archive-repository";
 import type { LockedConversation, MessageRepository } from "../repositories/message-repository";
@@ -137,15 +138,5 @@ export class MessageWriter {
 
 /** `unread_count` events about one conversation; users with the same numbers share one outbox row. */
 function unreadEntries(conversationId: string, counts: ReadonlyMap<string, RecipientUnread>): OutboxEntry[] {
-  const groups = new Map<string, { unread: number; total: number; users: string[] }>();
-  for (const [userId, count] of counts) {
-    const key = `${count.unread}:${count.total}`;
-    const group = groups.get(key) ?? { unread: count.unread, total: count.total, users: [] };
-    group.users.push(userId);
-    groups.set(key, group);
-  }
-  return [...groups.values()].map((group) => ({
-    recipients: group.users,
-    event: { type: "unread_count", conversation_id: conversationId, unread_count: group.unread, total: group.total },
-  }));
+  return unreadCountEvents([...counts].map(([userId, count]) => ({ conversationId, userId, unread: count.unread, total: count.total })));
 }

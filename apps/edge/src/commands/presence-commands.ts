@@ -31,6 +31,8 @@ export async function watchPresence(ctx: EdgeContext, connection: Connection, fr
     return;
   }
   if (connection.isClosing()) return;
-  await ctx.watchers.watch(connection, visible.data.items);
-  connection.ack(frame.id, { items: visible.data.items });
+  // The API answered before a block this edge has heard of since: not watched.
+  const items = visible.data.items.filter((presence) => !ctx.blocks.recentlyBlocked(connection.userId, presence.user_id));
+  await ctx.watchers.watch(connection, items);
+  connection.ack(frame.id, { items });
 }

@@ -19,6 +19,8 @@ export async function subscribe(ctx: EdgeContext, connection: Connection, frame:
     connection.error(frame.id, "invalid_request", `At most ${MAX_SUBSCRIPTIONS} conversations can be subscribed per connection.`);
     return;
   }
+  // The user's own blocks, read alongside the membership check: typing of those users is not delivered here.
+  const blocks = ctx.blocks.ensure(connection);
   await connection.events.hold(async () => {
     let first: PageAnswer | undefined;
     if (frame.since_seq === undefined) {
@@ -36,6 +38,7 @@ export async function subscribe(ctx: EdgeContext, connection: Connection, frame:
         return;
       }
     }
+    await blocks;
     if (connection.isClosing()) return;
     connection.subscriptions.add(conversationId);
     await ctx.typing.join(connection, conversationId);

@@ -54,6 +54,11 @@ export class PresenceWatchers {
     }
   }
 
+  /** Stops one socket watching one user (a block between the two). */
+  async stopWatching(connection: Connection, userId: string): Promise<void> {
+    if (connection.watched.has(userId)) await this.unwatch(connection, userId);
+  }
+
   async unwatchAll(connection: Connection): Promise<void> {
     for (const userId of [...connection.watched]) await this.unwatch(connection, userId);
   }

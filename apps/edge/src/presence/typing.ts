@@ -6,8 +6,11 @@ import { z } from "zod";
 import type { Connection } from "../connection";
 import { TopicHub } from "../delivery/topic-hub";
 
-/** A typing signal on Redis: the frame plus the node that published it. Never stored. */
-const typingSignal = typingEvent.extend({ node: z.string() });
+/**
+ * A typing signal on Redis: the frame, the node that published it and the users the typist blocked (who must not
+ * see it). Never stored, never sent to clients as is.
+ */
+const typingSignal = typingEvent.extend({ node: z.string(), hide_from: z.array(z.string()).max(10_000).default([]) });
 
 export interface TypingHubOptions {
   readonly subscriber: ChannelSubscriber;
@@ -17,6 +20,8 @@ export interface TypingHubOptions {
   /** A typing indicator with no fresh `typing_start` for this long ends by itself. */
   readonly ttlMs: number;
   readonly logger: Logger;
+  /** Whether `viewerId` blocked `typistId`: then the viewer's sockets do not get the typist's typing. */
+  readonly blocked: (viewerId: string, typistId: string) => boolean;
 }
 
 /**
@@ -42,8 +47,9 @@ export class TypingHub {
     return this.hub.leave(this.options.keys.typingChannel(conversationId), connection);
   }
 
-  async publish(conversationId: string, userId: string, isTyping: boolean): Promise<void> {
-    const signal: z.infer<typeof typingSignal> = { type: "typing", conversation_id: conversationId, user_id: userId, is_typing: isTyping, node: this.options.nodeId };
+  /** `hideFrom`: the users the typist blocked; no socket of theirs gets this signal, on any node. */
+  async publish(conversationId: string, userId: string, isTyping: boolean, hideFrom: Iterable<string> = []): Promise<void> {
+    const signal: z.input<typeof typingSignal> = { type: "typing", conversation_id: conversationId, user_id: userId, is_typing: isTyping, node: this.options.nodeId, hide_from: [...hideFrom] };
     await this.options.redis.publish(this.options.keys.typingChannel(conversationId), JSON.stringify(signal));
   }
 
@@ -53,25 +59,31 @@ export class TypingHub {
       this.options.logger.warn({ channel }, "dropped a malformed typing signal");
       return;
     }
-    const { node: _node, ...frame } = signal;
+    const { node: _node, hide_from: hideFrom, ...frame } = signal;
+    const hidden = new Set(hideFrom);
     const key = `${frame.conversation_id}|${frame.user_id}`;
     clearTimeout(this.expiries.get(key));
     this.expiries.delete(key);
     if (frame.is_typing) {
       const timer = setTimeout(() => {
         this.expiries.delete(key);
-        this.deliver(channel, { ...frame, is_typing: false });
+        this.deliver(channel, { ...frame, is_typing: false }, hidden);
       }, this.options.ttlMs);
       timer.unref();
       this.expiries.set(key, timer);
     }
-    this.deliver(channel, frame);
+    this.deliver(channel, frame, hidden);
   }
 
-  /** To the local sockets subscribed to the conversation, except the typing user's own. */
-  private deliver(channel: string, frame: TypingEvent): void {
+  /**
+   * To the local sockets subscribed to the conversation, except the typing user's own and those of anyone in a block
+   * with them: the typist blocked them (`hidden`) or they blocked the typist.
+   */
+  private deliver(channel: string, frame: TypingEvent, hidden: ReadonlySet<string>): void {
     for (const connection of this.hub.listeners(channel)) {
-      if (connection.identity?.userId !== frame.user_id) connection.send(frame);
+      const viewer = connection.identity?.userId;
+      if (viewer === undefined || viewer === frame.user_id || hidden.has(viewer) || this.options.blocked(viewer, frame.user_id)) continue;
+      connection.send(frame);
     }
   }
 

@@ -5,6 +5,16 @@ import type { AuditService } from "../../services/audit-service";
 import type { DataSubjectService } from "../../services/data-subject-service";
 import { actorOf } from "../authenticate";
 
+/** A client that goes away mid-download never drains: the export stops then rather than wait for ever. */
+async function drainedOrClosed(res: Response): Promise<void> {
+  const done = new AbortController();
+  try {
+    await Promise.race([once(res, "drain", { signal: done.signal }), once(res, "close", { signal: done.signal })]);
+  } finally {
+    done.abort();
+  }
+}
+
 /** Writes the export piece by piece, waiting for the socket to drain: memory stays one page however big it is. */
 async function streamExport(res: Response, userId: string, chunks: AsyncIterable<string>): Promise<void> {
   res.status(200);
@@ -14,7 +24,7 @@ async function streamExport(res: Response, userId: string, chunks: AsyncIterable
   try {
     for await (const chunk of chunks) {
       if (res.destroyed) return;
-      if (!res.write(chunk)) await once(res, "drain");
+      if (!res.write(chunk)) await drainedOrClosed(res);
     }
     res.end();
   } catch (error) {

@@ -1,4 +1,4 @@
-import { schema, type Database } from "@parley/db";
+import { schema, tombstoneBatch, unreadCountEvents, type Database } from "@parley/db";
 import type { Logger } from "@parley/observability";
 import { sql } from "drizzle-orm";
 import type { Clock } from "../../clock";
@@ -28,8 +28,9 @@ export interface PurgeRunResult {
 /**
  * MESSAGE_RETENTION (per conversation type when a policy file overrides it): messages older than the retention lose their content and attachments and become tombstones,
  * exactly as a deletion leaves them: the seq stays, so histories keep no gaps and clients see `deleted: true`.
- * Both the hot table and archive storage are purged, in batches of `batchSize` rows per short statement
- * (`SKIP LOCKED`: a conversation being written is left for the next batch), until nothing older is left.
+ * Both the hot table and archive storage are purged, in batches of `batchSize` rows per short transaction that
+ * locks the batch's conversations as a send does (a send in flight finishes first), until nothing older is left.
+ * Purged messages that someone had not read leave their unread counters, with an `unread_count` event.
  */
 export class Purger {
   constructor(private readonly options: PurgerOptions) {}
@@ -59,24 +60,24 @@ export class Purger {
     return { hot, archived, cutoffs };
   }
 
+  /** One batch per transaction, its conversations locked as the send path locks them; returns the messages purged. */
   private async purgeTable(table: "messages" | "archived_messages", type: ConversationType, cutoff: Date, now: Date): Promise<number> {
+    const { database, batchSize } = this.options;
     const c = schema.conversations;
-    const t = table === "messages" ? schema.messages : schema.archivedMessages;
+    const storage = table === "messages" ? "hot" : "archived";
+    const t = storage === "hot" ? schema.messages : schema.archivedMessages;
+    const older = sql`${t.createdAt} < ${cutoff.toISOString()}::timestamptz AND ${t.conversationId} IN (SELECT ${c.id} FROM ${c} WHERE ${c.type} = ${type})`;
     let total = 0;
     for (;;) {
-      // A tombstone (deleted_at set) already has no content: only live rows are touched, through their age index.
-      const rows = await this.options.database.db.execute<{ id: string }>(sql`
-        UPDATE ${t} SET content = '', attachments = '[]'::jsonb, deleted_at = ${now.toISOString()}::timestamptz
-        WHERE ${t.id} IN (
-          SELECT ${t.id} FROM ${t}
-          WHERE ${t.createdAt} < ${cutoff.toISOString()}::timestamptz AND ${t.deletedAt} IS NULL
-            AND ${t.conversationId} IN (SELECT ${c.id} FROM ${c} WHERE ${c.type} = ${type})
-          LIMIT ${this.options.batchSize}
-          FOR UPDATE SKIP LOCKED
-        )
-        RETURNING ${t.id}`);
-      total += rows.length;
-      if (rows.length < this.options.batchSize) return total;
+      const batch = await database.db.transaction(async (tx) => {
+        const done = await tombstoneBatch(tx, storage, older, batchSize, now);
+        // Whoever had not read a purged message has one unread fewer, live on their devices (the API's relay publishes).
+        const events = unreadCountEvents(done.unread);
+        if (events.length > 0) await tx.insert(schema.outbox).values(events.map(({ recipients, event }) => ({ recipients, event, conversationId: event.conversation_id })));
+        return done;
+      });
+      total += batch.tombstoned;
+      if (batch.found < batchSize) return total;
     }
   }
 }
