@@ -1,10 +1,9 @@
 import { RevocationStore, createTokenIssuer, createTokenVerifier, fromConfig, issuerOptionsFromConfig } from "@parley/auth";
-import { announceBlock, EventPublisher, JOB_QUEUES, jobQueuePrefix, PresenceStore } from "@parley/bus";
+import { announceBlock, createRedisClient, EventPublisher, JOB_QUEUES, jobQueuePrefix, PresenceStore, type RedisClient } from "@parley/bus";
 import type { ApiConfig } from "@parley/config";
 import { createDb, type Database } from "@parley/db";
 import { closeAll, createLogger, createMetrics, listenOn, logConnectionErrors, postgresCheck, redisCheck, startOpsServer, type Logger, type OpsServer } from "@parley/observability";
 import { Queue } from "bullmq";
-import { Redis } from "ioredis";
 import { Counter } from "prom-client";
 import http from "node:http";
 import { uuidv7 } from "uuidv7";
@@ -69,7 +68,7 @@ export interface ApiNode {
   readonly nodeId: string;
   readonly services: ApiServices;
   readonly database: Database;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly relay: OutboxRelay;
   /** Listens on `port` (0 picks a free one); resolves with the bound port. */
   listen(port?: number, host?: string): Promise<number>;
@@ -90,7 +89,7 @@ export async function createApiNode(options: ApiNodeOptions): Promise<ApiNode> {
   const metrics = createMetrics({ service: "api", nodeId });
 
   const database = createDb(config.DATABASE_URL, { max: config.DATABASE_POOL_SIZE });
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3, lazyConnect: true });
+  const redis = createRedisClient(config, { maxRetriesPerRequest: 3, lazyConnect: true });
   logConnectionErrors(logger, "redis", redis);
   await redis.connect();
   const revocations = new RevocationStore({ redis, keyPrefix: config.REDIS_KEY_PREFIX, onConnectionError: (error) => logger.warn({ err: error, connection: "revocations" }, "connection error") });
@@ -105,8 +104,8 @@ export async function createApiNode(options: ApiNodeOptions): Promise<ApiNode> {
   const outbox = new OutboxRepository(database);
   const publisher = new EventPublisher({ redis, keyPrefix: config.REDIS_KEY_PREFIX });
   // The worker's e-mail queue, on its own connection: BullMQ needs maxRetriesPerRequest null.
-  const jobsRedis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
-  const emailQueue = new Queue(JOB_QUEUES.email, { connection: jobsRedis, prefix: jobQueuePrefix(config.REDIS_KEY_PREFIX) });
+  const jobsRedis = createRedisClient(config, { maxRetriesPerRequest: null });
+  const emailQueue = new Queue(JOB_QUEUES.email, { connection: jobsRedis, prefix: jobQueuePrefix(config.REDIS_KEY_PREFIX, config.REDIS_CLUSTER) });
   logConnectionErrors(logger, "jobs", jobsRedis, emailQueue);
   const emailScheduler = new EmailScheduler({ recipients: new EmailRecipientRepository(database), queue: emailQueue, delayMs: config.EMAIL_DELAY, logger });
   const relay = new OutboxRelay({ database, outbox, publisher, logger, clock, registry: metrics.registry, onPublished: (events) => emailScheduler.schedule(events) });
@@ -143,7 +142,7 @@ export async function createApiNode(options: ApiNodeOptions): Promise<ApiNode> {
     registers: [metrics.registry],
   });
 
-  const accountMailQueue = new Queue(JOB_QUEUES.accountMail, { connection: jobsRedis, prefix: jobQueuePrefix(config.REDIS_KEY_PREFIX) });
+  const accountMailQueue = new Queue(JOB_QUEUES.accountMail, { connection: jobsRedis, prefix: jobQueuePrefix(config.REDIS_KEY_PREFIX, config.REDIS_CLUSTER) });
   const confirmations = new EmailConfirmationService({ database, queue: accountMailQueue, mode: config.EMAIL_CONFIRMATION, ttlMs: config.EMAIL_CONFIRMATION_TTL, clock });
   const accounts = new AccountService({ users, policy, issuer, verifier, revocations, limits, confirmations, newId });
   const admin = new AdminService({ database, users, accounts, guard, outbox, relay, revocations, policy, clock, newId });

@@ -1,8 +1,7 @@
 import type { TokenVerifier } from "@parley/auth";
-import type { BusKeys } from "@parley/bus";
+import type { BusKeys, RedisClient } from "@parley/bus";
 import type { EdgeConfig } from "@parley/config";
 import type { Logger } from "@parley/observability";
-import type { Redis } from "ioredis";
 import type { ApiGateway } from "./api-client";
 import type { Clock } from "./clock";
 import type { ConnectionLimits } from "./connection";
@@ -21,7 +20,7 @@ export interface EdgeContext {
   readonly nodeId: string;
   readonly logger: Logger;
   readonly clock: Clock;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly keys: BusKeys;
   /** The internal channel when INTERNAL_SECRET is set, else REST with each user's token. */
   readonly api: ApiGateway;

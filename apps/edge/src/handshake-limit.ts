@@ -1,11 +1,11 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "@parley/bus";
 import { RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
 
 /** WebSocket handshakes per client address per minute, counted across the cluster in Redis. */
 export class HandshakeLimit {
   private readonly limiter: RateLimiterRedis;
 
-  constructor(redis: Redis, keyPrefix: string, perMinute: number) {
+  constructor(redis: RedisClient, keyPrefix: string, perMinute: number) {
     this.limiter = new RateLimiterRedis({ storeClient: redis, keyPrefix: `${keyPrefix}rl:handshake`, points: perMinute, duration: 60 });
   }
 

@@ -1,9 +1,8 @@
 import { createTokenVerifier, fromConfig, RevocationStore } from "@parley/auth";
-import { BLOCKS_CONTROL, blockSignal, busKeys, ChannelSubscriber, parseJsonWith, PresenceStore } from "@parley/bus";
+import { BLOCKS_CONTROL, blockSignal, busKeys, ChannelSubscriber, createRedisClient, parseJsonWith, PresenceStore } from "@parley/bus";
 import { clientAddressResolver, type EdgeConfig } from "@parley/config";
 import { closeAll, createLogger, createMetrics, createOpsHandler, listenOn, logConnectionErrors, redisCheck, startOpsServer, type Logger, type OpsServer } from "@parley/observability";
 import { ERRORS } from "@parley/protocol";
-import { Redis } from "ioredis";
 import http from "node:http";
 import type { Duplex } from "node:stream";
 import type { Registry } from "prom-client";
@@ -67,8 +66,10 @@ export async function createEdgeNode(config: EdgeConfig, options: EdgeNodeOption
 
   // Auto-pipelining: the Redis work of sockets connecting in the same tick (presence, positions, revocation checks)
   // leaves in one write instead of one per command.
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3, lazyConnect: true, connectionName: `parley:${nodeId}`, enableAutoPipelining: true });
-  const subscriberRedis = redis.duplicate({ connectionName: `parley:${nodeId}:subscriber`, enableAutoPipelining: false });
+  const redis = createRedisClient(config, { maxRetriesPerRequest: 3, lazyConnect: true, connectionName: `parley:${nodeId}`, enableAutoPipelining: true });
+  // On a Redis Cluster: one sharded subscriber connection per master (user, conversation and presence channels) and
+  // one plain one (revocation broadcasts).
+  const subscriberRedis = createRedisClient(config, { maxRetriesPerRequest: 3, lazyConnect: true, connectionName: `parley:${nodeId}:subscriber`, sharded: true });
   // ioredis reconnects by itself; without a listener its errors would go to the console.
   logConnectionErrors(logger, "redis", redis, subscriberRedis);
   await redis.connect();
@@ -185,7 +186,7 @@ export async function createEdgeNode(config: EdgeConfig, options: EdgeNodeOption
     stopTokenWatch();
     stopSubjectWatch();
   };
-  const stopCatchUp = catchUpAfterReconnect(subscriberRedis, redis, keyPrefix, registry, logger);
+  const stopCatchUp = catchUpAfterReconnect(subscriber, redis, keyPrefix, registry, logger);
   presence.start();
   watchers.start();
   const stopHeartbeat = startHeartbeat(registry, config.HEARTBEAT_MS);

@@ -56,7 +56,7 @@ describe("catch-up after the subscriber connection comes back", () => {
     const userId = randomUUID();
     const channel = busKeys(harness.prefix).userChannel(userId);
     const { connection, client } = await harness.open(userId);
-    const stop = catchUpAfterReconnect(harness.subscriberRedis, harness.redis, harness.prefix, harness.registry, silentLogger);
+    const stop = catchUpAfterReconnect(harness.subscriber, harness.redis, harness.prefix, harness.registry, silentLogger);
     let unblock: (() => void) | undefined;
     try {
       connection.events.releaseInitial();

@@ -1,9 +1,8 @@
-import { EMAIL_BACKOFF_TYPE, EMAIL_JOB_NAME, emailJobOptions, JOB_QUEUES, jobQueuePrefix, PresenceStore, type EmailJobData } from "@parley/bus";
+import { createRedisClient, EMAIL_BACKOFF_TYPE, EMAIL_JOB_NAME, emailJobOptions, JOB_QUEUES, jobQueuePrefix, PresenceStore, type EmailJobData } from "@parley/bus";
 import { notifyContentFor, type WorkerConfig } from "@parley/config";
 import { createDb, type Database } from "@parley/db";
 import { closeAll, createLogger, createMetrics, logConnectionErrors, postgresCheck, redisCheck, startOpsServer, type Logger, type OpsServer } from "@parley/observability";
 import { Queue, Worker, type Job } from "bullmq";
-import { Redis } from "ioredis";
 import type { Registry } from "prom-client";
 import { uuidv7 } from "uuidv7";
 import { systemClock, type Clock } from "./clock";
@@ -66,10 +65,10 @@ export function createWorkerNode(config: WorkerConfig, options: WorkerNodeOption
 
   const database = createDb(config.DATABASE_URL, { max: config.DATABASE_POOL_SIZE });
   // BullMQ blocks on its connections and must never give up a command: maxRetriesPerRequest null.
-  const bullRedis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3, lazyConnect: true });
+  const bullRedis = createRedisClient(config, { maxRetriesPerRequest: null });
+  const redis = createRedisClient(config, { maxRetriesPerRequest: 3, lazyConnect: true });
   logConnectionErrors(logger, "redis", bullRedis, redis);
-  const prefix = jobQueuePrefix(config.REDIS_KEY_PREFIX);
+  const prefix = jobQueuePrefix(config.REDIS_KEY_PREFIX, config.REDIS_CLUSTER);
   const queues = {
     email: new Queue(JOB_QUEUES.email, { connection: bullRedis, prefix }),
     archival: new Queue(JOB_QUEUES.archival, { connection: bullRedis, prefix }),

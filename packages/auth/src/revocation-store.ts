@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import { Cluster, type Redis } from "ioredis";
 import { z } from "zod";
 
 /** What the verifier needs: is this token id revoked? */
@@ -10,11 +10,11 @@ export interface RevocationChecker {
 
 export interface RevocationStoreOptions {
   /** A normal connection for SET/PTTL/PUBLISH, owned by the caller (no ioredis keyPrefix: keys are prefixed here). */
-  readonly redis: Redis;
+  readonly redis: Redis | Cluster;
   /** Told about `error` events of the subscriber connection this store creates (ioredis reconnects by itself). */
   readonly onConnectionError?: (error: unknown) => void;
   /** A dedicated subscriber connection; created with `redis.duplicate()` (and quit on close) when omitted. */
-  readonly subscriber?: Redis;
+  readonly subscriber?: Redis | Cluster;
   /** Prefixes the keys and the channel, e.g. REDIS_KEY_PREFIX. */
   readonly keyPrefix: string;
   /** Entries kept in the local cache; 10,000 unless given. */
@@ -42,8 +42,8 @@ interface CacheEntry {
  * A token without `jti` cannot be revoked.
  */
 export class RevocationStore implements RevocationChecker {
-  readonly #redis: Redis;
-  readonly #subscriber: Redis;
+  readonly #redis: Redis | Cluster;
+  readonly #subscriber: Redis | Cluster;
   readonly #ownsSubscriber: boolean;
   readonly #keyPrefix: string;
   readonly #channel: string;
@@ -62,7 +62,9 @@ export class RevocationStore implements RevocationChecker {
   constructor(options: RevocationStoreOptions) {
     this.#redis = options.redis;
     this.#ownsSubscriber = options.subscriber === undefined;
-    this.#subscriber = options.subscriber ?? options.redis.duplicate({ lazyConnect: true });
+    const redis = options.redis;
+    // On a cluster, broadcasts use plain (not sharded) pub/sub: every node hears every revocation.
+    this.#subscriber = options.subscriber ?? (redis instanceof Cluster ? redis.duplicate(undefined, { lazyConnect: true }) : redis.duplicate({ lazyConnect: true }));
     if (this.#ownsSubscriber) {
       // Without a listener ioredis prints connection errors to the console.
       const onError = options.onConnectionError ?? (() => undefined);

@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./redis-client";
 import { z } from "zod";
 import { busKeys } from "./keys";
 
@@ -17,6 +17,6 @@ export const blockSignal = z.object({
 export type BlockSignal = z.infer<typeof blockSignal>;
 
 /** Publishes a block signal after its transaction committed; edges also refresh block lists on their own (a lost signal heals). */
-export async function announceBlock(redis: Redis, keyPrefix: string, signal: BlockSignal): Promise<void> {
+export async function announceBlock(redis: RedisClient, keyPrefix: string, signal: BlockSignal): Promise<void> {
   await redis.publish(busKeys(keyPrefix).controlChannel(BLOCKS_CONTROL), JSON.stringify(signal));
 }

@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import { isCluster, type RedisClient } from "./redis-client";
 
 type Handler = (message: string, channel: string) => void;
 
@@ -10,7 +10,8 @@ interface ChannelState {
 
 /**
  * One Redis subscriber connection per node, shared by every socket: a channel is SUBSCRIBEd when its
- * first handler arrives and UNSUBSCRIBEd after its last handler leaves (ref-counted).
+ * first handler arrives and UNSUBSCRIBEd after its last handler leaves (ref-counted). On a Redis Cluster the
+ * channels are sharded (SSUBSCRIBE on the master of the channel's slot; ioredis moves them after a failover).
  */
 export class ChannelSubscriber {
   private readonly channels = new Map<string, ChannelState>();
@@ -18,8 +19,11 @@ export class ChannelSubscriber {
   /** Channels to SUBSCRIBE together: sockets arriving in the same tick cost one command, not one each. */
   private batch: { readonly channels: string[]; readonly done: Promise<void> } | undefined;
 
-  constructor(private readonly redis: Redis) {
-    redis.on("message", (channel: string, message: string) => {
+  private readonly sharded: boolean;
+
+  constructor(private readonly redis: RedisClient) {
+    this.sharded = isCluster(redis);
+    redis.on(this.sharded ? "smessage" : "message", (channel: string, message: string) => {
       const state = this.channels.get(channel);
       if (!state) return;
       for (const handler of state.handlers) handler(message, channel);
@@ -58,12 +62,42 @@ export class ChannelSubscriber {
       const channels: string[] = [];
       const done = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
         this.batch = undefined;
-        await this.redis.subscribe(...channels);
+        await this.join(channels);
       });
       this.batch = { channels, done };
     }
     this.batch.channels.push(channel);
     return this.batch.done;
+  }
+
+  private async join(channels: readonly string[]): Promise<void> {
+    // SSUBSCRIBE takes channels of one slot at a time: one command per channel (ioredis pipelines them per master).
+    if (this.sharded) await Promise.all(channels.map((channel) => this.redis.ssubscribe(channel)));
+    else await this.redis.subscribe(...channels);
+  }
+
+  /**
+   * Calls `listener` whenever the subscriptions come back after a connection was lost (events published meanwhile
+   * were missed); `confirmed` resolves once they are in place again. Returns the function that stops listening.
+   */
+  onResubscribed(listener: (confirmed: () => Promise<void>) => void): () => void {
+    const redis = this.redis;
+    if (isCluster(redis)) {
+      // ioredis re-sends each shard's SSUBSCRIBEs on the new owner, unawaited: sending them again and awaiting the
+      // answers is the barrier.
+      const onReady = () => listener(async () => {
+        await Promise.all([...this.channels.keys()].map((channel) => redis.ssubscribe(channel)));
+      });
+      redis.on("subscribersReady", onReady);
+      return () => redis.off("subscribersReady", onReady);
+    }
+    // ioredis has just re-sent SUBSCRIBE: a PING queued after it answers once the subscriptions are back.
+    const onReady = () => listener(async () => {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      await redis.ping();
+    });
+    redis.on("ready", onReady);
+    return () => redis.off("ready", onReady);
   }
 
   /** How many channels this node is subscribed to (a metric). */
@@ -77,9 +111,9 @@ export class ChannelSubscriber {
     state.pending = this.after(state.pending, async () => {
       // Someone may have rejoined while the previous call was in flight.
       if (state.handlers.size > 0 || this.closed) return;
-      await this.redis.unsubscribe(channel);
+      await (this.sharded ? this.redis.sunsubscribe(channel) : this.redis.unsubscribe(channel));
       if (state.handlers.size === 0) this.channels.delete(channel);
-      else await this.redis.subscribe(channel);
+      else await this.join([channel]);
     });
     await state.pending;
   }

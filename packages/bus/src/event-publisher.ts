@@ -2,6 +2,8 @@ import type { ConversationEvent } from "@parley/protocol";
 import type { Redis, Result } from "ioredis";
 import { staticHeaderOf } from "./envelope";
 import { busKeys, type BusKeys } from "./keys";
+import { isCluster, type RedisClient } from "./redis-client";
+import { defineShardedPublish, publishSharded, type ShardedEvent } from "./sharded-publish";
 
 // One event, all its recipients (a chunk of them): appends to each user's stream and publishes on each user's channel
 // in one step, so a subscriber never sees an event that resume could not replay. One idempotency marker per event
@@ -38,7 +40,8 @@ export interface PublishableEvent {
 }
 
 export interface EventPublisherOptions {
-  readonly redis: Redis;
+  /** A single Redis, or a cluster (then per-recipient calls and sharded channels: sharded-publish.ts). */
+  readonly redis: RedisClient;
   readonly keyPrefix: string;
   /** How many events a user's stream keeps for resume (approximate trimming). */
   readonly streamMaxLength?: number;
@@ -57,7 +60,8 @@ export class EventPublisher {
     this.maxLength = options.streamMaxLength ?? 10_000;
     this.dedupeTtl = options.dedupeTtlSeconds ?? 86_400;
     // The key count varies with the audience: given first in each call.
-    options.redis.defineCommand("parleyPublishEvent", { lua: APPEND_AND_PUBLISH });
+    if (isCluster(options.redis)) defineShardedPublish(options.redis);
+    else options.redis.defineCommand("parleyPublishEvent", { lua: APPEND_AND_PUBLISH });
   }
 
   /**
@@ -68,14 +72,12 @@ export class EventPublisher {
   async publish(events: readonly PublishableEvent[]): Promise<Map<string, Map<string, string>>> {
     const out = new Map<string, Map<string, string>>();
     if (events.length === 0) return out;
-    const pipeline = this.options.redis.pipeline();
+    const redis = this.options.redis;
+    if (isCluster(redis)) return this.publishToCluster(redis, events);
+    const pipeline = redis.pipeline();
     const order: { id: string; users: string[] }[] = [];
     for (const { id, recipients, event, committedAt } of events) {
-      const json = JSON.stringify(event);
-      const ts = Math.round(committedAt ?? Date.now());
-      const header = JSON.stringify(staticHeaderOf(event));
-      // `{"t":...}` → `,"t":...` : appended after pos and ts in the script.
-      const headerTail = header === "{}" ? "" : `,${header.slice(1, -1)}`;
+      const { json, ts, headerTail } = shape(id, event, committedAt);
       const users = [...new Set(recipients)];
       for (let start = 0, part = 0; start < users.length; start += RECIPIENTS_PER_CALL, part += 1) {
         const chunk = users.slice(start, start + RECIPIENTS_PER_CALL);
@@ -103,6 +105,28 @@ export class EventPublisher {
     });
     return out;
   }
+
+  private publishToCluster(redis: Exclude<RedisClient, Redis>, events: readonly PublishableEvent[]): Promise<Map<string, Map<string, string>>> {
+    const shaped: ShardedEvent[] = [];
+    const perUser = new Map<string, ShardedEvent[]>();
+    for (const { id, recipients, event, committedAt } of events) {
+      const shapedEvent = shape(id, event, committedAt);
+      shaped.push(shapedEvent);
+      for (const userId of new Set(recipients)) {
+        const own = perUser.get(userId);
+        if (own) own.push(shapedEvent);
+        else perUser.set(userId, [shapedEvent]);
+      }
+    }
+    return publishSharded(redis, this.keys, shaped, perUser, { maxLength: this.maxLength, dedupeTtl: this.dedupeTtl });
+  }
+}
+
+/** The event serialised once for all its recipients, with its commit time and header fields. */
+function shape(id: string, event: ConversationEvent, committedAt: number | undefined): ShardedEvent {
+  const header = JSON.stringify(staticHeaderOf(event));
+  // `{"t":...}` → `,"t":...` : appended after pos and ts in the script.
+  return { id, json: JSON.stringify(event), ts: Math.round(committedAt ?? Date.now()), headerTail: header === "{}" ? "" : `,${header.slice(1, -1)}` };
 }
 
 declare module "ioredis" {

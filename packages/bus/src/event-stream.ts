@@ -1,7 +1,7 @@
 import type { ConversationEvent } from "@parley/protocol";
-import type { Redis } from "ioredis";
 import { comparePos, parseStoredEvent } from "./envelope";
 import { busKeys } from "./keys";
+import type { RedisClient } from "./redis-client";
 
 export type ReplayResult =
   | {
@@ -20,7 +20,7 @@ export type ReplayResult =
  * `since` were trimmed away, so the client must refetch over REST. A page can have fewer events than entries
  * (even none while `more`): the next page starts after `last`, never after the last event.
  */
-export async function readUserStream(redis: Redis, keyPrefix: string, userId: string, since: string, count = 500): Promise<ReplayResult> {
+export async function readUserStream(redis: RedisClient, keyPrefix: string, userId: string, since: string, count = 500): Promise<ReplayResult> {
   const key = busKeys(keyPrefix).userStream(userId);
   if (!(await redis.exists(key))) {
     // No stream, yet a position in one: it was lost (Redis restarted without its data), and with it what came after.
@@ -43,7 +43,7 @@ export async function readUserStream(redis: Redis, keyPrefix: string, userId: st
 }
 
 /** The newest position of a user's stream ("0-0" when empty): where a fresh client starts. */
-export async function latestPos(redis: Redis, keyPrefix: string, userId: string): Promise<string> {
+export async function latestPos(redis: RedisClient, keyPrefix: string, userId: string): Promise<string> {
   const [last] = await redis.xrevrange(busKeys(keyPrefix).userStream(userId), "+", "-", "COUNT", 1);
   return last?.[0] ?? NO_POSITION;
 }
@@ -52,7 +52,7 @@ export async function latestPos(redis: Redis, keyPrefix: string, userId: string)
 const NO_POSITION = "0-0";
 
 /** Whether entries after `since` are gone: trimmed away, or lost with a stream that started over after `since`. */
-async function gonePast(redis: Redis, key: string, since: string): Promise<boolean> {
+async function gonePast(redis: RedisClient, key: string, since: string): Promise<boolean> {
   const info = (await redis.call("XINFO", "STREAM", key)) as unknown[];
   const field = (name: string): unknown => {
     const index = info.indexOf(name);

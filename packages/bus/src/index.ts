@@ -7,3 +7,4 @@ export { PresenceStore, type ClusterStats, type ConnectionRef, type PresenceStor
 export { CONFIRM_EMAIL_JOB_NAME, confirmEmailJobData, confirmEmailJobOptions, RETENTION_JOB_NAME, RETENTION_SCHEDULER_ID, retentionJobData, type ConfirmEmailJobData } from "./jobs";
 export { ARCHIVAL_JOB_NAME, ARCHIVAL_SCHEDULER_ID, archivalJobData, EMAIL_BACKOFF_TYPE, EMAIL_JOB_ATTEMPTS, EMAIL_JOB_NAME, emailDeduplicationId, emailJobData, emailJobOptions, JOB_QUEUES, jobQueuePrefix, type ArchivalJobData, type EmailJobData, type EmailJobOptions, type JobQueueName } from "./jobs";
 export { announceBlock, BLOCKS_CONTROL, blockSignal, type BlockSignal } from "./block-signals";
+export { createRedisClient, duplicateRedisClient, isCluster, publishToChannel, seedNodes, type RedisClient, type RedisClientOptions, type RedisTarget } from "./redis-client";

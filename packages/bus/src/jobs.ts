@@ -17,9 +17,12 @@ export const JOB_QUEUES = {
 } as const;
 export type JobQueueName = (typeof JOB_QUEUES)[keyof typeof JOB_QUEUES];
 
-/** BullMQ's `prefix` option: under REDIS_KEY_PREFIX so several deployments (and test files) share one Redis. */
-export function jobQueuePrefix(redisKeyPrefix: string): string {
-  return `${redisKeyPrefix}bull`;
+/**
+ * BullMQ's `prefix` option: under REDIS_KEY_PREFIX so several deployments (and test files) share one Redis. On a
+ * Redis Cluster it is a hash tag, as BullMQ requires: its scripts touch several keys of a queue at once.
+ */
+export function jobQueuePrefix(redisKeyPrefix: string, cluster = false): string {
+  return cluster ? `{${redisKeyPrefix}bull}` : `${redisKeyPrefix}bull`;
 }
 
 export const EMAIL_JOB_NAME = "notify-offline";

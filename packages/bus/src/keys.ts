@@ -10,10 +10,12 @@ export interface BusKeys {
   userChannel(userId: string): string;
   /**
    * Marks an outbox event (a chunk `part` of its recipients) as appended, with every recipient's pos, so a relay retry
-   * never doubles it. One marker per event on single-node Redis; on a cluster the publisher will group recipients by
-   * slot and tag the marker with that slot (the stream and channel keys keep their `{u:…}` tags for that).
+   * never doubles it. Single-node Redis only: on a cluster a script's keys must share one slot, so markers are
+   * per user and event ({@link userEventDelivered}).
    */
   eventDelivered(eventId: string, part: number): string;
+  /** On a cluster: marks an outbox event as appended to one user's stream (in the user's slot), holding its pos. */
+  userEventDelivered(userId: string, eventId: string): string;
   /** Ephemeral typing signals of one conversation. */
   typingChannel(conversationId: string): string;
   /** Presence changes of one user, for watchers. */
@@ -29,6 +31,7 @@ export function busKeys(prefix: string): BusKeys {
     userStream: (userId) => `${prefix}{u:${userId}}:stream`,
     userChannel: (userId) => `${prefix}{u:${userId}}:events`,
     eventDelivered: (eventId, part) => `${prefix}{e:${eventId}}:delivered:${part}`,
+    userEventDelivered: (userId, eventId) => `${prefix}{u:${userId}}:delivered:${eventId}`,
     typingChannel: (conversationId) => `${prefix}{c:${conversationId}}:typing`,
     presenceChannel: (userId) => `${prefix}{u:${userId}}:presence`,
     controlChannel: (name) => `${prefix}control:${name}`,

@@ -1,10 +1,12 @@
 import type { Presence, PresenceStatus } from "@parley/protocol";
-import type { Redis, Result } from "ioredis";
+import type { Result } from "ioredis";
 import { busKeys, type BusKeys } from "./keys";
+import { isCluster, type RedisClient } from "./redis-client";
 
 // Registers a connection unless the user already has `max` live ones across the cluster.
 // KEYS: user conns zset, node conns zset, nodes zset. ARGV: member, node member, now, expiry, max, node, ttl.
-// Key TTLs are relative (server time); member scores use the injected clock.
+// Key TTLs are relative (server time); member scores use the injected clock. On a cluster only the user's key is
+// given (a script's keys must share a slot): the caller adds the node's entries once the connection is admitted.
 const REGISTER = `
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) == false and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[5]) then
@@ -12,8 +14,10 @@ if redis.call('ZSCORE', KEYS[1], ARGV[1]) == false and redis.call('ZCARD', KEYS[
 end
 redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[7])
-redis.call('ZADD', KEYS[2], ARGV[4], ARGV[2])
-redis.call('ZADD', KEYS[3], ARGV[4], ARGV[6])
+if #KEYS > 1 then
+  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[2])
+  redis.call('ZADD', KEYS[3], ARGV[4], ARGV[6])
+end
 return redis.call('ZCARD', KEYS[1])
 `;
 
@@ -24,7 +28,7 @@ export interface ConnectionRef {
 }
 
 export interface PresenceStoreOptions {
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly keyPrefix: string;
   /** A connection not refreshed for this long counts as gone (its node died). */
   readonly ttlMs?: number;
@@ -58,7 +62,7 @@ export class PresenceStore {
     this.ttlMs = options.ttlMs ?? 45_000;
     this.now = options.now ?? Date.now;
     this.offlineGraceMs = options.offlineGraceMs ?? 5_000;
-    options.redis.defineCommand("parleyRegisterConnection", { numberOfKeys: 3, lua: REGISTER });
+    options.redis.defineCommand("parleyRegisterConnection", { lua: REGISTER });
   }
 
   get refreshIntervalMs(): number {
@@ -87,25 +91,35 @@ export class PresenceStore {
    */
   async register(ref: ConnectionRef, maxPerUser: number): Promise<number | undefined> {
     const now = this.now();
-    const count = await this.options.redis.parleyRegisterConnection(
-      this.userConns(ref.userId),
-      this.nodeConns(ref.node),
-      this.nodesKey(),
-      `${ref.node}|${ref.connectionId}`,
-      `${ref.userId}|${ref.connectionId}`,
-      now,
-      now + this.ttlMs,
-      maxPerUser,
-      ref.node,
-      this.ttlMs,
-    );
-    return count < 0 ? undefined : count;
+    const expiry = now + this.ttlMs;
+    const redis = this.options.redis;
+    const member = `${ref.node}|${ref.connectionId}`;
+    const nodeMember = `${ref.userId}|${ref.connectionId}`;
+    const args = [member, nodeMember, now, expiry, maxPerUser, ref.node, this.ttlMs] as const;
+    if (!isCluster(redis)) {
+      const count = await redis.parleyRegisterConnection(3, this.userConns(ref.userId), this.nodeConns(ref.node), this.nodesKey(), ...args);
+      return count < 0 ? undefined : count;
+    }
+    const count = await redis.parleyRegisterConnection(1, this.userConns(ref.userId), ...args);
+    if (count < 0) return undefined;
+    await Promise.all([redis.zadd(this.nodeConns(ref.node), expiry, nodeMember), redis.zadd(this.nodesKey(), expiry, ref.node)]);
+    return count;
   }
 
   /** Keeps this node's connections alive; call every {@link refreshIntervalMs}. */
   async refresh(node: string, refs: readonly ConnectionRef[]): Promise<void> {
     const expiry = this.now() + this.ttlMs;
-    const pipeline = this.options.redis.pipeline();
+    const redis = this.options.redis;
+    if (isCluster(redis)) {
+      // Each user's key lives on its own slot: sent at once, ioredis groups them per master.
+      await Promise.all(refs.flatMap((ref) => [redis.zadd(this.userConns(ref.userId), "XX", expiry, `${ref.node}|${ref.connectionId}`), redis.pexpire(this.userConns(ref.userId), this.ttlMs)]));
+      const nodeConns = this.nodeConns(node);
+      const members = refs.flatMap((ref) => [expiry, `${ref.userId}|${ref.connectionId}`]);
+      await Promise.all([redis.zadd(this.nodesKey(), expiry, node), ...(members.length > 0 ? [redis.zadd(nodeConns, ...members)] : [])]);
+      await redis.multi().zremrangebyscore(nodeConns, "-inf", this.now()).pexpire(nodeConns, this.ttlMs).exec();
+      return;
+    }
+    const pipeline = redis.pipeline();
     pipeline.zadd(this.nodesKey(), expiry, node);
     for (const ref of refs) {
       pipeline.zadd(this.userConns(ref.userId), "XX", expiry, `${ref.node}|${ref.connectionId}`);
@@ -120,14 +134,17 @@ export class PresenceStore {
   /** Removes a connection; returns how many live connections the user still has. */
   async unregister(ref: ConnectionRef): Promise<number> {
     const now = this.now();
-    const results = await this.options.redis
-      .multi()
-      .zrem(this.userConns(ref.userId), `${ref.node}|${ref.connectionId}`)
-      .zrem(this.nodeConns(ref.node), `${ref.userId}|${ref.connectionId}`)
-      .zremrangebyscore(this.userConns(ref.userId), "-inf", now)
-      .zcard(this.userConns(ref.userId))
-      .exec();
-    const remaining = results?.[3]?.[1];
+    // The user's key and the node's key live on different slots of a cluster: two commands, never one MULTI.
+    const [results] = await Promise.all([
+      this.options.redis
+        .multi()
+        .zrem(this.userConns(ref.userId), `${ref.node}|${ref.connectionId}`)
+        .zremrangebyscore(this.userConns(ref.userId), "-inf", now)
+        .zcard(this.userConns(ref.userId))
+        .exec(),
+      this.options.redis.zrem(this.nodeConns(ref.node), `${ref.userId}|${ref.connectionId}`),
+    ]);
+    const remaining = results?.[2]?.[1];
     if (remaining === 0) await this.options.redis.set(this.lastSeenKey(ref.userId), String(now), "PX", 90 * 86_400_000);
     return typeof remaining === "number" ? remaining : 0;
   }
@@ -149,13 +166,7 @@ export class PresenceStore {
   async get(userIds: readonly string[]): Promise<Presence[]> {
     if (userIds.length === 0) return [];
     const now = this.now();
-    const pipeline = this.options.redis.pipeline();
-    for (const id of userIds) {
-      pipeline.zcount(this.userConns(id), now, "+inf");
-      pipeline.get(this.statusKey(id));
-      pipeline.get(this.lastSeenKey(id));
-    }
-    const results = (await pipeline.exec()) ?? [];
+    const results = await this.readPresence(userIds, now);
     return userIds.map((userId, i) => {
       const count = Number(results[i * 3]?.[1] ?? 0);
       const status = results[i * 3 + 1]?.[1];
@@ -169,6 +180,24 @@ export class PresenceStore {
         last_seen: count > 0 ? new Date(now).toISOString() : lastSeen === undefined ? null : new Date(lastSeen).toISOString(),
       };
     });
+  }
+
+  /** Per user: [error, live connections], [error, status], [error, last seen], in the order of `userIds`. */
+  private async readPresence(userIds: readonly string[], now: number): Promise<[Error | null, unknown][]> {
+    const redis = this.options.redis;
+    if (isCluster(redis)) {
+      const settled = await Promise.all(
+        userIds.flatMap((id) => [redis.zcount(this.userConns(id), now, "+inf"), redis.get(this.statusKey(id)), redis.get(this.lastSeenKey(id))]),
+      );
+      return settled.map((value): [Error | null, unknown] => [null, value]);
+    }
+    const pipeline = redis.pipeline();
+    for (const id of userIds) {
+      pipeline.zcount(this.userConns(id), now, "+inf");
+      pipeline.get(this.statusKey(id));
+      pipeline.get(this.lastSeenKey(id));
+    }
+    return (await pipeline.exec()) ?? [];
   }
 
   /** Connections, unique users and users with several connections, per node and for the cluster. */
@@ -199,23 +228,14 @@ export class PresenceStore {
 
   /** Forgets a node that shut down cleanly (its connections were unregistered one by one). */
   async removeNode(node: string): Promise<void> {
-    await this.options.redis.multi().zrem(this.nodesKey(), node).del(this.nodeConns(node)).exec();
+    // Two slots on a cluster: two commands.
+    await Promise.all([this.options.redis.zrem(this.nodesKey(), node), this.options.redis.del(this.nodeConns(node))]);
   }
 }
 
 declare module "ioredis" {
   interface RedisCommander<Context> {
-    parleyRegisterConnection(
-      userConns: string,
-      nodeConns: string,
-      nodes: string,
-      member: string,
-      nodeMember: string,
-      now: number,
-      expiry: number,
-      max: number,
-      node: string,
-      ttlMs: number,
-    ): Result<number, Context>;
+    /** KEYS (3, or 1 on a cluster) then ARGV as described at REGISTER. */
+    parleyRegisterConnection(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Result<number, Context>;
   }
 }

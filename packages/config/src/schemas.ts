@@ -4,6 +4,8 @@ import { duration, integer, list, logLevel, port, url } from "./fields";
 
 const postgresUrl = url(["postgres:", "postgresql:"], "must be a postgres:// URL");
 const redisUrl = url(["redis:", "rediss:"], "must be a redis:// or rediss:// URL");
+/** REDIS_URL: one URL, or (with REDIS_CLUSTER=true) seed nodes of a cluster, comma-separated. */
+const redisUrls = z.string().refine((text) => text.split(",").every((item) => redisUrl.safeParse(item.trim()).success), "must be a redis:// or rediss:// URL, or (with REDIS_CLUSTER=true) several, comma-separated");
 const httpUrl = url(["http:", "https:"], "must be an http:// or https:// URL");
 
 /** Variables every node reads. */
@@ -14,7 +16,9 @@ export const commonEnv = z.object({
   NODE_ID: z.string().regex(/^[\w.-]{1,64}$/, "must be 1-64 letters, digits, '.', '_' or '-'").optional(),
   /** Prefixes every Redis key and channel, so several deployments (or test files) can share one Redis. */
   REDIS_KEY_PREFIX: z.string().regex(/^[\w:.-]{0,64}$/, "must be at most 64 letters, digits, ':', '.', '_' or '-'").default("parley:"),
-  REDIS_URL: redisUrl.default("redis://127.0.0.1:6379"),
+  REDIS_URL: redisUrls.default("redis://127.0.0.1:6379"),
+  /** `true`: REDIS_URL names seed nodes of a Redis Cluster (sharded pub/sub, every multi-key command in one slot). */
+  REDIS_CLUSTER: z.enum(["true", "false"], { message: "must be true or false" }).default("false").transform((text) => text === "true"),
   /** A user whose last connection closed less than this long ago still shows as present (no flapping on reconnect). */
   PRESENCE_GRACE_MS: duration("5s"),
 });

@@ -1,6 +1,7 @@
 export { freePort, startAppProcess, type AppProcess, type AppProcessOptions } from "./app-process";
 export { createTestDatabase, databaseUrl, type TestDatabase, type TestDatabaseOptions } from "./databases";
-export { createTestRedis, type TestRedis } from "./redis";
+export { createTestRedis, type TestRedis, type TestRedisOptions } from "./redis";
+export { resolveRedisCluster, startRedisCluster, type RedisClusterNode, type RedisClusterOptions, type TestRedisCluster } from "./redis-cluster";
 export { dockerAnswers, resolveServices, type TestServices } from "./services";
 export { waitFor, type WaitOptions } from "./wait-for";
 export { arbitraryOf, hostileValue, mutated, validOrHostile } from "./zod-arbitrary";

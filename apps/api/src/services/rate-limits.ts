@@ -1,5 +1,5 @@
 import { ParleyError } from "@parley/protocol";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "@parley/bus";
 import { RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
 
 export interface RateLimitSettings {
@@ -36,7 +36,7 @@ export class RateLimits {
   private readonly ipLogins: RateLimiterRedis;
   private readonly registrations: RateLimiterRedis;
 
-  constructor(redis: Redis, keyPrefix: string, settings: RateLimitSettings) {
+  constructor(redis: RedisClient, keyPrefix: string, settings: RateLimitSettings) {
     const limiter = (name: string, points: number, duration: number, blockDuration = 0) =>
       new RateLimiterRedis({ storeClient: redis, keyPrefix: `${keyPrefix}rl:${name}`, points, duration, blockDuration });
     this.messages = limiter("msg", settings.messagesPerMinute, 60);

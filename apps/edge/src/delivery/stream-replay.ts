@@ -1,6 +1,5 @@
-import { comparePos, readUserStream } from "@parley/bus";
+import { comparePos, readUserStream, type RedisClient } from "@parley/bus";
 import type { Logger } from "@parley/observability";
-import type { Redis } from "ioredis";
 import type { Connection } from "../connection";
 import { deliverableOf } from "./event-gate";
 
@@ -12,7 +11,7 @@ const PAGE = 500;
  * for); `resume_too_old` when the stream was trimmed past it.
  */
 export async function resumeFromStream(
-  redis: Redis,
+  redis: RedisClient,
   keyPrefix: string,
   connection: Connection,
   since: string,

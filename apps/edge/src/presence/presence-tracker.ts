@@ -1,11 +1,10 @@
-import type { BusKeys, ConnectionRef, PresenceStore } from "@parley/bus";
+import { publishToChannel, type BusKeys, type ConnectionRef, type PresenceStore, type RedisClient } from "@parley/bus";
 import type { Logger } from "@parley/observability";
 import type { PresenceEvent, PresenceStatus } from "@parley/protocol";
-import type { Redis } from "ioredis";
 
 export interface PresenceTrackerOptions {
   readonly store: PresenceStore;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly keys: BusKeys;
   readonly nodeId: string;
   /** After a user's last connection closes, how long to wait before announcing them offline (a reconnect does not flap). */
@@ -65,7 +64,7 @@ export class PresenceTracker {
       const [presence] = await this.options.store.get([userId]);
       if (presence === undefined) return;
       const event: PresenceEvent = { type: "presence", ...presence };
-      await this.options.redis.publish(this.options.keys.presenceChannel(userId), JSON.stringify(event));
+      await publishToChannel(this.options.redis, this.options.keys.presenceChannel(userId), JSON.stringify(event));
     } catch (error) {
       this.options.logger.warn({ err: error, userId }, "presence announcement failed");
     }

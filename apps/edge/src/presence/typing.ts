@@ -1,7 +1,6 @@
-import { parseJsonWith, type BusKeys, type ChannelSubscriber } from "@parley/bus";
+import { parseJsonWith, publishToChannel, type BusKeys, type ChannelSubscriber, type RedisClient } from "@parley/bus";
 import type { Logger } from "@parley/observability";
 import { typingEvent, type TypingEvent } from "@parley/protocol";
-import type { Redis } from "ioredis";
 import { z } from "zod";
 import type { Connection } from "../connection";
 import { TopicHub } from "../delivery/topic-hub";
@@ -14,7 +13,7 @@ const typingSignal = typingEvent.extend({ node: z.string(), hide_from: z.array(z
 
 export interface TypingHubOptions {
   readonly subscriber: ChannelSubscriber;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly keys: BusKeys;
   readonly nodeId: string;
   /** A typing indicator with no fresh `typing_start` for this long ends by itself. */
@@ -50,7 +49,7 @@ export class TypingHub {
   /** `hideFrom`: the users the typist blocked; no socket of theirs gets this signal, on any node. */
   async publish(conversationId: string, userId: string, isTyping: boolean, hideFrom: Iterable<string> = []): Promise<void> {
     const signal: z.input<typeof typingSignal> = { type: "typing", conversation_id: conversationId, user_id: userId, is_typing: isTyping, node: this.options.nodeId, hide_from: [...hideFrom] };
-    await this.options.redis.publish(this.options.keys.typingChannel(conversationId), JSON.stringify(signal));
+    await publishToChannel(this.options.redis, this.options.keys.typingChannel(conversationId), JSON.stringify(signal));
   }
 
   private receive(channel: string, message: string): void {

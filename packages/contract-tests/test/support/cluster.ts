@@ -17,6 +17,8 @@ export interface ClusterOptions {
   readonly edge?: Record<string, string>;
   /** Starts the worker with this extra environment when given. */
   readonly worker?: Record<string, string>;
+  /** On a Redis Cluster (resolveRedisCluster); PARLEY_TEST_REDIS_CLUSTER=true (the cluster leg) unless given. */
+  readonly redisCluster?: boolean;
 }
 
 export interface Cluster {
@@ -34,10 +36,11 @@ export interface Cluster {
 export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
   const [database, redis]: [TestDatabase, TestRedis] = await Promise.all([
     createTestDatabase({ migrate, templateKey: migrationsFingerprint() }),
-    createTestRedis("contract"),
+    createTestRedis("contract", { cluster: options.redisCluster ?? process.env.PARLEY_TEST_REDIS_CLUSTER === "true" }),
   ]);
   const common = {
     REDIS_URL: redis.url,
+    REDIS_CLUSTER: String(redis.cluster),
     REDIS_KEY_PREFIX: redis.prefix,
     LOG_LEVEL: "warn",
     NODE_ENV: "test",
