@@ -67,9 +67,9 @@ export async function createEdgeNode(config: EdgeConfig, options: EdgeNodeOption
   // Auto-pipelining: the Redis work of sockets connecting in the same tick (presence, positions, revocation checks)
   // leaves in one write instead of one per command.
   const redis = createRedisClient(config, { maxRetriesPerRequest: 3, lazyConnect: true, connectionName: `parley:${nodeId}`, enableAutoPipelining: true });
-  // On a Redis Cluster: one sharded subscriber connection per master (user, conversation and presence channels) and
-  // one plain one (revocation broadcasts).
-  const subscriberRedis = createRedisClient(config, { maxRetriesPerRequest: 3, lazyConnect: true, connectionName: `parley:${nodeId}:subscriber`, sharded: true });
+  // On a Redis Cluster, ChannelSubscriber adds one sharded subscriber connection per master (user, conversation and
+  // presence channels); this one carries the plain broadcasts (revocations).
+  const subscriberRedis = createRedisClient(config, { maxRetriesPerRequest: 3, lazyConnect: true, connectionName: `parley:${nodeId}:subscriber` });
   // ioredis reconnects by itself; without a listener its errors would go to the console.
   logConnectionErrors(logger, "redis", redis, subscriberRedis);
   await redis.connect();

@@ -1,4 +1,5 @@
 import { isCluster, type RedisClient } from "./redis-client";
+import { ShardedSubscriber } from "./sharded-subscriber";
 
 type Handler = (message: string, channel: string) => void;
 
@@ -19,15 +20,17 @@ export class ChannelSubscriber {
   /** Channels to SUBSCRIBE together: sockets arriving in the same tick cost one command, not one each. */
   private batch: { readonly channels: string[]; readonly done: Promise<void> } | undefined;
 
-  private readonly sharded: boolean;
+  /** On a cluster: the sharded subscriber connections (one per master); undefined on a single Redis. */
+  private readonly shards: ShardedSubscriber | undefined;
 
   constructor(private readonly redis: RedisClient) {
-    this.sharded = isCluster(redis);
-    redis.on(this.sharded ? "smessage" : "message", (channel: string, message: string) => {
+    const dispatch = (channel: string, message: string) => {
       const state = this.channels.get(channel);
       if (!state) return;
       for (const handler of state.handlers) handler(message, channel);
-    });
+    };
+    if (isCluster(redis)) this.shards = new ShardedSubscriber(redis, dispatch);
+    else redis.on("message", dispatch);
   }
 
   /** Adds a handler; resolves once Redis confirmed the subscription. Returns the function that removes it. */
@@ -71,8 +74,9 @@ export class ChannelSubscriber {
   }
 
   private async join(channels: readonly string[]): Promise<void> {
-    // SSUBSCRIBE takes channels of one slot at a time: one command per channel (ioredis pipelines them per master).
-    if (this.sharded) await Promise.all(channels.map((channel) => this.redis.ssubscribe(channel)));
+    // SSUBSCRIBE takes channels of one slot at a time: one command per channel.
+    const shards = this.shards;
+    if (shards) await Promise.all(channels.map((channel) => shards.ssubscribe(channel)));
     else await this.redis.subscribe(...channels);
   }
 
@@ -81,16 +85,8 @@ export class ChannelSubscriber {
    * were missed); `confirmed` resolves once they are in place again. Returns the function that stops listening.
    */
   onResubscribed(listener: (confirmed: () => Promise<void>) => void): () => void {
+    if (this.shards) return this.shards.onResubscribed(listener);
     const redis = this.redis;
-    if (isCluster(redis)) {
-      // ioredis re-sends each shard's SSUBSCRIBEs on the new owner, unawaited: sending them again and awaiting the
-      // answers is the barrier.
-      const onReady = () => listener(async () => {
-        await Promise.all([...this.channels.keys()].map((channel) => redis.ssubscribe(channel)));
-      });
-      redis.on("subscribersReady", onReady);
-      return () => redis.off("subscribersReady", onReady);
-    }
     // ioredis has just re-sent SUBSCRIBE: a PING queued after it answers once the subscriptions are back.
     const onReady = () => listener(async () => {
       await new Promise<void>((resolve) => setImmediate(resolve));
@@ -111,7 +107,7 @@ export class ChannelSubscriber {
     state.pending = this.after(state.pending, async () => {
       // Someone may have rejoined while the previous call was in flight.
       if (state.handlers.size > 0 || this.closed) return;
-      await (this.sharded ? this.redis.sunsubscribe(channel) : this.redis.unsubscribe(channel));
+      await (this.shards ? this.shards.sunsubscribe(channel) : this.redis.unsubscribe(channel));
       if (state.handlers.size === 0) this.channels.delete(channel);
       else await this.join([channel]);
     });
@@ -128,6 +124,7 @@ export class ChannelSubscriber {
     if (this.closed) return;
     this.closed = true;
     this.channels.clear();
+    this.shards?.close();
     if (this.redis.status !== "end") await this.redis.quit().catch(() => undefined);
   }
 }

@@ -9,13 +9,7 @@ export interface RedisTarget {
   readonly REDIS_CLUSTER: boolean;
 }
 
-export interface RedisClientOptions extends Omit<RedisOptions, "host" | "port" | "path" | "sentinels" | "readOnly"> {
-  /**
-   * On a cluster, a subscriber connection for sharded channels (SSUBSCRIBE): one connection per master, each
-   * re-subscribed by ioredis on the channel's new owner after a failover or a resharding.
-   */
-  readonly sharded?: boolean;
-}
+export type RedisClientOptions = Omit<RedisOptions, "host" | "port" | "path" | "sentinels" | "readOnly">;
 
 export function isCluster(redis: RedisClient): redis is Cluster {
   return redis instanceof Cluster;
@@ -32,7 +26,7 @@ export function seedNodes(url: string): URL[] {
 
 /** A connection for the given target: ioredis Redis, or ioredis Cluster when REDIS_CLUSTER is true. */
 export function createRedisClient(target: RedisTarget, options: RedisClientOptions = {}): RedisClient {
-  const { sharded, lazyConnect, enableAutoPipelining, retryStrategy, enableOfflineQueue, ...nodeOptions } = options;
+  const { lazyConnect, enableAutoPipelining, retryStrategy, enableOfflineQueue, ...nodeOptions } = options;
   const seeds = seedNodes(target.REDIS_URL);
   const [first] = seeds;
   if (first === undefined) throw new Error("REDIS_URL names no Redis");
@@ -53,7 +47,6 @@ export function createRedisClient(target: RedisTarget, options: RedisClientOptio
       ...(lazyConnect === undefined ? {} : { lazyConnect }),
       ...(enableAutoPipelining === undefined ? {} : { enableAutoPipelining }),
       ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),
-      shardedSubscribers: sharded === true,
       // A failover takes a few seconds: commands wait for the new master instead of failing at once.
       retryDelayOnFailover: 200,
       retryDelayOnClusterDown: 200,

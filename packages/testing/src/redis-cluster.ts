@@ -3,7 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { Cluster, Redis } from "ioredis";
+import { Redis } from "ioredis";
 import net from "node:net";
 import { waitFor } from "./wait-for";
 
@@ -88,7 +88,7 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     await waitFor(() => clusterReady(ports), { timeout: 30_000 });
     const nodes = ports.map((port): RedisClusterNode => ({ port, kill: () => killNode(children.get(port)) }));
     const url = ports.map((port) => `redis://127.0.0.1:${port}`).join(",");
-    return { url, nodes, masterOf: (key) => masterOf(url, nodes, key), close };
+    return { url, nodes, masterOf: (key) => masterOf(nodes, key), close };
   } catch (error) {
     await close();
     throw error;
@@ -122,6 +122,9 @@ function startNode(dir: string, port: number, nodeTimeoutMs: number): ChildProce
       "--cluster-enabled", "yes",
       "--cluster-config-file", `nodes-${port}.conf`,
       "--cluster-node-timeout", String(nodeTimeoutMs),
+      // A replica takes over however long ago it last heard from its master (an idle test cluster's link is quiet).
+      "--cluster-replica-validity-factor", "0",
+      "--repl-ping-replica-period", "1",
       "--save", "",
       "--appendonly", "no",
       "--maxmemory-policy", "noeviction",
@@ -140,41 +143,40 @@ async function killNode(child: ChildProcess | undefined): Promise<void> {
 }
 
 async function pings(port: number): Promise<boolean> {
-  const redis = new Redis({ port, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  redis.on("error", () => undefined);
-  try {
-    await redis.connect();
-    return (await redis.ping()) === "PONG";
-  } catch {
-    return false;
-  } finally {
-    redis.disconnect();
-  }
+  const { stdout } = await run("redis-cli", ["-p", String(port), "ping"]).catch(() => ({ stdout: "" }));
+  return stdout.trim() === "PONG";
 }
 
-/** Every node sees a healthy cluster with every slot served. */
+/** Every node sees a healthy cluster with every slot served, every replica linked to its master. */
 async function clusterReady(ports: readonly number[]): Promise<boolean> {
   const states = await Promise.all(
     ports.map(async (port) => {
       const { stdout } = await run("redis-cli", ["-p", String(port), "cluster", "info"]).catch(() => ({ stdout: "" }));
-      return stdout.includes("cluster_state:ok") && stdout.includes("cluster_slots_ok:16384");
+      if (!stdout.includes("cluster_state:ok") || !stdout.includes("cluster_slots_ok:16384")) return false;
+      // Replicas in sync with their masters: a master killed from now on has a replica ready to take over.
+      const replication = (await run("redis-cli", ["-p", String(port), "info", "replication"]).catch(() => ({ stdout: "" }))).stdout;
+      return replication.includes("role:master") || replication.includes("master_link_status:up");
     }),
   );
   return states.every(Boolean);
 }
 
-async function masterOf(url: string, nodes: readonly RedisClusterNode[], key: string): Promise<RedisClusterNode> {
-  const probe = new Cluster(url.split(",").map((seed) => ({ host: "127.0.0.1", port: Number(new URL(seed).port) })), { lazyConnect: true });
-  probe.on("error", () => undefined);
-  try {
-    await probe.connect();
-    const slot = (await probe.cluster("KEYSLOT", key)) as number;
-    const ranges = await probe.cluster("SLOTS");
-    const range = ranges.find(([from, to]) => slot >= from && slot <= to);
-    const node = nodes.find((candidate) => candidate.port === range?.[2]?.[1]);
-    if (!node) throw new Error(`no master serves slot ${slot}`);
-    return node;
-  } finally {
-    probe.disconnect();
+async function masterOf(nodes: readonly RedisClusterNode[], key: string): Promise<RedisClusterNode> {
+  for (const candidate of nodes) {
+    const redis = new Redis({ port: candidate.port, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    redis.on("error", () => undefined);
+    try {
+      await redis.connect();
+      const slot = await redis.cluster("KEYSLOT", key);
+      const ranges = await redis.cluster("SLOTS");
+      const range = ranges.find(([from, to]) => slot >= from && slot <= to);
+      const node = nodes.find((n) => n.port === range?.[2]?.[1]);
+      if (node) return node;
+    } catch {
+      // a node that is down: ask the next
+    } finally {
+      redis.disconnect();
+    }
   }
+  throw new Error("no node knows the master of this key's slot");
 }

@@ -17,11 +17,13 @@ export interface TestRedis {
 export interface TestRedisOptions {
   /** A Redis Cluster (resolveRedisCluster) instead of the single Redis of resolveServices. */
   readonly cluster?: boolean;
+  /** With `cluster`: the seeds of this cluster instead (one a test started for itself, to kill nodes of). */
+  readonly clusterUrl?: string;
 }
 
 export async function createTestRedis(label = "t", options: TestRedisOptions = {}): Promise<TestRedis> {
   const cluster = options.cluster === true;
-  const redisUrl = cluster ? (await resolveRedisCluster()).url : (await resolveServices()).redisUrl;
+  const redisUrl = cluster ? (options.clusterUrl ?? (await resolveRedisCluster()).url) : (await resolveServices()).redisUrl;
   const prefix = `parley-test:${label}:${randomBytes(5).toString("hex")}:`;
   let cleaned = false;
   return {

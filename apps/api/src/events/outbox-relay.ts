@@ -3,11 +3,15 @@ import type { EventPublisher, PublishableEvent } from "@parley/bus";
 import type { Logger } from "@parley/observability";
 import { sql } from "drizzle-orm";
 import { Counter, Gauge, type Registry } from "prom-client";
-import type { OutboxRepository, PendingEvent } from "../repositories/outbox-repository";
+import type { OutboxRepository, PendingEvent, RelayPartition } from "../repositories/outbox-repository";
 import type { Clock } from "../services/actor";
 
-// One publisher at a time across all API nodes keeps every user's stream in commit order.
+// One publisher at a time per partition (conversations hashed into PARTITIONS) keeps each conversation's events in
+// commit order while the API nodes sweep different partitions in parallel.
 const RELAY_LOCK = 0x7061726c; // "parl"
+const PARTITIONS = 16;
+// Partitions one node sweeps at once (each holds a database connection for its transaction).
+const PARTITIONS_IN_FLIGHT = 2;
 const BATCH = 200;
 const RETRY_WHILE_BUSY_MS = 20;
 // Events published from memory are marked in bulk this long after the first of them.
@@ -24,6 +28,8 @@ export interface OutboxRelayOptions {
   readonly sweepIntervalMs?: number;
   /** Published rows are deleted after this long. */
   readonly retentionMs?: number;
+  /** Partitions of the sweep (by conversation); every API node must use the same number. 16 unless given. */
+  readonly partitions?: number;
   /** Receives each pass's events once published and committed (enqueues e-mail jobs); its failures are only logged. */
   readonly onPublished?: (events: readonly PendingEvent[]) => Promise<void>;
 }
@@ -39,8 +45,9 @@ interface Claim {
  * Publishes outbox rows to Redis, two ways:
  * - from memory (`claim` + `publishCommitted`): a group-commit batch publishes its own events right after its commit,
  *   no second transaction, and the rows are marked published later, many at once, without waiting for the WAL flush;
- * - by a sweep (`kick`, and periodically): a transaction under a cluster-wide advisory lock reads unpublished rows in
- *   id order, publishes and marks them. It catches events of other paths (edits, reads, membership), of the worker,
+ * - by a sweep (`kick`, and periodically): per partition of the conversations, a transaction under that partition's
+ *   advisory lock reads its unpublished rows in id order, publishes and marks them; API nodes sweep different
+ *   partitions at once, so publishing grows with them. It catches events of other paths (edits, reads, membership), of the worker,
  *   of a crashed node, of a failed publish.
  * Per conversation, events reach every user's stream in commit order: a batch publishes from memory only if every
  * event of its conversations still unpublished when it took their locks is one of this node's claims (it then waits
@@ -270,7 +277,7 @@ export class OutboxRelay {
   }
 
   private scheduleRetry(): void {
-    // Another node holds the lock: it will most likely publish our rows, but make sure.
+    // Another node holds a partition's lock: it will most likely publish our rows, but make sure.
     if (this.retry || this.closed) return;
     this.retry = setTimeout(() => {
       this.retry = undefined;
@@ -280,18 +287,33 @@ export class OutboxRelay {
   }
 
   private async pass(): Promise<"busy" | "more" | "done"> {
-    const { database, outbox, publisher, clock } = this.options;
     // This node's own publishes first: the sweep would otherwise publish them again (harmless, but wasted).
     await this.settleInMemory(false);
+    const count = this.options.partitions ?? PARTITIONS;
+    // Only partitions with a backlog, from a random one on: nodes sweeping at once mostly start on different ones.
+    const pending = await this.options.outbox.pendingPartitions(count);
+    const start = Math.floor(Math.random() * pending.length);
+    const queue = pending.map((_, i) => pending[(start + i) % pending.length] ?? 0);
+    const outcomes: ("busy" | "more" | "done")[] = [];
+    const sweeper = async () => {
+      for (let index = queue.shift(); index !== undefined; index = queue.shift()) outcomes.push(await this.sweep({ index, count }));
+    };
+    await Promise.all(Array.from({ length: Math.min(PARTITIONS_IN_FLIGHT, count) }, sweeper));
+    return outcomes.includes("more") ? "more" : outcomes.includes("busy") ? "busy" : "done";
+  }
+
+  /** Publishes and marks the oldest unpublished events of one partition, unless another node holds it. */
+  private async sweep(partition: RelayPartition): Promise<"busy" | "more" | "done"> {
+    const { database, outbox, publisher, clock } = this.options;
     let published: readonly PendingEvent[] = [];
     const outcome = await database.db.transaction(async (tx) => {
       // Committed without waiting for the WAL flush: a mark lost in a crash only republishes the events, and the
       // publisher's per-event marker turns that into a no-op. Saves an fsync per pass that sends would queue behind.
       const [lock] = await tx.execute<{ locked: boolean }>(
-        sql`SELECT pg_try_advisory_xact_lock(${RELAY_LOCK}) AS locked, set_config('synchronous_commit', 'off', true) AS commit_mode`,
+        sql`SELECT pg_try_advisory_xact_lock(${RELAY_LOCK}, ${partition.index}) AS locked, set_config('synchronous_commit', 'off', true) AS commit_mode`,
       );
       if (!lock?.locked) return "busy";
-      const { events, invalidIds } = await outbox.pending(tx, BATCH);
+      const { events, invalidIds } = await outbox.pending(tx, BATCH, partition);
       if (invalidIds.length > 0) {
         // Written by a different version or by hand: it can never be delivered, so it must not block the queue.
         this.options.logger.error({ ids: invalidIds }, "outbox rows with unparseable events skipped");

@@ -15,6 +15,12 @@ export interface PendingEvent {
   readonly createdAt: Date;
 }
 
+/** One of `count` partitions of the outbox, by a hash of the conversation id. */
+export interface RelayPartition {
+  readonly index: number;
+  readonly count: number;
+}
+
 export class OutboxRepository {
   constructor(private readonly database: Database) {}
 
@@ -67,12 +73,16 @@ export class OutboxRepository {
       UPDATE "outbox" SET "published_at" = ${at.toISOString()}::timestamptz FROM "mode" WHERE "id" = ANY(${new Param([...ids])}::bigint[])`);
   }
 
-  /** The oldest unpublished events, in commit order per conversation (ids grow under the conversation row lock). */
-  async pending(tx: Executor, limit: number): Promise<{ events: PendingEvent[]; invalidIds: number[] }> {
+  /**
+   * The oldest unpublished events, in commit order per conversation (ids grow under the conversation row lock); with
+   * `partition`, only those of the conversations that hash to it (every event of a conversation is in one partition).
+   */
+  async pending(tx: Executor, limit: number, partition?: RelayPartition): Promise<{ events: PendingEvent[]; invalidIds: number[] }> {
+    const unpublished = isNull(schema.outbox.publishedAt);
     const rows = await tx
       .select({ id: schema.outbox.id, recipients: schema.outbox.recipients, event: schema.outbox.event, createdAt: schema.outbox.createdAt })
       .from(schema.outbox)
-      .where(isNull(schema.outbox.publishedAt))
+      .where(partition === undefined ? unpublished : and(unpublished, sql`${partitionOf(partition.count)} = ${partition.index}`))
       .orderBy(asc(schema.outbox.id))
       .limit(limit);
     const events: PendingEvent[] = [];
@@ -83,6 +93,13 @@ export class OutboxRepository {
       else invalidIds.push(row.id);
     }
     return { events, invalidIds };
+  }
+
+  /** The partitions (of `count`) that have unpublished events: a sweep visits only those. */
+  async pendingPartitions(count: number): Promise<number[]> {
+    const rows = await this.database.db.execute<{ partition: number }>(sql`
+      SELECT DISTINCT ${partitionOf(count)} AS "partition" FROM ${schema.outbox} WHERE ${isNull(schema.outbox.publishedAt)}`);
+    return rows.map((row) => Number(row.partition));
   }
 
   async markPublished(tx: Executor, ids: readonly number[], at: Date): Promise<void> {
@@ -107,6 +124,11 @@ export class OutboxRepository {
         LIMIT ${batch})`);
     return result.count;
   }
+}
+
+/** The partition of an outbox row: a hash of its conversation id (rows without one share a partition). */
+function partitionOf(count: number) {
+  return sql`((hashtext(coalesce(${schema.outbox.conversationId}::text, '')) & 2147483647) % ${count})::int`;
 }
 
 /** The conversation an event is about (outbox.conversation_id). */

@@ -17,8 +17,8 @@ export interface ClusterOptions {
   readonly edge?: Record<string, string>;
   /** Starts the worker with this extra environment when given. */
   readonly worker?: Record<string, string>;
-  /** On a Redis Cluster (resolveRedisCluster); PARLEY_TEST_REDIS_CLUSTER=true (the cluster leg) unless given. */
-  readonly redisCluster?: boolean;
+  /** The seeds of a Redis Cluster to run on; unless given, the leg's cluster with PARLEY_TEST_REDIS_CLUSTER=true, else one Redis. */
+  readonly redisCluster?: string;
 }
 
 export interface Cluster {
@@ -36,7 +36,10 @@ export interface Cluster {
 export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
   const [database, redis]: [TestDatabase, TestRedis] = await Promise.all([
     createTestDatabase({ migrate, templateKey: migrationsFingerprint() }),
-    createTestRedis("contract", { cluster: options.redisCluster ?? process.env.PARLEY_TEST_REDIS_CLUSTER === "true" }),
+    createTestRedis("contract", {
+      cluster: options.redisCluster !== undefined || process.env.PARLEY_TEST_REDIS_CLUSTER === "true",
+      ...(options.redisCluster === undefined ? {} : { clusterUrl: options.redisCluster }),
+    }),
   ]);
   const common = {
     REDIS_URL: redis.url,
