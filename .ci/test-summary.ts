@@ -8,7 +8,8 @@ const reports = [
   ...["apps", "packages"].flatMap((group) => readdirSync(join(root, group)).map((name) => join(root, group, name))),
   // bench/ is one package of its own (its fanout smoke run).
   join(root, "bench"),
-].map((dir) => join(dir, "node_modules", ".vitest", "results.json"));
+  // results-cluster.json: a package's second leg against a Redis Cluster (packages/contract-tests).
+].flatMap((dir) => ["results.json", "results-cluster.json"].map((file) => join(dir, "node_modules", ".vitest", file)));
 
 if (process.argv[2] === "--clean") {
   for (const file of reports) rmSync(file, { force: true });
