@@ -8,3 +8,4 @@ export { CONFIRM_EMAIL_JOB_NAME, confirmEmailJobData, confirmEmailJobOptions, RE
 export { ARCHIVAL_JOB_NAME, ARCHIVAL_SCHEDULER_ID, archivalJobData, EMAIL_BACKOFF_TYPE, EMAIL_JOB_ATTEMPTS, EMAIL_JOB_NAME, emailDeduplicationId, emailJobData, emailJobOptions, JOB_QUEUES, jobQueuePrefix, type ArchivalJobData, type EmailJobData, type EmailJobOptions, type JobQueueName } from "./jobs";
 export { announceBlock, BLOCKS_CONTROL, blockSignal, type BlockSignal } from "./block-signals";
 export { createRedisClient, duplicateRedisClient, isCluster, publishToChannel, seedNodes, type RedisClient, type RedisClientOptions, type RedisTarget } from "./redis-client";
+export { hashSlot } from "./hash-slot";

@@ -1,4 +1,5 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -18,6 +19,8 @@ export interface RedisClusterNode {
 export interface TestRedisCluster {
   /** Every node as a seed, comma-separated (REDIS_URL with REDIS_CLUSTER=true). */
   readonly url: string;
+  /** Where the nodes keep their files ("" when TEST_REDIS_CLUSTER_URL named a cluster). */
+  readonly directory: string;
   /** The nodes this harness started (empty when TEST_REDIS_CLUSTER_URL named a cluster). */
   readonly nodes: readonly RedisClusterNode[];
   /** The node serving `key`'s slot as master right now. */
@@ -46,6 +49,7 @@ export function resolveRedisCluster(env: NodeJS.ProcessEnv = process.env): Promi
     const cluster = await startRedisCluster();
     process.once("exit", () => {
       for (const node of cluster.nodes) void node.kill();
+      if (cluster.directory !== "") rmSync(cluster.directory, { recursive: true, force: true });
     });
     return cluster;
   })();
@@ -55,6 +59,7 @@ export function resolveRedisCluster(env: NodeJS.ProcessEnv = process.env): Promi
 function externalCluster(url: string): TestRedisCluster {
   return {
     url,
+    directory: "",
     nodes: [],
     masterOf: () => Promise.reject(new Error("the cluster of TEST_REDIS_CLUSTER_URL is not this harness's to kill")),
     close: () => Promise.resolve(),
@@ -88,7 +93,7 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     await waitFor(() => clusterReady(ports), { timeout: 30_000 });
     const nodes = ports.map((port): RedisClusterNode => ({ port, kill: () => killNode(children.get(port)) }));
     const url = ports.map((port) => `redis://127.0.0.1:${port}`).join(",");
-    return { url, nodes, masterOf: (key) => masterOf(nodes, key), close };
+    return { url, directory: dir, nodes, masterOf: (key) => masterOf(nodes, key), close };
   } catch (error) {
     await close();
     throw error;

@@ -1,0 +1,85 @@
+import type { ConversationEvent } from "@parley/protocol";
+import { createTestRedis, waitFor, type TestRedis } from "@parley/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { busKeys, ChannelSubscriber, createRedisClient, EventPublisher, hashSlot, parseEnvelope, PresenceStore, readUserStream, type RedisClient } from "../src";
+
+// The bus on a Redis Cluster (3 masters, 3 replicas): every script and MULTI in one slot, sharded channels.
+const conversationId = "0192f5a4-7c1e-7cc2-9a55-1f1a2b3c4d5e";
+const readEvent = (upToSeq: number): ConversationEvent => ({ type: "messages_read", conversation_id: conversationId, user_id: "reader", up_to_seq: upToSeq });
+/** Users whose keys live on different slots (and so, mostly, on different masters). */
+const users = Array.from({ length: 12 }, (_, i) => `user-${i}`);
+
+let testRedis: TestRedis;
+let redis: RedisClient;
+let subscriber: ChannelSubscriber;
+let publisher: EventPublisher;
+
+beforeAll(async () => {
+  testRedis = await createTestRedis("bus-cluster", { cluster: true });
+  const target = { REDIS_URL: testRedis.url, REDIS_CLUSTER: true };
+  redis = createRedisClient(target, { lazyConnect: true });
+  const subscriberRedis = createRedisClient(target, { lazyConnect: true });
+  await Promise.all([redis.connect(), subscriberRedis.connect()]);
+  subscriber = new ChannelSubscriber(subscriberRedis);
+  publisher = new EventPublisher({ redis, keyPrefix: testRedis.prefix });
+}, 60_000);
+
+afterAll(async () => {
+  await subscriber.close();
+  await testRedis.cleanup();
+  redis.disconnect();
+});
+
+describe("the bus on a Redis Cluster", () => {
+  it("publishes a batch to recipients on every shard, live and in each stream, in order, once per recipient", async () => {
+    expect(new Set(users.map((user) => hashSlot(busKeys(testRedis.prefix).userStream(user)))).size).toBe(users.length);
+    const live = new Map<string, number[]>(users.map((user) => [user, []]));
+    await Promise.all(
+      users.map((user) =>
+        subscriber.subscribe(busKeys(testRedis.prefix).userChannel(user), (text) => {
+          const envelope = parseEnvelope(text);
+          if (envelope?.event.type === "messages_read") live.get(user)?.push(envelope.event.up_to_seq);
+        }),
+      ),
+    );
+    const batch = [1, 2, 3].map((seq) => ({ id: `e${seq}`, recipients: users, event: readEvent(seq) }));
+    const first = await publisher.publish(batch);
+    // The relay publishes the same events again (a retry after a crash): nothing is appended twice.
+    const again = await publisher.publish(batch);
+    expect(again).toEqual(first);
+    for (const user of users) {
+      await waitFor(() => live.get(user)?.length === 3);
+      const replay = await readUserStream(redis, testRedis.prefix, user, "0-0");
+      if (!replay.ok) throw new Error("unexpected too_old");
+      expect(replay.events.map(({ pos, event }) => [pos, event.type === "messages_read" ? event.up_to_seq : 0])).toEqual(
+        [1, 2, 3].map((seq) => [first.get(`e${seq}`)?.get(user), seq]),
+      );
+    }
+    expect([...live.values()]).toEqual(users.map(() => [1, 2, 3]));
+  });
+
+  it("keeps presence and statistics across nodes without a command spanning slots", async () => {
+    const store = new PresenceStore({ redis, keyPrefix: testRedis.prefix });
+    expect(await store.register({ userId: "ann", connectionId: "c1", node: "edge-1" }, 2)).toBe(1);
+    expect(await store.register({ userId: "ann", connectionId: "c2", node: "edge-2" }, 2)).toBe(2);
+    expect(await store.register({ userId: "ann", connectionId: "c3", node: "edge-1" }, 2)).toBeUndefined();
+    expect(await store.register({ userId: "bob", connectionId: "c4", node: "edge-1" }, 2)).toBe(1);
+    await store.refresh("edge-1", [
+      { userId: "ann", connectionId: "c1", node: "edge-1" },
+      { userId: "bob", connectionId: "c4", node: "edge-1" },
+    ]);
+    expect(await store.stats()).toEqual({
+      connections: 3,
+      users: 2,
+      users_with_multiple_connections: 1,
+      nodes: [
+        { node: "edge-1", connections: 2, users: 2 },
+        { node: "edge-2", connections: 1, users: 1 },
+      ],
+    });
+    expect(await store.unregister({ userId: "ann", connectionId: "c2", node: "edge-2" })).toBe(1);
+    expect((await store.get(["ann", "bob", "carol"])).map((presence) => presence.status)).toEqual(["online", "online", "offline"]);
+    await store.removeNode("edge-2");
+    expect((await store.stats()).nodes.map((node) => node.node)).toEqual(["edge-1"]);
+  });
+});
