@@ -7,6 +7,7 @@
  *     [--group-size 10] [--threads 2] [--rates 25,50,...] [--step-seconds 8] [--drain-seconds 4] [--warmup-seconds 3]
  *     [--idle-connections 10000] [--connect-concurrency 100] [--max-minutes 12] [--parley-env KEY=VALUE ...]
  *     [--parley-root DIR] [--baseline-root DIR] [--cpu-prof DIR] [--redis-url URL] [--docs true|false]
+ *     [--api-nodes 1] [--edges 2] [--redis-cluster false]
  */
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -44,6 +45,9 @@ const { values: args } = parseArgs({
     "cpu-prof": { type: "string" },
     "redis-url": { type: "string" },
     docs: { type: "string", default: "true" },
+    "api-nodes": { type: "string", default: String(DEFAULT_SETTINGS.apiNodes) },
+    edges: { type: "string", default: String(DEFAULT_SETTINGS.edges) },
+    "redis-cluster": { type: "string", default: String(DEFAULT_SETTINGS.redisCluster) },
   },
 });
 
@@ -64,6 +68,7 @@ function parseSettings(): FanoutSettings {
     parleyEnv[pair.slice(0, at)] = pair.slice(at + 1);
   }
   if (args.docs !== "true" && args.docs !== "false") throw new Error("--docs is true or false");
+  if (args["redis-cluster"] !== "true" && args["redis-cluster"] !== "false") throw new Error("--redis-cluster is true or false");
   return {
     ...DEFAULT_SETTINGS,
     targets: targets as TargetName[],
@@ -83,6 +88,9 @@ function parseSettings(): FanoutSettings {
     baselineRoot: args["baseline-root"] === undefined ? undefined : path.resolve(args["baseline-root"]),
     cpuProfileDir: cpuProfileDir(),
     redisUrl: args["redis-url"],
+    apiNodes: number("api-nodes", args["api-nodes"], 1, 8),
+    edges: number("edges", args.edges, 1, 8),
+    redisCluster: args["redis-cluster"] === "true",
   };
 }
 

@@ -3,15 +3,15 @@
  * bench's alone, read from /proc), else the shared test Redis with a key prefix per target (CPU from `INFO cpu`,
  * which then includes whatever else uses that Redis).
  */
-import { freePort, resolveServices } from "@parley/testing";
+import { freePort, resolveServices, startRedisCluster } from "@parley/testing";
 import { Redis } from "ioredis";
 import { spawn, type ChildProcess } from "node:child_process";
 import { parseInfoCpuMicros } from "./resource-usage";
 
 export interface BenchRedis {
   readonly url: string;
-  /** The redis-server process when this run started it. */
-  readonly pid: number | undefined;
+  /** The redis-server processes this run started (one, or the nodes of a cluster); empty on a shared Redis. */
+  readonly pids: readonly number[];
   infoCpuMicros(): Promise<number>;
   close(): Promise<void>;
 }
@@ -31,10 +31,11 @@ async function answers(url: string): Promise<boolean> {
 }
 
 function withInfo(url: string, pid: number | undefined, stop: () => Promise<void>): BenchRedis {
+  const pids = pid === undefined ? [] : [pid];
   const info = new Redis(url, { maxRetriesPerRequest: 2 });
   return {
     url,
-    pid,
+    pids,
     async infoCpuMicros() {
       return parseInfoCpuMicros(await info.info("cpu"));
     },
@@ -46,7 +47,12 @@ function withInfo(url: string, pid: number | undefined, stop: () => Promise<void
 }
 
 /** Starts `redis-server` (no persistence, 127.0.0.1 only); falls back to the shared Redis when that fails or `sharedUrl` is given. */
-export async function startBenchRedis(sharedUrl?: string): Promise<BenchRedis> {
+export async function startBenchRedis(sharedUrl?: string, cluster = false): Promise<BenchRedis> {
+  if (cluster) {
+    // Its CPU is the sum over its nodes, read from /proc (never INFO: that would be one node's).
+    const started = await startRedisCluster();
+    return { url: started.url, pids: started.nodes.map((node) => node.pid), infoCpuMicros: () => Promise.resolve(0), close: () => started.close() };
+  }
   if (sharedUrl !== undefined) return withInfo(sharedUrl, undefined, () => Promise.resolve());
   const port = await freePort();
   let child: ChildProcess | undefined;

@@ -68,8 +68,8 @@ export interface UsageDelta {
 export interface UsageSources {
   /** Processes of the target (API, edges, worker / the nodes). */
   readonly nodePids: () => readonly number[];
-  /** The redis-server process (CPU from /proc), when this run started it. */
-  readonly redisPid: number | undefined;
+  /** The redis-server processes (CPU from /proc), when this run started them (one, or a cluster's nodes). */
+  readonly redisPids: readonly number[];
   /** Fallback: `INFO cpu` of a shared Redis (includes other clients' work). */
   readonly redisInfoCpuMicros: () => Promise<number>;
   /** Admin connection (not to the target's database, so its own queries do not count). */
@@ -112,7 +112,7 @@ export async function takeSnapshot(sources: UsageSources): Promise<UsageSnapshot
     const [stat] = await sources.admin<{ commits: string }[]>`SELECT xact_commit::text AS commits FROM pg_stat_database WHERE datname = ${sources.database}`;
     commits = Number(stat?.commits ?? 0);
   }
-  const redis = sources.redisPid === undefined ? await sources.redisInfoCpuMicros() : (processCpuMicros(sources.redisPid) ?? 0);
+  const redis = sources.redisPids.length === 0 ? await sources.redisInfoCpuMicros() : sources.redisPids.reduce((sum, pid) => sum + (processCpuMicros(pid) ?? 0), 0);
   const batches = await sendBatches(sources.apiMetricsUrl);
   return { at: performance.now(), nodes: cpuOf(sources.nodePids()), redis, postgres: cpuOf(backendPids), commits, batches };
 }

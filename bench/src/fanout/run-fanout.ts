@@ -40,6 +40,11 @@ export interface FanoutSettings {
   readonly cpuProfileDir: string | undefined;
   /** Use this Redis instead of starting a redis-server. */
   readonly redisUrl: string | undefined;
+  /** Parley: API nodes (edges spread over them) and edges (groups' members spread over them). */
+  readonly apiNodes: number;
+  readonly edges: number;
+  /** Start a local Redis Cluster (3 masters, 3 replicas) and run Parley with REDIS_CLUSTER=true. */
+  readonly redisCluster: boolean;
 }
 
 export const DEFAULT_SETTINGS: FanoutSettings = {
@@ -61,6 +66,9 @@ export const DEFAULT_SETTINGS: FanoutSettings = {
   baselineRoot: undefined,
   cpuProfileDir: undefined,
   redisUrl: undefined,
+  apiNodes: 1,
+  edges: 2,
+  redisCluster: false,
 };
 
 export interface StepResult {
@@ -118,7 +126,7 @@ export interface TargetResult {
 
 export interface FanoutRun {
   readonly settings: Omit<FanoutSettings, "parleyEnv" | "parleyRoot" | "baselineRoot" | "cpuProfileDir"> & { readonly parley_env_keys: readonly string[] };
-  readonly redis: "own redis-server" | "shared";
+  readonly redis: "own redis-server" | "shared" | "own Redis Cluster (3 masters, 3 replicas)";
   readonly targets: readonly TargetResult[];
 }
 
@@ -230,7 +238,17 @@ async function runTarget(name: TargetName, settings: FanoutSettings, redis: Benc
   let generator: LoadGenerator | undefined;
   log(`${TARGET_LABELS[name]}: starting...`);
   try {
-    target = await startTarget(name, { redisUrl: redis.url, runId, parleyEnv: settings.parleyEnv, parleyRoot: settings.parleyRoot, baselineRoot: settings.baselineRoot, cpuProfileDir: settings.cpuProfileDir });
+    target = await startTarget(name, {
+      redisUrl: redis.url,
+      redisCluster: settings.redisCluster,
+      apiNodes: settings.apiNodes,
+      edges: settings.edges,
+      runId,
+      parleyEnv: settings.parleyEnv,
+      parleyRoot: settings.parleyRoot,
+      baselineRoot: settings.baselineRoot,
+      cpuProfileDir: settings.cpuProfileDir,
+    });
     const groupCount = Math.max(1, Math.floor(settings.clients / settings.groupSize));
     const groups = await target.createGroups(groupCount, settings.groupSize);
     generator = LoadGenerator.start(target.protocol, settings.threads);
@@ -243,7 +261,7 @@ async function runTarget(name: TargetName, settings: FanoutSettings, redis: Benc
 
     const sources: UsageSources = {
       nodePids: () => target?.nodePids() ?? [],
-      redisPid: redis.pid,
+      redisPids: redis.pids,
       redisInfoCpuMicros: () => redis.infoCpuMicros(),
       admin,
       database: target.database,
@@ -301,7 +319,7 @@ async function runTarget(name: TargetName, settings: FanoutSettings, redis: Benc
 
 export async function runFanout(settings: FanoutSettings, log: Log): Promise<FanoutRun> {
   const runId = randomBytes(4).toString("hex");
-  const redis = await startBenchRedis(settings.redisUrl);
+  const redis = await startBenchRedis(settings.redisUrl, settings.redisCluster);
   const { adminDatabaseUrl } = await resolveServices();
   const admin = postgres(adminDatabaseUrl, { max: 1, onnotice: () => undefined });
   const results: TargetResult[] = [];
@@ -317,5 +335,5 @@ export async function runFanout(settings: FanoutSettings, log: Log): Promise<Fan
     await redis.close();
   }
   const { parleyEnv, parleyRoot: _root, baselineRoot: _baseline, cpuProfileDir: _profiles, ...rest } = settings;
-  return { settings: { ...rest, parley_env_keys: Object.keys(parleyEnv) }, redis: redis.pid === undefined ? "shared" : "own redis-server", targets: results };
+  return { settings: { ...rest, parley_env_keys: Object.keys(parleyEnv) }, redis: settings.redisCluster ? "own Redis Cluster (3 masters, 3 replicas)" : redis.pids.length === 0 ? "shared" : "own redis-server", targets: results };
 }

@@ -20,7 +20,7 @@ export const TARGET_NAMES = ["parley", "parley-baseline", "socketio", "relay"] a
 export type TargetName = (typeof TARGET_NAMES)[number];
 
 export const TARGET_LABELS: Readonly<Record<TargetName, string>> = {
-  parley: "Parley (2 edges + API + worker)",
+  parley: "Parley (edges + API + worker)",
   "parley-baseline": "Parley baseline (--baseline-root: the same cluster from another checkout)",
   socketio: "Socket.IO 4 + redis-adapter + INSERT (reference)",
   relay: "bare ws + Redis relay (no auth, no persistence)",
@@ -59,6 +59,11 @@ export interface FanoutTarget {
 
 export interface TargetOptions {
   readonly redisUrl: string;
+  /** Parley only: REDIS_URL names a Redis Cluster's seeds (REDIS_CLUSTER=true). */
+  readonly redisCluster: boolean;
+  /** Parley only: API nodes (edge n talks to API n mod apiNodes) and edges (group member n on edge n mod edges). */
+  readonly apiNodes: number;
+  readonly edges: number;
   readonly runId: string;
   /** Parley only: added to the environment of every Parley process (later ones win). */
   readonly parleyEnv: Readonly<Record<string, string>>;
@@ -133,6 +138,7 @@ async function startParley(options: TargetOptions, name: "parley" | "parley-base
       LOG_LEVEL: "warn",
       PARLEY_POLICY: "open",
       REDIS_URL: options.redisUrl,
+      REDIS_CLUSTER: String(options.redisCluster),
       REDIS_KEY_PREFIX: prefix,
       JWT_SECRET,
       INTERNAL_SECRET,
@@ -144,11 +150,22 @@ async function startParley(options: TargetOptions, name: "parley" | "parley-base
       REGISTER_RATE_LIMIT: UNREACHED_LIMIT,
     };
     const appDir = (app: string) => path.join(root, "apps", app);
-    const apiEnvironment = { ...common, NODE_ID: "bench-api", DATABASE_URL: database.url, ...profiling(options.cpuProfileDir, `${name}-api`), ...options.parleyEnv };
+    const databaseUrl = database.url;
+    const apiEnvironments = Array.from({ length: options.apiNodes }, (_, i) => ({
+      ...common,
+      NODE_ID: i === 0 ? "bench-api" : `bench-api-${i + 1}`,
+      DATABASE_URL: databaseUrl,
+      ...profiling(options.cpuProfileDir, i === 0 ? `${name}-api` : `${name}-api-${i + 1}`),
+      ...options.parleyEnv,
+    }));
     // Fails here, naming the variable, rather than as a child that exits before it is ready.
-    loadConfig(apiEnv, apiEnvironment);
-    const api = await startAppProcess({ name: "api", cwd: appDir("api"), env: apiEnvironment, readyTimeoutMs: 90_000 });
-    apps.push(api);
+    for (const env of apiEnvironments) loadConfig(apiEnv, env);
+    const apiStarts = await Promise.allSettled(apiEnvironments.map((env, i) => startAppProcess({ name: i === 0 ? "api" : `api-${i + 1}`, cwd: appDir("api"), env, readyTimeoutMs: 90_000 })));
+    const apis = apiStarts.map((outcome) => (outcome.status === "fulfilled" ? outcome.value : undefined));
+    apps.push(...apis);
+    const apiFailure = apiStarts.find((outcome) => outcome.status === "rejected");
+    if (apiFailure) throw apiFailure.reason;
+    const api = apis[0]!;
     // No user has an e-mail address: the worker never needs its SMTP server.
     const workerEnvironment = {
       ...common,
@@ -159,7 +176,13 @@ async function startParley(options: TargetOptions, name: "parley" | "parley-base
       ...options.parleyEnv,
     };
     loadConfig(workerEnv, workerEnvironment);
-    const edgeEnvironments = [1, 2].map((n) => ({ ...common, NODE_ID: `bench-edge-${n}`, API_URL: api.url, ...profiling(options.cpuProfileDir, `${name}-edge-${n}`), ...options.parleyEnv }));
+    const edgeEnvironments = Array.from({ length: options.edges }, (_, i) => i + 1).map((n) => ({
+      ...common,
+      NODE_ID: `bench-edge-${n}`,
+      API_URL: apis[(n - 1) % apis.length]!.url,
+      ...profiling(options.cpuProfileDir, `${name}-edge-${n}`),
+      ...options.parleyEnv,
+    }));
     for (const env of edgeEnvironments) loadConfig(edgeEnv, env);
     // Every start is recorded as it settles, so a failure of one still stops the others.
     const started = await Promise.allSettled([
@@ -170,7 +193,7 @@ async function startParley(options: TargetOptions, name: "parley" | "parley-base
     apps.push(...values);
     const failure = started.find((outcome) => outcome.status === "rejected");
     if (failure) throw failure.reason;
-    const edges = [values[0]!, values[1]!];
+    const edges = values.slice(0, options.edges).map((edge) => edge!);
 
     const client = new JsonClient(api.url);
     // Signed with the secret the cluster runs with, which --parley-env may have replaced.

@@ -12,6 +12,7 @@ const run = promisify(execFile);
 
 export interface RedisClusterNode {
   readonly port: number;
+  readonly pid: number;
   /** SIGKILLs the node (a crash); resolves once it exited. */
   kill(): Promise<void>;
 }
@@ -91,7 +92,7 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     const addresses = ports.map((port) => `127.0.0.1:${port}`);
     await run("redis-cli", ["--cluster", "create", ...addresses, "--cluster-replicas", String(options.replicasPerMaster ?? 1), "--cluster-yes"]);
     await waitFor(() => clusterReady(ports), { timeout: 30_000 });
-    const nodes = ports.map((port): RedisClusterNode => ({ port, kill: () => killNode(children.get(port)) }));
+    const nodes = ports.map((port): RedisClusterNode => ({ port, pid: children.get(port)?.pid ?? 0, kill: () => killNode(children.get(port)) }));
     const url = ports.map((port) => `redis://127.0.0.1:${port}`).join(",");
     return { url, directory: dir, nodes, masterOf: (key) => masterOf(nodes, key), close };
   } catch (error) {
