@@ -26,7 +26,7 @@ export function seedNodes(url: string): URL[] {
 
 /** A connection for the given target: ioredis Redis, or ioredis Cluster when REDIS_CLUSTER is true. */
 export function createRedisClient(target: RedisTarget, options: RedisClientOptions = {}): RedisClient {
-  const { lazyConnect, enableAutoPipelining, retryStrategy, enableOfflineQueue, ...nodeOptions } = options;
+  const { lazyConnect, enableAutoPipelining: _autoPipelining, retryStrategy, enableOfflineQueue, ...nodeOptions } = options;
   const seeds = seedNodes(target.REDIS_URL);
   const [first] = seeds;
   if (first === undefined) throw new Error("REDIS_URL names no Redis");
@@ -45,7 +45,9 @@ export function createRedisClient(target: RedisTarget, options: RedisClientOptio
     {
       redisOptions,
       ...(lazyConnect === undefined ? {} : { lazyConnect }),
-      ...(enableAutoPipelining === undefined ? {} : { enableAutoPipelining }),
+      // Never auto-pipelined: ioredis 5.9 groups scripts (EVALSHA) of different slots into one auto-pipeline and the
+      // whole batch fails ("All keys in the pipeline should belong to the same slots allocation group").
+      enableAutoPipelining: false,
       ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),
       // A failover takes a few seconds: commands wait for the new master instead of failing at once.
       retryDelayOnFailover: 200,
