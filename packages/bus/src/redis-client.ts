@@ -26,7 +26,8 @@ export function seedNodes(url: string): URL[] {
 
 /** A connection for the given target: ioredis Redis, or ioredis Cluster when REDIS_CLUSTER is true. */
 export function createRedisClient(target: RedisTarget, options: RedisClientOptions = {}): RedisClient {
-  const { lazyConnect, enableAutoPipelining: _autoPipelining, retryStrategy, enableOfflineQueue, ...nodeOptions } = options;
+  // A cluster takes these at its own level (retryStrategy: clusterRetryStrategy, left at its default).
+  const { lazyConnect, enableAutoPipelining: _autoPipelining, retryStrategy: _retryStrategy, enableOfflineQueue, ...nodeOptions } = options;
   const seeds = seedNodes(target.REDIS_URL);
   const [first] = seeds;
   if (first === undefined) throw new Error("REDIS_URL names no Redis");

@@ -82,7 +82,8 @@ export class ShardedSubscriber {
   private connection(node: string): Redis {
     let connection = this.nodes.get(node);
     if (connection && connection.status !== "end") return connection;
-    const [host = "", port = ""] = [node.slice(0, node.lastIndexOf(":")), node.slice(node.lastIndexOf(":") + 1)];
+    const host = node.slice(0, node.lastIndexOf(":"));
+    const port = node.slice(node.lastIndexOf(":") + 1);
     const { username, password, tls, connectionName } = this.cluster.options.redisOptions ?? {};
     connection = new Redis({
       host,

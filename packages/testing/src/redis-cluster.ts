@@ -142,7 +142,7 @@ function startNode(dir: string, port: number, nodeTimeoutMs: number): ChildProce
 }
 
 async function killNode(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  if (child?.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   child.kill("SIGKILL");
   await exited;

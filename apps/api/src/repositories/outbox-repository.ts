@@ -99,7 +99,7 @@ export class OutboxRepository {
   async pendingPartitions(count: number): Promise<number[]> {
     const rows = await this.database.db.execute<{ partition: number }>(sql`
       SELECT DISTINCT ${partitionOf(count)} AS "partition" FROM ${schema.outbox} WHERE ${isNull(schema.outbox.publishedAt)}`);
-    return rows.map((row) => Number(row.partition));
+    return rows.map((row) => row.partition);
   }
 
   async markPublished(tx: Executor, ids: readonly number[], at: Date): Promise<void> {
