@@ -94,6 +94,9 @@ export class ShardedSubscriber {
       ...(connectionName === undefined ? {} : { connectionName: `${connectionName}:sharded` }),
       // Channels are placed again by this class (possibly on another node), never re-sent blindly to this one.
       autoResubscribe: false,
+      // The ready check (INFO) is refused once the first SSUBSCRIBE, queued before the connection is up, put it in
+      // subscriber mode.
+      enableReadyCheck: false,
       retryStrategy: () => null,
       maxRetriesPerRequest: 1,
     });
