@@ -92,17 +92,25 @@ export class SendBatchRepository {
   /**
    * Messages already stored under these keys: live ones by (sender, client_msg_id) in any conversation (reuse
    * elsewhere shows), archived ones of the key's conversation; a service's (no sender) within the conversation.
+   * Every branch is an index lookup per key (the unique (sender_id, client_msg_id) index; archived rows only of
+   * conversations archived now, by their (conversation_id, seq) index): a semi-join over the whole table would read
+   * every message ever sent, once per batch. One statement, so the archiver's move of a conversation's rows (one
+   * transaction, with archived_at) is seen entirely or not at all.
    */
   async findByClientMsgIds(tx: Tx, keys: readonly ClientMsgKey[]): Promise<MessageRow[]> {
     if (keys.length === 0) return [];
     const rows = await tx.execute<RawMessage>(sql`
-      WITH "k" AS (SELECT * FROM unnest(${array(keys.map((k) => k.senderId))}::text[], ${array(keys.map((k) => k.clientMsgId))}::text[],
+      WITH "k" AS (SELECT DISTINCT * FROM unnest(${array(keys.map((k) => k.senderId))}::text[], ${array(keys.map((k) => k.clientMsgId))}::text[],
         ${array(keys.map((k) => k.conversationId))}::uuid[]) AS "k"("sender_id", "client_msg_id", "conversation_id"))
-      SELECT ${MESSAGE_COLUMNS} FROM "messages" "m" WHERE EXISTS (SELECT 1 FROM "k" WHERE "k"."client_msg_id" = "m"."client_msg_id"
-        AND ("k"."sender_id" = "m"."sender_id" OR ("k"."sender_id" IS NULL AND "m"."sender_id" IS NULL AND "m"."conversation_id" = "k"."conversation_id")))
+      SELECT "m".* FROM "k" CROSS JOIN LATERAL (SELECT ${MESSAGE_COLUMNS} FROM "messages"
+        WHERE "sender_id" = "k"."sender_id" AND "client_msg_id" = "k"."client_msg_id") AS "m"
       UNION ALL
-      SELECT ${MESSAGE_COLUMNS} FROM "archived_messages" "a" WHERE EXISTS (SELECT 1 FROM "k" WHERE "k"."client_msg_id" = "a"."client_msg_id"
-        AND "a"."conversation_id" = "k"."conversation_id" AND "a"."sender_id" IS NOT DISTINCT FROM "k"."sender_id")`);
+      SELECT "m".* FROM "k" CROSS JOIN LATERAL (SELECT ${MESSAGE_COLUMNS} FROM "messages"
+        WHERE "k"."sender_id" IS NULL AND "sender_id" IS NULL AND "client_msg_id" = "k"."client_msg_id" AND "conversation_id" = "k"."conversation_id") AS "m"
+      UNION ALL
+      SELECT "a".* FROM "k" JOIN "conversations" "c" ON "c"."id" = "k"."conversation_id" AND "c"."archived_at" IS NOT NULL
+      CROSS JOIN LATERAL (SELECT ${MESSAGE_COLUMNS} FROM "archived_messages"
+        WHERE "conversation_id" = "k"."conversation_id" AND "client_msg_id" = "k"."client_msg_id" AND "sender_id" IS NOT DISTINCT FROM "k"."sender_id") AS "a"`);
     return rows.map(toRow);
   }
 
