@@ -1,4 +1,4 @@
-import type { RedisClient } from "./redis-client";
+import { publishToChannel, type RedisClient } from "./redis-client";
 import { z } from "zod";
 import { busKeys } from "./keys";
 
@@ -16,7 +16,11 @@ export const blockSignal = z.object({
 });
 export type BlockSignal = z.infer<typeof blockSignal>;
 
-/** Publishes a block signal after its transaction committed; edges also refresh block lists on their own (a lost signal heals). */
+/**
+ * Publishes a block signal after its transaction committed; edges also refresh block lists on their own (a lost signal
+ * heals). Edges read it through their ChannelSubscriber, which SSUBSCRIBEs on a Redis Cluster: SPUBLISH there (a plain
+ * PUBLISH never reaches a sharded subscriber).
+ */
 export async function announceBlock(redis: RedisClient, keyPrefix: string, signal: BlockSignal): Promise<void> {
-  await redis.publish(busKeys(keyPrefix).controlChannel(BLOCKS_CONTROL), JSON.stringify(signal));
+  await publishToChannel(redis, busKeys(keyPrefix).controlChannel(BLOCKS_CONTROL), JSON.stringify(signal));
 }
