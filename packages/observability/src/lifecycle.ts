@@ -50,6 +50,31 @@ export interface RunNodeOptions<C> {
   readonly forceExitAfterMs: (config: C) => number;
 }
 
+/** Codes of a lost connection to PostgreSQL or Redis: the network's, postgres.js's own, and the server shutting down. */
+const CONNECTION_LOSS_CODES = new Set([
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+  "57P01", // admin_shutdown (pg_terminate_backend, a fast restart)
+  "57P02", // crash_shutdown
+  "57P03", // cannot_connect_now (still starting)
+]);
+
+/**
+ * Whether an unhandled rejection is a lost database or Redis connection. Drivers can leave one of those unhandled
+ * when a server restarts under load (postgres.js rejects a query nobody awaits yet); the pool reconnects, so the
+ * process should live on. Anything else is a bug and still ends the process.
+ */
+export function isConnectionLoss(reason: unknown): boolean {
+  if (typeof reason !== "object" || reason === null || !("code" in reason)) return false;
+  const code = reason.code;
+  return typeof code === "string" && CONNECTION_LOSS_CODES.has(code);
+}
+
 /**
  * The one start/stop path of every node's main.ts: config (a bad one exits 1 with its problems), start, then
  * SIGTERM/SIGINT stop the node once, exit 0 when it stopped, 1 when it failed or passed its deadline.
@@ -63,6 +88,14 @@ export async function runNode<C>(options: RunNodeOptions<C>): Promise<void> {
     process.exit(1);
   }
   const logger = options.createLogger(config);
+  process.on("unhandledRejection", (reason) => {
+    if (isConnectionLoss(reason)) {
+      logger.warn({ err: reason }, "a lost database or Redis connection was left unhandled by its driver; carrying on (the pool reconnects)");
+      return;
+    }
+    logger.fatal({ err: reason }, "unhandled rejection; exiting");
+    process.exit(1);
+  });
   let node: NodeHandle;
   try {
     node = await options.start(config, logger);
