@@ -53,16 +53,14 @@ async function register(name: string): Promise<Account> {
 
 /** Sends until acknowledged, retrying the same client_msg_id after any failure (as the SDK's outbox does). */
 async function sendUntilAcked(sender: Account, conversationId: string, clientMsgId: string, deadline: number): Promise<Message> {
-  for (;;) {
-    try {
+  // A refusal or a reset while the API lost its database connections is retried (waitFor polls until the deadline).
+  return waitFor(
+    async () => {
       const response = await call("POST", `/v1/conversations/${conversationId}/messages`, sender.token, { client_msg_id: clientMsgId, content: `message ${clientMsgId}` });
-      if (response.status === 201 || response.status === 200) return message.parse(response.body);
-    } catch {
-      // refused or reset while the API lost its database connections: retried below
-    }
-    if (Date.now() > deadline) throw new Error(`${clientMsgId} was never acknowledged`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+      return response.status === 201 || response.status === 200 ? message.parse(response.body) : undefined;
+    },
+    { timeout: Math.max(0, deadline - Date.now()), interval: 50, message: `${clientMsgId} was never acknowledged` },
+  );
 }
 
 async function history(reader: Account, conversationId: string): Promise<Message[]> {
