@@ -1,4 +1,6 @@
 import type { ConversationEvent, Message } from "@parley/protocol";
+import { waitFor } from "@parley/testing";
+import { sql } from "drizzle-orm";
 import { randomUUID } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ArchiveRepository } from "../src/repositories/archive-repository";
@@ -140,26 +142,66 @@ describe("events", () => {
       INSERT INTO outbox (recipients, event) VALUES (${[carol.id]}, ${JSON.stringify(orphan)}::jsonb) RETURNING id`;
     const [received] = await listener.waitFor(carol.id, "messages_read", 1, 10_000);
     expect(received).toMatchObject(orphan);
-    const [published] = await api.node.database.sql<{ published: boolean }[]>`SELECT published_at IS NOT NULL AS published FROM outbox WHERE id = ${row!.id}`;
-    expect(published?.published).toBe(true);
+    // Published rows are deleted, not kept with a mark.
+    await waitFor(async () => (await api.node.database.sql`SELECT 1 FROM outbox WHERE id = ${row!.id}`).length === 0, { timeout: 10_000 });
+  });
+
+  it("publishes a new message's unread counters, committed with it in one outbox row, through the sweep in order", async () => {
+    const conversationId = await openDirect(api, alice, carol);
+    await listen(alice, carol);
+    const message: Message = {
+      id: randomUUID(),
+      conversation_id: conversationId,
+      seq: 99,
+      sender_id: alice.id,
+      type: "text",
+      content: "orphan",
+      reply_to: null,
+      attachments: [],
+      created_at: new Date().toISOString(),
+      edited_at: null,
+      deleted: false,
+    };
+    const event: ConversationEvent = { type: "new_message", conversation_id: conversationId, message };
+    // As if the node had crashed between the commit and its publish: the sweep finds the row and its companions.
+    await api.node.database.sql`
+      INSERT INTO outbox (recipients, event, conversation_id, unread)
+      VALUES (${[alice.id, carol.id]}, ${JSON.stringify(event)}::jsonb, ${conversationId}, ${JSON.stringify([{ u: carol.id, n: 5, t: 7 }])}::jsonb)`;
+    await listener.waitFor(carol.id, "unread_count", 1, 10_000);
+    expect(types(carol.id, conversationId)).toEqual(["new_message", "unread_count"]);
+    expect(listener.of(carol.id, "unread_count")[0]).toMatchObject({ conversation_id: conversationId, unread_count: 5, total: 7 });
+    await listener.waitFor(alice.id, "new_message", 1, 10_000);
+    expect(types(alice.id, conversationId)).toEqual(["new_message"]);
+  });
+
+  it("records one outbox row per message: the conversation's last one carries the recipients' new unread counters", async () => {
+    const conversationId = await openGroup(api, alice, [bob, carol]);
+    await listen(bob);
+    const writer = testWriter();
+    const { events, stored } = await api.node.database.db.transaction(async (tx) => {
+      const locked = await new SendBatchRepository().lockConversations(tx, [conversationId]);
+      const input = (content: string) => ({ conversationId, senderId: alice.id, type: "text" as const, content, clientMsgId: randomUUID(), replyTo: null, attachments: [] });
+      const written = await writer.appendLocked(tx, [input("one"), input("two"), input("three")], locked);
+      const rows = await tx.execute<{ n: number }>(sql`SELECT count(*)::int AS "n" FROM "outbox" WHERE "conversation_id" = ${conversationId} AND "published_at" IS NULL`);
+      return { events: written.events, stored: rows[0]?.n };
+    });
+    api.node.relay.kick();
+    expect(stored).toBe(3);
+    expect(events.map((e) => e.event.type)).toEqual(["new_message", "new_message", "new_message"]);
+    expect(events.slice(0, 2).every((e) => e.unread === undefined)).toBe(true);
+    // The sender read their own messages: no counter of theirs changed. Totals add the users' other conversations.
+    const unread = events[2]?.unread ?? [];
+    expect(unread.map((u) => [u.userId, u.unread]).sort()).toEqual([[bob.id, 3], [carol.id, 3]].sort());
+    expect(unread.every((u) => u.total >= 3)).toBe(true);
+    const [counted] = await listener.waitFor(bob.id, "unread_count", 1);
+    expect(counted).toMatchObject({ conversation_id: conversationId, unread_count: 3, total: unread.find((u) => u.userId === bob.id)?.total });
   });
 
   it("appends membership notices as system messages with the next seq and their events", async () => {
     const conversationId = await openGroup(api, alice, [bob]);
     await send(api, alice, conversationId, "before the notice");
     await listen(alice, bob);
-    const messages = new MessageRepository();
-    const writer = new MessageWriter({
-      messages,
-      batches: new SendBatchRepository(),
-      archive: new ArchiveRepository(),
-      outbox: new OutboxRepository(api.node.database),
-      recipientUnread: new RecipientUnreadRepository(),
-      conversationUpdates: () => Promise.resolve([]),
-      clock: systemClock,
-      newId: randomUUID,
-    });
-    const append = systemMessageWriter(writer);
+    const append = systemMessageWriter(testWriter());
     await api.node.database.db.transaction((tx) => append(tx, conversationId, "Alice added Carol"));
     api.node.relay.kick();
     const [notice] = await listener.waitFor(bob.id, "new_message", 1);
@@ -173,3 +215,16 @@ describe("events", () => {
     ]);
   });
 });
+
+function testWriter(): MessageWriter {
+  return new MessageWriter({
+    messages: new MessageRepository(),
+    batches: new SendBatchRepository(),
+    archive: new ArchiveRepository(),
+    outbox: new OutboxRepository(api.node.database),
+    recipientUnread: new RecipientUnreadRepository(),
+    conversationUpdates: () => Promise.resolve([]),
+    clock: systemClock,
+    newId: randomUUID,
+  });
+}

@@ -147,6 +147,29 @@ describe("the publish format", () => {
     await stop();
   });
 
+  it("publishes a recipient's unread_count companion right after the event, in the same call, once", async () => {
+    const raw = new Map<string, string[]>([["mia", []], ["ned", []]]);
+    const stops = await Promise.all([...raw].map(([user, texts]) => subscriber.subscribe(busKeys(testRedis.prefix).userChannel(user), (text) => texts.push(text))));
+    const event = messageEvent(8);
+    const published = { id: "c1", recipients: ["mia", "ned"], event, committedAt: 99, unread: [{ userId: "ned", unread: 4, total: 9 }] };
+    const first = await publisher.publish([published]);
+    expect(await publisher.publish([published])).toEqual(first);
+    await waitFor(() => raw.get("ned")?.length === 2 && raw.get("mia")?.length === 1);
+    const companion = { type: "unread_count", conversation_id: conversationId, unread_count: 4, total: 9 };
+    const [shared, own] = (raw.get("ned") ?? []).map((text) => parseLivePayload(text));
+    expect(shared?.header).toEqual({ pos: first.get("c1")?.get("ned"), ts: 99, t: "new_message", c: conversationId, s: 8 });
+    expect(own?.header).toMatchObject({ ts: 99, t: "unread_count", c: conversationId });
+    expect(own?.header.pos).toMatch(/^\d+-\d+$/);
+    expect(own?.frame).toBe(JSON.stringify({ ...companion, pos: own?.header.pos }));
+    expect(comparePos(own?.header.pos ?? "", shared?.header.pos ?? "")).toBe(1);
+    // Resume replays both, in order; the user without a companion gets the event alone.
+    const replay = await readUserStream(redis, testRedis.prefix, "ned", "0-0");
+    expect(replay.ok && replay.events.map((e) => e.event)).toEqual([event, companion]);
+    const alone = await readUserStream(redis, testRedis.prefix, "mia", "0-0");
+    expect(alone.ok && alone.events.map((e) => e.event)).toEqual([event]);
+    await Promise.all(stops.map((stop) => stop()));
+  });
+
   it("keeps one idempotency marker per event, whatever the number of recipients", async () => {
     const recipients = Array.from({ length: 12 }, (_, i) => `member-${i}`);
     const first = await publisher.publish([{ id: "group-1", recipients, event: readEvent(3) }]);

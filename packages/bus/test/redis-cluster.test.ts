@@ -58,6 +58,38 @@ describe("the bus on a Redis Cluster", () => {
     expect([...live.values()]).toEqual(users.map(() => [1, 2, 3]));
   });
 
+  it("publishes each recipient's unread_count companion right after the shared event, once, on every shard", async () => {
+    const message: ConversationEvent = {
+      type: "new_message",
+      conversation_id: conversationId,
+      message: {
+        id: "0192f5a4-7c1e-7cc2-9a55-000000000009",
+        conversation_id: conversationId,
+        seq: 1,
+        sender_id: "user-0",
+        type: "text",
+        content: "hello",
+        reply_to: null,
+        attachments: [],
+        created_at: "2026-11-30T12:00:00.000Z",
+        edited_at: null,
+        deleted: false,
+      },
+    };
+    const recipients = users.map((user) => `c-${user}`);
+    const unread = recipients.slice(1).map((userId, i) => ({ userId, unread: 1, total: i + 1 }));
+    const published = { id: "m1", recipients, event: message, unread };
+    const first = await publisher.publish([published]);
+    expect(await publisher.publish([published])).toEqual(first);
+    for (const [i, user] of recipients.entries()) {
+      const replay = await readUserStream(redis, testRedis.prefix, user, "0-0");
+      if (!replay.ok) throw new Error("unexpected too_old");
+      const companion = i === 0 ? [] : [{ type: "unread_count", conversation_id: conversationId, unread_count: 1, total: i }];
+      expect(replay.events.map((e) => e.event)).toEqual([message, ...companion]);
+      expect(replay.events[0]?.pos).toBe(first.get("m1")?.get(user));
+    }
+  });
+
   it("keeps presence and statistics across nodes without a command spanning slots", async () => {
     const store = new PresenceStore({ redis, keyPrefix: testRedis.prefix });
     expect(await store.register({ userId: "ann", connectionId: "c1", node: "edge-1" }, 2)).toBe(1);

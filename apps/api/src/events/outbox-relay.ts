@@ -14,7 +14,7 @@ const PARTITIONS = 16;
 const PARTITIONS_IN_FLIGHT = 2;
 const BATCH = 200;
 const RETRY_WHILE_BUSY_MS = 20;
-// Events published from memory are marked in bulk this long after the first of them.
+// Events published from memory are deleted from the outbox in bulk this long after the first of them.
 const MARK_DELAY_MS = 10;
 
 export interface OutboxRelayOptions {
@@ -44,9 +44,9 @@ interface Claim {
 /**
  * Publishes outbox rows to Redis, two ways:
  * - from memory (`claim` + `publishCommitted`): a group-commit batch publishes its own events right after its commit,
- *   no second transaction, and the rows are marked published later, many at once, without waiting for the WAL flush;
+ *   no second transaction, and the rows are deleted later, many at once, without waiting for the WAL flush;
  * - by a sweep (`kick`, and periodically): per partition of the conversations, a transaction under that partition's
- *   advisory lock reads its unpublished rows in id order, publishes and marks them; API nodes sweep different
+ *   advisory lock reads its unpublished rows in id order, publishes and deletes them; API nodes sweep different
  *   partitions at once, so publishing grows with them. It catches events of other paths (edits, reads, membership), of the worker,
  *   of a crashed node, of a failed publish.
  * Per conversation, events reach every user's stream in commit order: a batch publishes from memory only if every
@@ -188,9 +188,7 @@ export class OutboxRelay {
     }
     try {
       const result = await this.options.publisher.publish(events.map(publishable));
-      let count = 0;
-      for (const perUser of result.values()) count += perUser.size;
-      this.published.inc(count);
+      this.published.inc(publishedCount(result, events));
     } catch (error) {
       this.failures.inc();
       this.options.logger.warn({ err: error }, "publishing a batch from memory failed; the sweep will publish it");
@@ -233,10 +231,10 @@ export class OutboxRelay {
     this.toMark = [];
     if (ids.length === 0) return;
     try {
-      await this.options.outbox.markPublishedLazily(ids, this.options.clock.now());
+      await this.options.outbox.deletePublishedLazily(ids);
     } catch (error) {
-      // Still unpublished in the table: the sweep publishes them again (no-ops) and marks them.
-      this.options.logger.warn({ err: error }, "marking outbox rows published failed; the sweep will mark them");
+      // Still in the table: the sweep publishes them again (no-ops) and deletes them.
+      this.options.logger.warn({ err: error }, "deleting published outbox rows failed; the sweep will delete them");
     }
     const recent = this.recentlyMarked[0];
     for (const id of ids) {
@@ -302,7 +300,7 @@ export class OutboxRelay {
     return outcomes.includes("more") ? "more" : outcomes.includes("busy") ? "busy" : "done";
   }
 
-  /** Publishes and marks the oldest unpublished events of one partition, unless another node holds it. */
+  /** Publishes and deletes the oldest unpublished events of one partition, unless another node holds it. */
   private async sweep(partition: RelayPartition): Promise<"busy" | "more" | "done"> {
     const { database, outbox, publisher, clock } = this.options;
     let published: readonly PendingEvent[] = [];
@@ -320,18 +318,15 @@ export class OutboxRelay {
         await outbox.markPublished(tx, invalidIds, clock.now());
       }
       if (events.length === 0) return invalidIds.length === BATCH ? "more" : "done";
-      // Marked while Redis publishes (one round trip less): a failed publish throws and rolls the mark back.
+      // Deleted while Redis publishes (one round trip less): a failed publish throws and rolls the deletion back.
       const [result] = await Promise.all([
         publisher.publish(events.map(publishable)),
-        outbox.markPublished(
+        outbox.deletePublished(
           tx,
           events.map((e) => e.id),
-          clock.now(),
         ),
       ]);
-      let count = 0;
-      for (const perUser of result.values()) count += perUser.size;
-      this.published.inc(count);
+      this.published.inc(publishedCount(result, events));
       published = events;
       return events.length + invalidIds.length === BATCH ? "more" : "done";
     });
@@ -376,5 +371,13 @@ export class OutboxRelay {
 }
 
 function publishable(event: PendingEvent): PublishableEvent {
-  return { id: String(event.id), recipients: event.recipients, event: event.event, committedAt: event.createdAt.getTime() };
+  return { id: String(event.id), recipients: event.recipients, event: event.event, committedAt: event.createdAt.getTime(), ...(event.unread ? { unread: event.unread } : {}) };
+}
+
+/** Events appended to a user's stream: one per recipient of each event, plus each unread companion. */
+function publishedCount(result: ReadonlyMap<string, ReadonlyMap<string, string>>, events: readonly PendingEvent[]): number {
+  let count = 0;
+  for (const perUser of result.values()) count += perUser.size;
+  for (const event of events) count += event.unread?.length ?? 0;
+  return count;
 }

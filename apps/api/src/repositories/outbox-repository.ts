@@ -1,11 +1,15 @@
+import type { UnreadCompanion } from "@parley/bus";
 import { schema, type Database } from "@parley/db";
 import { conversationEvent, type ConversationEvent } from "@parley/protocol";
 import { and, asc, inArray, isNull, lt, Param, sql } from "drizzle-orm";
+import { z } from "zod";
 import type { Executor } from "./transaction";
 
 export interface OutboxEntry {
   readonly recipients: readonly string[];
   readonly event: ConversationEvent;
+  /** Recipients' new unread counters about the event's conversation, published as their `unread_count` right after it. */
+  readonly unread?: readonly UnreadCompanion[];
 }
 
 export interface PendingEvent {
@@ -13,7 +17,13 @@ export interface PendingEvent {
   readonly recipients: string[];
   readonly event: ConversationEvent;
   readonly createdAt: Date;
+  readonly unread?: readonly UnreadCompanion[];
 }
+
+/** outbox.unread as stored: `[{u: user id, n: unread, t: total}]`, parsed when a sweep reads it back. */
+const storedUnread = z
+  .array(z.object({ u: z.string().min(1), n: z.number().int().nonnegative(), t: z.number().int().nonnegative() }))
+  .nullable();
 
 /** One of `count` partitions of the outbox, by a hash of the conversation id. */
 export interface RelayPartition {
@@ -33,10 +43,17 @@ export class OutboxRepository {
     if (rows.length === 0) return [];
     // One hand-written statement with the whole batch as one JSON parameter: the same prepared statement whatever
     // the number of rows (a VALUES list would be a new statement, built by the query builder, per batch size).
-    const payload = JSON.stringify(rows.map((entry) => ({ r: entry.recipients, e: entry.event, c: eventConversationId(entry.event) })));
+    const payload = JSON.stringify(
+      rows.map((entry) => ({
+        r: entry.recipients,
+        e: entry.event,
+        c: eventConversationId(entry.event),
+        u: entry.unread === undefined || entry.unread.length === 0 ? null : entry.unread.map(({ userId, unread, total }) => ({ u: userId, n: unread, t: total })),
+      })),
+    );
     const stored = await tx.execute<{ id: number; created_at: Date | string }>(sql`
-      INSERT INTO "outbox" ("recipients", "event", "conversation_id")
-      SELECT ARRAY(SELECT jsonb_array_elements_text("t"."row" -> 'r')), "t"."row" -> 'e', ("t"."row" ->> 'c')::uuid
+      INSERT INTO "outbox" ("recipients", "event", "conversation_id", "unread")
+      SELECT ARRAY(SELECT jsonb_array_elements_text("t"."row" -> 'r')), "t"."row" -> 'e', ("t"."row" ->> 'c')::uuid, nullif("t"."row" -> 'u', 'null'::jsonb)
       FROM jsonb_array_elements(${payload}::jsonb) WITH ORDINALITY AS "t"("row", "n") ORDER BY "t"."n"
       RETURNING "id", "created_at"`);
     if (stored.length !== rows.length) throw new Error("outbox insert returned fewer rows than it was given");
@@ -47,7 +64,7 @@ export class OutboxRepository {
     return rows.map((entry, index) => {
       const id = ids[index];
       if (id === undefined) throw new Error("outbox insert returned fewer rows than it was given");
-      return { id, recipients: entry.recipients, event: entry.event, createdAt };
+      return { id, recipients: entry.recipients, event: entry.event, createdAt, ...(entry.unread && entry.unread.length > 0 ? { unread: entry.unread } : {}) };
     });
   }
 
@@ -63,14 +80,22 @@ export class OutboxRepository {
   }
 
   /**
-   * Marks events published outside any transaction, in one statement that does not wait for the WAL flush: a mark
-   * lost in a crash only republishes events, which the publisher's per-event marker turns into no-ops.
+   * Deletes published events outside any transaction, in one statement that does not wait for the WAL flush: a
+   * deletion lost in a crash only republishes events, which the publisher's per-event marker turns into no-ops.
+   * Deleted rather than marked: a published row is never read again, and one write per row is cheaper than an
+   * update now and a delete later.
    */
-  async markPublishedLazily(ids: readonly number[], at: Date): Promise<void> {
+  async deletePublishedLazily(ids: readonly number[]): Promise<void> {
     if (ids.length === 0) return;
     await this.database.db.execute(sql`
       WITH "mode" AS (SELECT set_config('synchronous_commit', 'off', true))
-      UPDATE "outbox" SET "published_at" = ${at.toISOString()}::timestamptz FROM "mode" WHERE "id" = ANY(${new Param([...ids])}::bigint[])`);
+      DELETE FROM "outbox" USING "mode" WHERE "id" = ANY(${new Param([...ids])}::bigint[])`);
+  }
+
+  /** Deletes published events in the sweep's transaction. */
+  async deletePublished(tx: Executor, ids: readonly number[]): Promise<void> {
+    if (ids.length === 0) return;
+    await tx.execute(sql`DELETE FROM "outbox" WHERE "id" = ANY(${new Param([...ids])}::bigint[])`);
   }
 
   /**
@@ -80,7 +105,7 @@ export class OutboxRepository {
   async pending(tx: Executor, limit: number, partition?: RelayPartition): Promise<{ events: PendingEvent[]; invalidIds: number[] }> {
     const unpublished = isNull(schema.outbox.publishedAt);
     const rows = await tx
-      .select({ id: schema.outbox.id, recipients: schema.outbox.recipients, event: schema.outbox.event, createdAt: schema.outbox.createdAt })
+      .select({ id: schema.outbox.id, recipients: schema.outbox.recipients, event: schema.outbox.event, createdAt: schema.outbox.createdAt, unread: schema.outbox.unread })
       .from(schema.outbox)
       .where(partition === undefined ? unpublished : and(unpublished, sql`${partitionOf(partition.count)} = ${partition.index}`))
       .orderBy(asc(schema.outbox.id))
@@ -89,8 +114,13 @@ export class OutboxRepository {
     const invalidIds: number[] = [];
     for (const row of rows) {
       const parsed = conversationEvent.safeParse(row.event);
-      if (parsed.success) events.push({ id: row.id, recipients: row.recipients, event: parsed.data, createdAt: row.createdAt });
-      else invalidIds.push(row.id);
+      const unread = storedUnread.safeParse(row.unread);
+      if (!parsed.success || !unread.success) {
+        invalidIds.push(row.id);
+        continue;
+      }
+      const companions = unread.data?.map(({ u, n, t }) => ({ userId: u, unread: n, total: t }));
+      events.push({ id: row.id, recipients: row.recipients, event: parsed.data, createdAt: row.createdAt, ...(companions ? { unread: companions } : {}) });
     }
     return { events, invalidIds };
   }
@@ -102,6 +132,7 @@ export class OutboxRepository {
     return rows.map((row) => row.partition);
   }
 
+  /** Marks rows that can never be published (unparseable): kept for inspection until pruned, out of the queue. */
   async markPublished(tx: Executor, ids: readonly number[], at: Date): Promise<void> {
     if (ids.length === 0) return;
     await tx.update(schema.outbox).set({ publishedAt: at }).where(inArray(schema.outbox.id, [...ids]));
@@ -115,7 +146,7 @@ export class OutboxRepository {
     return row?.count ?? 0;
   }
 
-  /** Deletes published rows older than `before`, in bounded batches. */
+  /** Deletes rows marked published (unparseable ones, or from before published rows were deleted) older than `before`, in bounded batches. */
   async prunePublished(before: Date, batch = 1000): Promise<number> {
     const result = await this.database.db.execute(sql`
       DELETE FROM ${schema.outbox} WHERE ${schema.outbox.id} IN (

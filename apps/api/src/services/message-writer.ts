@@ -61,7 +61,8 @@ export class MessageWriter {
    * Appends messages to conversations whose rows the caller has locked (`locked`, as read under the lock):
    * restores archived ones, takes the next seqs in input order, stores the messages, adjusts every participant's
    * unread counter (the sender has read their own message) and records `new_message` for every active participant,
-   * `unread_count` for those whose count changed and `conversation_updated` after a restore. Every step is one
+   * carrying (on each conversation's last one) the new counters of those whose count changed, published as their
+   * `unread_count`, and `conversation_updated` after a restore. Every step is one
    * statement for the whole batch; the independent ones go out together.
    */
   async appendLocked(tx: Tx, inputs: readonly AppendInput[], locked: ReadonlyMap<string, LockedConversation>): Promise<AppendResult> {
@@ -115,13 +116,16 @@ export class MessageWriter {
     const members = new Map<string, BumpedUnread[]>();
     for (const row of bumped) members.set(row.conversationId, [...(members.get(row.conversationId) ?? []), row]);
     const entries: OutboxEntry[] = [];
-    for (const conversationId of lastSeq.keys()) {
+    for (const [conversationId, last] of lastSeq) {
       const present = members.get(conversationId) ?? [];
       const recipients = present.map((member) => member.userId);
+      // The counters after the batch ride with the conversation's last new message: one outbox row per message.
+      const unread = present.filter((member) => member.changed).map(({ userId, unread: count, total }) => ({ userId, unread: count, total }));
       for (const row of rows) {
-        if (row.conversationId === conversationId) entries.push({ recipients, event: { type: "new_message", conversation_id: conversationId, message: toMessage(row) } });
+        if (row.conversationId !== conversationId) continue;
+        const event = { type: "new_message", conversation_id: conversationId, message: toMessage(row) } as const;
+        entries.push(row.id === last.id && unread.length > 0 ? { recipients, event, unread } : { recipients, event });
       }
-      entries.push(...unreadEntries(conversationId, new Map(present.filter((member) => member.changed).map((member) => [member.userId, member]))));
     }
     for (const conversationId of restored) entries.push(...(await this.deps.conversationUpdates(tx, conversationId)));
     return { rows, events: await outbox.add(tx, entries) };

@@ -19,6 +19,12 @@ export const outbox = pgTable(
      * other writer's event of its conversations is still unpublished (see docs/ARCHITECTURE.md, "Outbox relay").
      */
     conversationId: uuid("conversation_id"),
+    /**
+     * The recipients' new unread counters that ride along with a `new_message` (`[{u: user id, n: unread, t: total}]`):
+     * published as each one's own `unread_count` event right after it, in the same script call, so a message costs one
+     * outbox row and one publish call whatever its audience (docs/ARCHITECTURE.md, "Publish format"). Null otherwise.
+     */
+    unread: jsonb("unread").$type<{ u: string; n: number; t: number }[]>(),
   },
   (table) => [
     index("outbox_unpublished_idx").on(table.id).where(sql`${table.publishedAt} IS NULL`),
