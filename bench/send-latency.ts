@@ -159,17 +159,17 @@ async function main(): Promise<void> {
     await sequentialPhase(client, first, settings.warmup);
 
     print(`sequential: ${settings.sequential} sends interleaved with ${settings.sequential} GETs...`);
-    const beforeSequential = await scrapeRouteTimings(fixture.api.opsUrl);
+    const beforeSequential = await scrapeRouteTimings(fixture.api.opsUrl, fixture.api.url);
     const sequential = await sequentialPhase(client, first, settings.sequential);
-    const afterSequential = await scrapeRouteTimings(fixture.api.opsUrl);
+    const afterSequential = await scrapeRouteTimings(fixture.api.opsUrl, fixture.api.url);
     const tenth = Math.max(1, Math.floor(sequential.sendSamples.length / 10));
     const p50Of = (values: number[]) => Math.round(percentile([...values].sort((a, b) => a - b), 0.5) * 1000) / 1000;
 
     print(`concurrent: ${settings.concurrent} GETs, then ${settings.concurrent} sends, ${settings.concurrency} clients...`);
-    const beforeConcurrent = await scrapeRouteTimings(fixture.api.opsUrl);
+    const beforeConcurrent = await scrapeRouteTimings(fixture.api.opsUrl, fixture.api.url);
     const concurrentGet = await concurrentPhase(pairs, settings.concurrent, (pair) => getMe(client, pair), 200);
     const concurrentSend = await concurrentPhase(pairs, settings.concurrent, (pair, i) => send(client, pair, i), 201);
-    const afterConcurrent = await scrapeRouteTimings(fixture.api.opsUrl);
+    const afterConcurrent = await scrapeRouteTimings(fixture.api.opsUrl, fixture.api.url);
 
     const result = {
       name: args.name,

@@ -6,10 +6,19 @@ export interface RouteTiming {
 
 const SERIES = /^parley_http_request_duration_seconds_(sum|count)\{([^}]*)\} (\S+)$/;
 
-/** Reads the API's own request-duration histogram (from its ops port, `opsUrl`): server-side time without the client and the socket. */
-export async function scrapeRouteTimings(opsUrl: string): Promise<Map<string, RouteTiming>> {
-  const response = await fetch(`${opsUrl}/metrics`);
-  if (response.status !== 200) throw new Error(`GET ${opsUrl}/metrics answered ${response.status}`);
+/**
+ * Reads the API's own request-duration histogram (from its ops port, `opsUrl`): server-side time without the client
+ * and the socket. An API from before the ops port (an A/B run with `--api-dir`) served it on its public `fallbackUrl`.
+ */
+export async function scrapeRouteTimings(opsUrl: string, fallbackUrl?: string): Promise<Map<string, RouteTiming>> {
+  let response: Response;
+  try {
+    response = await fetch(`${opsUrl}/metrics`);
+  } catch (error) {
+    if (fallbackUrl === undefined) throw error;
+    response = await fetch(`${fallbackUrl}/metrics`);
+  }
+  if (response.status !== 200) throw new Error(`GET ${response.url} answered ${response.status}`);
   const text = await response.text();
   const out = new Map<string, { sumSeconds: number; count: number }>();
   for (const line of text.split("\n")) {
