@@ -122,14 +122,14 @@ describe("publishing", () => {
     }
   });
 
-  it("publishes from memory without a relay transaction, and marks the rows published", async () => {
+  it("publishes from memory without a relay transaction, and deletes the published rows", async () => {
     const conversationId = await openGroup(api, user(3), [user(4)]);
     await api.node.relay.flush();
     const direct = await directPublishes();
     const message = await send(api, user(3), conversationId, "from memory");
     await waitFor(async () => (await newMessageSeqs(user(4).id, conversationId)).includes(message.seq), { timeout: 5000, message: "the event in the stream" });
     expect(await directPublishes()).toBeGreaterThan(direct);
-    await waitFor(async () => (await unpublishedOf(conversationId)) === 0, { timeout: 5000, message: "rows marked published" });
+    await waitFor(async () => (await unpublishedOf(conversationId)) === 0, { timeout: 5000, message: "published rows deleted" });
   });
 
   it("delivers events committed by a node that died before publishing them (the sweep)", async () => {
@@ -139,7 +139,7 @@ describe("publishing", () => {
     const dying = new MessageService({ ...deps, relay: { kick: () => undefined, claim: () => undefined, abandon: () => undefined, publishCommitted: () => undefined } });
     const { message } = await dying.send(actorOf(user(0)), conversationId, body("committed, never published"));
     await waitFor(async () => (await newMessageSeqs(user(5).id, conversationId)).includes(message.seq), { timeout: 10_000, message: "the sweep publishes it" });
-    await waitFor(async () => (await unpublishedOf(conversationId)) === 0, { timeout: 5000, message: "rows marked published" });
+    await waitFor(async () => (await unpublishedOf(conversationId)) === 0, { timeout: 5000, message: "published rows deleted" });
   });
 });
 

@@ -11,6 +11,12 @@ export interface GroupCommitOptions<T, R> {
   readonly run: (items: readonly T[]) => Promise<ItemOutcome<R>[]>;
   /** Two items with the same key never share a batch (the later one waits for the next). */
   readonly keyOf: (item: T) => string;
+  /**
+   * What an item's transaction locks (a send: its conversation row). An item whose lock key a batch in flight holds
+   * waits for a later batch instead of joining one that would only wait on those row locks: batches in flight at
+   * once then never block each other.
+   */
+  readonly lockKeyOf?: (item: T) => string;
   /** Items per batch at most. */
   readonly maxBatch: number;
   /** How long the first item of a batch waits for company when nothing is in flight (0: only what queued meanwhile). */
@@ -37,6 +43,8 @@ export class GroupCommit<T, R> {
   private scheduled = false;
   private readonly sizes: Histogram;
   private readonly idle = new Set<() => void>();
+  /** Lock keys of the batches in flight, with how many of them hold each. */
+  private readonly held = new Map<string, number>();
 
   constructor(private readonly options: GroupCommitOptions<T, R>) {
     const name = "parley_send_batch_size";
@@ -87,8 +95,12 @@ export class GroupCommit<T, R> {
   private dispatch(): void {
     while (this.queue.length > 0 && this.inFlight < this.options.maxInFlight) {
       const batch = this.take();
+      // Everything queued waits on a batch in flight: it goes when that one is done.
+      if (batch.length === 0) return;
+      const locks = this.hold(batch);
       this.inFlight += 1;
       void this.write(batch).finally(() => {
+        this.release(locks);
         this.inFlight -= 1;
         if (this.queue.length > 0) this.schedule(true);
         else if (this.inFlight === 0) {
@@ -99,20 +111,41 @@ export class GroupCommit<T, R> {
     }
   }
 
-  /** The oldest items up to maxBatch, skipping any whose key is already in the batch (they keep their place). */
+  /**
+   * The oldest items up to maxBatch, skipping any whose key is already in the batch or whose lock key a batch in
+   * flight holds (they keep their place).
+   */
   private take(): Waiting<T, R>[] {
     const batch: Waiting<T, R>[] = [];
     const rest: Waiting<T, R>[] = [];
     const keys = new Set<string>();
+    const lockKeyOf = this.options.lockKeyOf;
     for (const waiting of this.queue) {
       const key = this.options.keyOf(waiting.item);
-      if (batch.length < this.options.maxBatch && !keys.has(key)) {
+      const free = lockKeyOf === undefined || !this.held.has(lockKeyOf(waiting.item));
+      if (batch.length < this.options.maxBatch && free && !keys.has(key)) {
         keys.add(key);
         batch.push(waiting);
       } else rest.push(waiting);
     }
     this.queue = rest;
     return batch;
+  }
+
+  private hold(batch: readonly Waiting<T, R>[]): string[] {
+    const lockKeyOf = this.options.lockKeyOf;
+    if (lockKeyOf === undefined) return [];
+    const locks = [...new Set(batch.map((waiting) => lockKeyOf(waiting.item)))];
+    for (const lock of locks) this.held.set(lock, (this.held.get(lock) ?? 0) + 1);
+    return locks;
+  }
+
+  private release(locks: readonly string[]): void {
+    for (const lock of locks) {
+      const count = (this.held.get(lock) ?? 1) - 1;
+      if (count > 0) this.held.set(lock, count);
+      else this.held.delete(lock);
+    }
   }
 
   private async write(batch: readonly Waiting<T, R>[]): Promise<void> {

@@ -80,6 +80,8 @@ export class MessageService {
     this.sends = new GroupCommit({
       run: (requests) => this.writeSends(requests),
       keyOf: (request) => `${senderOf(request.actor) ?? `service:${request.conversationId}`}:${request.body.client_msg_id}`,
+      // A batch locks its conversations' rows until it commits: a send to one of those goes in a later batch.
+      lockKeyOf: (request) => request.conversationId,
       maxBatch: deps.batching.maxBatch,
       windowMs: deps.batching.windowMs,
       maxInFlight: deps.batching.maxInFlight,
@@ -103,8 +105,8 @@ export class MessageService {
   }
 
   /**
-   * One group-commit transaction for a batch of sends, across conversations: idempotency keys locked (sorted),
-   * then in one round trip the callers' memberships, messages already stored under their keys, reply_to targets and
+   * One group-commit transaction for a batch of sends, across conversations: in one round trip the idempotency keys
+   * locked (sorted), then the callers' memberships, messages already stored under their keys, reply_to targets and
    * the conversation row locks (sorted); the rate limit counted in one Redis round trip for what is new and valid;
    * then {@link MessageWriter.appendLocked}. An item refused (not found, bad reply_to, rate limited) is answered
    * alone and the others still commit. After the commit the batch's events are published from memory when no
@@ -119,10 +121,12 @@ export class MessageService {
     try {
       committed = await database.db.transaction(async (tx) => {
         const keys = requests.map((request) => ({ senderId: senderOf(request.actor), clientMsgId: request.body.client_msg_id, conversationId: request.conversationId }));
-        await batches.lockClientMsgIds(tx, keys);
         const users = requests.filter((request) => request.actor.role !== SERVICE_ROLE).map((request) => ({ conversationId: request.conversationId, userId: request.actor.id }));
         const replyIds = requests.flatMap((request) => (request.body.reply_to ? [request.body.reply_to] : []));
-        const [roles, existing, replyConversations, locked] = await Promise.all([
+        // One round trip: the statements of a transaction are pipelined and run in order, so the lookups below still
+        // run only once the idempotency keys are locked (a racing retry's row is then visible to them).
+        const [, roles, existing, replyConversations, locked] = await Promise.all([
+          batches.lockClientMsgIds(tx, keys),
           batches.memberships(tx, users),
           batches.findByClientMsgIds(tx, keys),
           batches.conversationsOf(tx, replyIds),
