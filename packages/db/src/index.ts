@@ -11,5 +11,4 @@ export {
   type MigrateOptions,
   type MigrateResult,
 } from "./migrate";
-export { toWireConversation, toWireMessage, type ConversationViewer } from "./wire";
-export { recountOfParticipant, tombstoneBatch, unreadCountEvents, type TombstoneBatch, type UnreadChange } from "./tombstones";
+export { recountOfParticipant, tombstoneBatch, type TombstoneBatch } from "./tombstones";

@@ -1,4 +1,4 @@
-import type { ConversationEvent } from "@parley/protocol";
+import type { UnreadChange } from "@parley/protocol";
 import { Param, sql, type SQL } from "drizzle-orm";
 import type { PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import { archivedMessages, conversations, messages, participants } from "./schema";
@@ -22,12 +22,6 @@ export const recountOfParticipant = sql<number>`(
   WHERE "counted"."deleted_at" IS NULL AND ("counted"."sender_id" IS NULL OR "counted"."sender_id" <> "participants"."user_id"))`;
 
 /** A participant whose unread count a bulk tombstoning changed, with the new count and their muted-excluded total. */
-export interface UnreadChange {
-  readonly conversationId: string;
-  readonly userId: string;
-  readonly unread: number;
-  readonly total: number;
-}
 
 export interface TombstoneBatch {
   /** Live messages matching the condition that this batch took on (fewer than the limit: none are left). */
@@ -80,19 +74,4 @@ export async function tombstoneBatch(tx: Transaction, storage: "hot" | "archived
     GROUP BY ${participants.userId}`);
   const totalOf = new Map(totals.map((row) => [row.user_id, row.total]));
   return { found: candidates.length, tombstoned, unread: lowered.map((row) => ({ ...row, total: totalOf.get(row.userId) ?? 0 })) };
-}
-
-/** `unread_count` events for changed counters: one per conversation and distinct (count, total), naming its users. */
-export function unreadCountEvents(changes: readonly UnreadChange[]): { recipients: string[]; event: Extract<ConversationEvent, { type: "unread_count" }> }[] {
-  const groups = new Map<string, { conversationId: string; unread: number; total: number; users: string[] }>();
-  for (const change of changes) {
-    const key = `${change.conversationId}:${change.unread}:${change.total}`;
-    const group = groups.get(key) ?? { conversationId: change.conversationId, unread: change.unread, total: change.total, users: [] };
-    group.users.push(change.userId);
-    groups.set(key, group);
-  }
-  return [...groups.values()].map((group) => ({
-    recipients: group.users,
-    event: { type: "unread_count" as const, conversation_id: group.conversationId, unread_count: group.unread, total: group.total },
-  }));
 }

@@ -5,3 +5,4 @@ export * from "./frames";
 export * from "./rest";
 export * from "./server-frames";
 export * from "./rest-routes";
+export * from "./wire";

@@ -3,7 +3,7 @@ import type { ConversationRepository, ConversationRow } from "../repositories/co
 import type { OutboxEntry } from "../repositories/outbox-repository";
 import type { ParticipantRepository, ParticipantWithUser } from "../repositories/participant-repository";
 import type { Executor } from "../repositories/transaction";
-import { toWireConversation } from "@parley/db";
+import { toWireConversation } from "@parley/protocol";
 import type { MessageRow } from "./message-view";
 
 /** What one viewer sees differently from everyone else. */

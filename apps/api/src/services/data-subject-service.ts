@@ -1,6 +1,6 @@
 import type { RevocationStore } from "@parley/auth";
-import { unreadCountEvents, type Database } from "@parley/db";
-import { ParleyError } from "@parley/protocol";
+import type { Database } from "@parley/db";
+import { ParleyError, unreadCountEvents } from "@parley/protocol";
 import { createHash } from "node:crypto";
 import type { OutboxRelay } from "../events/outbox-relay";
 import type { DataSubjectRepository, ExportedMessage } from "../repositories/data-subject-repository";

@@ -1,5 +1,4 @@
-import { unreadCountEvents } from "@parley/db";
-import { ParleyError, type Attachment, type MessageType } from "@parley/protocol";
+import { ParleyError, unreadCountEvents, type Attachment, type MessageType } from "@parley/protocol";
 import type { ArchiveRepository } from "../repositories/archive-repository";
 import type { LockedConversation, MessageRepository } from "../repositories/message-repository";
 import type { OutboxEntry, OutboxRepository, PendingEvent } from "../repositories/outbox-repository";

@@ -1,6 +1,6 @@
-import { schema, toWireConversation, type Database } from "@parley/db";
+import { schema, type Database } from "@parley/db";
 import type { Logger } from "@parley/observability";
-import { conversationEvent, type Conversation, type ConversationEvent } from "@parley/protocol";
+import { conversationEvent, toWireConversation, type Conversation, type ConversationEvent } from "@parley/protocol";
 import { and, asc, eq, gt, inArray, isNull, lt, sql } from "drizzle-orm";
 import type { Clock } from "../../clock";
 import type { WorkerMetrics } from "../../metrics";

@@ -1,4 +1,5 @@
-import { schema, tombstoneBatch, unreadCountEvents, type Database } from "@parley/db";
+import { schema, tombstoneBatch, type Database } from "@parley/db";
+import { unreadCountEvents } from "@parley/protocol";
 import type { Logger } from "@parley/observability";
 import { sql } from "drizzle-orm";
 import type { Clock } from "../../clock";
