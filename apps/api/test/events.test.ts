@@ -197,6 +197,33 @@ describe("events", () => {
     expect(counted).toMatchObject({ conversation_id: conversationId, unread_count: 3, total: unread.find((u) => u.userId === bob.id)?.total });
   });
 
+  it("lets a sweep skip whole conversations this node is publishing from memory, and tells whether another writer's event waits there", async () => {
+    const outbox = new OutboxRepository(api.node.database);
+    const [x, y] = [randomUUID(), randomUUID()];
+    const read = (conversationId: string): ConversationEvent => ({ type: "messages_read", conversation_id: conversationId, user_id: alice.id, up_to_seq: 1 });
+    const { stored, pending, waiting, settled } = await api.node.database.db.transaction(async (tx) => {
+      const added = await outbox.add(tx, [
+        { recipients: [alice.id], event: read(x) },
+        { recipients: [alice.id], event: read(x) },
+        { recipients: [alice.id], event: read(y) },
+      ]);
+      const [first] = added;
+      return {
+        stored: added,
+        pending: await outbox.pending(tx, 100, undefined, [x]),
+        // The first of x is this node's claim; the second is another writer's: it waits behind it.
+        waiting: await outbox.hasUnclaimed(tx, [x], first ? [first.id] : []),
+        settled: await outbox.hasUnclaimed(tx, [x], added.map((e) => e.id)),
+      };
+    });
+    const ids = stored.map((e) => e.id);
+    expect(pending.events.map((e) => e.id).filter((id) => ids.includes(id))).toEqual([ids[2]]);
+    expect(waiting).toBe(true);
+    expect(settled).toBe(false);
+    api.node.relay.kick();
+    await waitFor(async () => (await api.node.database.sql`SELECT 1 FROM outbox WHERE id = ANY(${ids})`).length === 0, { timeout: 10_000 });
+  });
+
   it("appends membership notices as system messages with the next seq and their events", async () => {
     const conversationId = await openGroup(api, alice, [bob]);
     await send(api, alice, conversationId, "before the notice");

@@ -3,7 +3,7 @@ import type { EventPublisher, PublishableEvent } from "@parley/bus";
 import type { Logger } from "@parley/observability";
 import { sql } from "drizzle-orm";
 import { Counter, Gauge, type Registry } from "prom-client";
-import type { OutboxRepository, PendingEvent, RelayPartition } from "../repositories/outbox-repository";
+import { eventConversationId, type OutboxRepository, type PendingEvent, type RelayPartition } from "../repositories/outbox-repository";
 import type { Clock } from "../services/actor";
 
 // One publisher at a time per partition (conversations hashed into PARTITIONS) keeps each conversation's events in
@@ -36,6 +36,9 @@ export interface OutboxRelayOptions {
 
 /** An event this node committed and means to publish itself: settles once published (true) or left to the sweep (false). */
 interface Claim {
+  readonly conversationId: string;
+  /** Its transaction committed and this node is publishing it (or has, and not yet deleted the row). */
+  committed: boolean;
   readonly settled: Promise<boolean>;
   readonly settle: (published: boolean) => void;
   published: boolean | undefined;
@@ -72,6 +75,8 @@ export class OutboxRelay {
   private marking: Promise<void> | undefined;
   private markTimer: NodeJS.Timeout | undefined;
   private readonly inMemory = new Set<Promise<void>>();
+  /** A sweep left other writers' events of conversations with claims of this node: sweep again once claims settle. */
+  private sweepAfterClaims = false;
 
   constructor(private readonly options: OutboxRelayOptions) {
     this.published = new Counter({
@@ -141,7 +146,7 @@ export class OutboxRelay {
       const settled = new Promise<boolean>((resolve) => {
         settle = resolve;
       });
-      const claim: Claim = { settled, published: undefined, settle: (published) => {
+      const claim: Claim = { conversationId: eventConversationId(event.event), committed: false, settled, published: undefined, settle: (published) => {
         claim.published ??= published;
         settle(published);
       } };
@@ -164,6 +169,10 @@ export class OutboxRelay {
    */
   publishCommitted(events: readonly PendingEvent[], unpublished: readonly number[]): void {
     if (events.length === 0) return;
+    for (const event of events) {
+      const claim = this.claims.get(event.id);
+      if (claim) claim.committed = true;
+    }
     const earlier: Promise<boolean>[] = [];
     for (const id of unpublished) {
       const claim = this.claims.get(id);
@@ -210,6 +219,7 @@ export class OutboxRelay {
       this.claims.get(event.id)?.settle(false);
       this.claims.delete(event.id);
     }
+    this.sweepAfterClaims = false;
     this.kick();
   }
 
@@ -241,6 +251,24 @@ export class OutboxRelay {
       this.claims.delete(id);
       recent?.add(id);
     }
+    this.kickIfSweepWaited();
+  }
+
+  /**
+   * The conversations whose committed events this node is publishing from memory (or has published and not yet
+   * deleted), and the ids of all its claims. A claim of a transaction still open does not count: its rows are not
+   * visible, and excluding its conversation would hold back other writers' events there for nothing.
+   */
+  private claimedConversations(): { conversations: string[]; ids: number[] } {
+    const conversations = new Set<string>();
+    for (const claim of this.claims.values()) if (claim.committed) conversations.add(claim.conversationId);
+    return { conversations: [...conversations], ids: [...this.claims.keys()] };
+  }
+
+  private kickIfSweepWaited(): void {
+    if (!this.sweepAfterClaims) return;
+    this.sweepAfterClaims = false;
+    this.kick();
   }
 
   /**
@@ -311,7 +339,16 @@ export class OutboxRelay {
         sql`SELECT pg_try_advisory_xact_lock(${RELAY_LOCK}, ${partition.index}) AS locked, set_config('synchronous_commit', 'off', true) AS commit_mode`,
       );
       if (!lock?.locked) return "busy";
-      const { events, invalidIds } = await outbox.pending(tx, BATCH, partition);
+      // Conversations this node is publishing from memory are left alone: their rows would be published twice (a
+      // no-op in Redis, but a script call each) and their lazy deletion would wait on this transaction's row locks.
+      // Skipping a whole conversation keeps its order: an event after a claimed one waits until the claims settle.
+      const claimed = this.claimedConversations();
+      const [{ events, invalidIds }, waiting] = await Promise.all([
+        outbox.pending(tx, BATCH, partition, claimed.conversations),
+        outbox.hasUnclaimed(tx, claimed.conversations, claimed.ids),
+      ]);
+      // Another writer's event waits behind this node's claims: sweep again once they are deleted.
+      if (waiting) this.sweepAfterClaims = true;
       if (invalidIds.length > 0) {
         // Written by a different version or by hand: it can never be delivered, so it must not block the queue.
         this.options.logger.error({ ids: invalidIds }, "outbox rows with unparseable events skipped");

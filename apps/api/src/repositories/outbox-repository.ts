@@ -100,14 +100,20 @@ export class OutboxRepository {
 
   /**
    * The oldest unpublished events, in commit order per conversation (ids grow under the conversation row lock); with
-   * `partition`, only those of the conversations that hash to it (every event of a conversation is in one partition).
+   * `partition`, only those of the conversations that hash to it (every event of a conversation is in one partition);
+   * none of the `skipConversations` (whole conversations, so each one's order holds).
    */
-  async pending(tx: Executor, limit: number, partition?: RelayPartition): Promise<{ events: PendingEvent[]; invalidIds: number[] }> {
+  async pending(tx: Executor, limit: number, partition?: RelayPartition, skipConversations: readonly string[] = []): Promise<{ events: PendingEvent[]; invalidIds: number[] }> {
     const unpublished = isNull(schema.outbox.publishedAt);
+    const skipped =
+      skipConversations.length === 0
+        ? undefined
+        : sql`(${schema.outbox.conversationId} IS NULL OR ${schema.outbox.conversationId} <> ALL(${new Param([...skipConversations])}::uuid[]))`;
+    const inPartition = partition === undefined ? undefined : sql`${partitionOf(partition.count)} = ${partition.index}`;
     const rows = await tx
       .select({ id: schema.outbox.id, recipients: schema.outbox.recipients, event: schema.outbox.event, createdAt: schema.outbox.createdAt, unread: schema.outbox.unread })
       .from(schema.outbox)
-      .where(partition === undefined ? unpublished : and(unpublished, sql`${partitionOf(partition.count)} = ${partition.index}`))
+      .where(and(unpublished, inPartition, skipped))
       .orderBy(asc(schema.outbox.id))
       .limit(limit);
     const events: PendingEvent[] = [];
@@ -123,6 +129,15 @@ export class OutboxRepository {
       events.push({ id: row.id, recipients: row.recipients, event: parsed.data, createdAt: row.createdAt, ...(companions ? { unread: companions } : {}) });
     }
     return { events, invalidIds };
+  }
+
+  /** Whether any of these conversations has an unpublished event other than the `claimed` ones (another writer's). */
+  async hasUnclaimed(tx: Executor, conversationIds: readonly string[], claimed: readonly number[]): Promise<boolean> {
+    if (conversationIds.length === 0) return false;
+    const rows = await tx.execute<{ one: number }>(sql`
+      SELECT 1 AS "one" FROM "outbox" WHERE "published_at" IS NULL AND "conversation_id" = ANY(${new Param([...conversationIds])}::uuid[])
+        AND "id" <> ALL(${new Param([...claimed])}::bigint[]) LIMIT 1`);
+    return rows.length > 0;
   }
 
   /** The partitions (of `count`) that have unpublished events: a sweep visits only those. */
