@@ -2,7 +2,7 @@ import { busKeys, PresenceStore } from "@parley/bus";
 import { waitFor } from "@parley/testing";
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { systemClock } from "../src/clock";
+import { systemClock } from "@parley/config";
 import { catchUpAfterReconnect } from "../src/delivery/catch-up";
 import { resumeFromStream } from "../src/delivery/stream-replay";
 import { PresenceWatchers } from "../src/presence/presence-watchers";

@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { Writable } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
-import { systemClock } from "../../src/clock";
+import { systemClock } from "@parley/config";
 import { Connection, DEFAULT_LIMITS } from "../../src/connection";
 import { ConnectionRegistry } from "../../src/connection-registry";
 import { UserDelivery } from "../../src/delivery/user-delivery";
