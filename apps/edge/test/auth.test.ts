@@ -2,19 +2,19 @@ import { waitFor } from "@parley/testing";
 import net from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { TestCluster, type RunningEdge } from "./support/cluster";
-import { handshakeStatus, TestClient } from "./support/ws-client";
+import { handshakeStatus, WsClient } from "@parley/testing/ws-client";
 
 let cluster: TestCluster;
 let edgeA: RunningEdge;
 let edgeB: RunningEdge;
-let clients: TestClient[] = [];
+let clients: WsClient[] = [];
 
 /** The token's `exp` claim (seconds). */
 function expiryOf(token: string): number {
   return (JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()) as { exp: number }).exp;
 }
 
-const track = (client: TestClient) => {
+const track = (client: WsClient) => {
   clients.push(client);
   return client;
 };
@@ -37,7 +37,7 @@ describe("authentication at the handshake", () => {
   it("accepts a token in the Authorization header or the access_token query", async () => {
     const user = await cluster.register();
     expect(await handshakeStatus(edgeA.url, { token: user.token })).toBe(101);
-    const client = track(await TestClient.open(edgeA.url, { token: user.token, tokenInQuery: true }));
+    const client = track(await WsClient.open(edgeA.url, { token: user.token, tokenInQuery: true }));
     await client.next((frame) => frame.type === "connected" && frame.user_id === user.id);
   });
 
@@ -66,7 +66,7 @@ describe("authentication at the handshake", () => {
 describe("authentication with an auth frame", () => {
   it("connects after a first auth frame, answering commands sent before it with unauthorized", async () => {
     const user = await cluster.register();
-    const client = track(await TestClient.open(edgeA.url));
+    const client = track(await WsClient.open(edgeA.url));
     const early = await client.request({ type: "ping" });
     expect(early).toMatchObject({ type: "error", code: "unauthorized" });
     client.send({ type: "auth", token: user.token });
@@ -75,7 +75,7 @@ describe("authentication with an auth frame", () => {
   });
 
   it("closes 4001 when no auth frame arrives in time", async () => {
-    const client = track(await TestClient.open(edgeA.url));
+    const client = track(await WsClient.open(edgeA.url));
     const closed = await client.closed;
     expect(closed).toEqual({ code: 4001, reason: "auth_timeout" });
   });
@@ -83,13 +83,13 @@ describe("authentication with an auth frame", () => {
   it("refuses service tokens, which act through REST only: 403 at the handshake, 4003 after an auth frame", async () => {
     const service = await cluster.token({ sub: "booking-system", role: "service" });
     expect(await handshakeStatus(edgeA.url, { token: service })).toBe(403);
-    const client = track(await TestClient.open(edgeB.url));
+    const client = track(await WsClient.open(edgeB.url));
     client.send({ type: "auth", token: service });
     expect((await client.closed).code).toBe(4003);
   });
 
   it("closes 4001 when the auth frame carries a bad token", async () => {
-    const client = track(await TestClient.open(edgeB.url));
+    const client = track(await WsClient.open(edgeB.url));
     client.send({ type: "auth", token: "garbage" });
     expect((await client.closed).code).toBe(4001);
   });
@@ -98,8 +98,8 @@ describe("authentication with an auth frame", () => {
 describe("tokens during a connection", () => {
   it("closes every socket using a token revoked anywhere with 4001, on every edge", async () => {
     const user = await cluster.register();
-    const onA = track(await TestClient.connect(edgeA.url, user.token));
-    const onB = track(await TestClient.connect(edgeB.url, user.token));
+    const onA = track(await WsClient.connect(edgeA.url, user.token));
+    const onB = track(await WsClient.connect(edgeB.url, user.token));
     const started = Date.now();
     expect((await cluster.request("POST", "/v1/auth/logout", { token: user.token })).status).toBe(204);
     const [closedA, closedB] = await Promise.all([onA.closed, onB.closed]);
@@ -110,7 +110,7 @@ describe("tokens during a connection", () => {
 
   it("closes 4001 when the token expires", async () => {
     const user = await cluster.register();
-    const client = track(await TestClient.connect(edgeA.url, await cluster.token({ sub: user.id }, 1_500)));
+    const client = track(await WsClient.connect(edgeA.url, await cluster.token({ sub: user.id }, 1_500)));
     expect(await client.closed).toEqual({ code: 4001, reason: "token_expired" });
   });
 
@@ -118,7 +118,7 @@ describe("tokens during a connection", () => {
     const user = await cluster.register();
     const expiring = await cluster.token({ sub: user.id }, 1_500);
     const exp = expiryOf(expiring);
-    const client = track(await TestClient.connect(edgeB.url, expiring));
+    const client = track(await WsClient.connect(edgeB.url, expiring));
     const refreshed = await client.request({ type: "auth", token: await cluster.token({ sub: user.id }) });
     expect(refreshed).toMatchObject({ type: "ack", data: { user_id: user.id } });
     await waitFor(() => Date.now() > exp * 1000 + 300, { timeout: 3_000 });
@@ -153,7 +153,7 @@ describe("malformed upgrade requests", () => {
       const health = await fetch(`${edge.url}/healthz`);
       expect(health.status).toBe(200);
       const user = await cluster.register();
-      const client = track(await TestClient.connect(edge.wsUrl, user.token));
+      const client = track(await WsClient.connect(edge.wsUrl, user.token));
       expect(client.of("connected")).toHaveLength(1);
     } finally {
       await edge.stop("SIGKILL");

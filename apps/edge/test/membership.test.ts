@@ -1,7 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { TestCluster, type RunningEdge, type TestUser } from "./support/cluster";
-import type { TestClient} from "./support/ws-client";
-import { type Frame } from "./support/ws-client";
+import type { Frame, WsClient } from "@parley/testing/ws-client";
 import { OpenClients } from "./support/open-clients";
 
 let cluster: TestCluster;
@@ -9,7 +8,7 @@ let edgeA: RunningEdge;
 let edgeB: RunningEdge;
 const open = new OpenClients();
 
-const connect = (edge: RunningEdge, user: TestUser): Promise<TestClient> => open.connect(edge, user);
+const connect = (edge: RunningEdge, user: TestUser): Promise<WsClient> => open.connect(edge, user);
 
 const leftUpdate = (conversationId: string, userId: string) => (frame: Frame) => {
   if (frame.type !== "conversation_updated") return false;

@@ -7,7 +7,7 @@ import { catchUpAfterReconnect } from "../src/delivery/catch-up";
 import { resumeFromStream } from "../src/delivery/stream-replay";
 import { PresenceWatchers } from "../src/presence/presence-watchers";
 import { counted, silentLogger, SocketHarness } from "./support/socket-harness";
-import type { Frame } from "./support/ws-client";
+import type { Frame } from "@parley/testing/ws-client";
 
 let harness: SocketHarness;
 

@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startCluster, type Cluster } from "./support/cluster";
 import { conversation, conversationUpdatedFrame, message, page } from "./support/contract";
 import { Rest, shape, type User } from "./support/rest";
-import { SmtpInbox } from "./support/smtp-inbox";
-import { WsClient } from "./support/ws-client";
+import { SmtpInbox } from "@parley/testing/smtp-inbox";
+import { WsClient } from "@parley/testing/ws-client";
 
 // The E-mail and Archival sections: the API, one edge and the worker (sending to an SMTP server in this process).
 const APP_URL = "https://app.contract.test";

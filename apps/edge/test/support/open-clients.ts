@@ -1,16 +1,16 @@
 import type { RunningEdge, TestUser } from "./cluster";
-import { TestClient } from "./ws-client";
+import { WsClient } from "@parley/testing/ws-client";
 
 /** The sockets a test file opened, terminated after each test and once more when the file ends. */
 export class OpenClients {
-  private clients: TestClient[] = [];
+  private clients: WsClient[] = [];
 
   /** Opens an authenticated socket on `edge` and remembers it. */
-  async connect(edge: RunningEdge, user: TestUser): Promise<TestClient> {
-    return this.track(await TestClient.connect(edge.url, user.token));
+  async connect(edge: RunningEdge, user: TestUser): Promise<WsClient> {
+    return this.track(await WsClient.connect(edge.url, user.token));
   }
 
-  track(client: TestClient): TestClient {
+  track(client: WsClient): WsClient {
     this.clients.push(client);
     return client;
   }

@@ -9,7 +9,7 @@ import { Redis } from "ioredis";
 import { Writable } from "node:stream";
 import { uuidv7 } from "uuidv7";
 import { createWorkerNode, type WorkerNode, type WorkerNodeOptions } from "../../src/worker-node";
-import { SmtpInbox } from "./smtp-inbox";
+import { SmtpInbox } from "@parley/testing/smtp-inbox";
 
 export const TEST_EMAIL_DELAY_MS = 300;
 export const TEST_APP_URL = "https://app.parley.test";

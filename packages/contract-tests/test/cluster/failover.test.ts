@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { startCluster, type Cluster } from "../support/cluster";
 import { Rest, type User } from "../support/rest";
-import { WsClient } from "../support/ws-client";
+import { WsClient } from "@parley/testing/ws-client";
 
 // A Redis Cluster of its own (a master of it is killed), under the API and two edges, all real processes.
 let redis: TestRedisCluster;

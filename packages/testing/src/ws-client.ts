@@ -4,10 +4,13 @@ import { WebSocket } from "ws";
 export type Frame = { readonly type: string; readonly id?: string } & Readonly<Record<string, unknown>>;
 
 export interface OpenOptions {
-  /** Sent as `Authorization: Bearer`. */
-  readonly header?: string;
-  /** Sent as `?access_token=`. */
-  readonly query?: string;
+  /** Sent as `Authorization: Bearer`, or as `?access_token=` with `tokenInQuery`. */
+  readonly token?: string;
+  readonly tokenInQuery?: boolean;
+  readonly origin?: string;
+  /** false: the client ignores the server's heartbeat pings (a dead peer). */
+  readonly autoPong?: boolean;
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export interface Closed {
@@ -21,32 +24,53 @@ export interface Refusal {
   readonly body: unknown;
 }
 
+export class RefusedUpgrade extends Error {
+  constructor(readonly refusal: Refusal) {
+    super(`upgrade refused with HTTP ${refusal.status}`);
+  }
+}
+
+const ANSWERS = new Set(["ack", "error", "pong"]);
+
 /** A WebSocket client that records every frame, as a client application would see them. */
 export class WsClient {
   readonly frames: Frame[] = [];
   readonly closed: Promise<Closed>;
   private counter = 0;
+  private isClosed = false;
   private readonly waiters = new Set<() => void>();
+  private readonly listeners = new Set<(frame: Frame) => void>();
 
   private constructor(readonly ws: WebSocket) {
     ws.on("message", (data: Buffer) => {
-      this.frames.push(JSON.parse(data.toString("utf8")) as Frame);
-      for (const wake of [...this.waiters]) wake();
+      const frame = JSON.parse(data.toString("utf8")) as Frame;
+      this.frames.push(frame);
+      for (const listener of this.listeners) listener(frame);
+      this.wakeAll();
     });
     ws.on("error", () => undefined);
     this.closed = new Promise((resolve) => {
       ws.once("close", (code, reason) => {
+        this.isClosed = true;
         resolve({ code, reason: reason.toString("utf8") });
-        for (const wake of [...this.waiters]) wake();
+        this.wakeAll();
       });
     });
   }
 
-  /** Opens a socket; resolves once upgraded (before any frame), rejects with the refusal otherwise. */
+  /** Opens a socket; resolves once upgraded (before any frame), rejects with a `RefusedUpgrade` otherwise. */
   static open(url: string, options: OpenOptions = {}): Promise<WsClient> {
     const target = new URL(url);
-    if (options.query !== undefined) target.searchParams.set("access_token", options.query);
-    const ws = new WebSocket(target, { headers: options.header === undefined ? {} : { authorization: `Bearer ${options.header}` } });
+    const headers: Record<string, string> = { ...options.headers };
+    if (options.token !== undefined) {
+      if (options.tokenInQuery === true) target.searchParams.set("access_token", options.token);
+      else headers.authorization = `Bearer ${options.token}`;
+    }
+    const ws = new WebSocket(target, {
+      headers,
+      ...(options.origin === undefined ? {} : { origin: options.origin }),
+      ...(options.autoPong === undefined ? {} : { autoPong: options.autoPong }),
+    });
     const client = new WsClient(ws);
     return new Promise((resolve, reject) => {
       ws.once("open", () => {
@@ -56,13 +80,7 @@ export class WsClient {
         let text = "";
         res.on("data", (chunk: Buffer) => (text += chunk.toString("utf8")));
         res.on("end", () => {
-          let body: unknown = text;
-          try {
-            body = JSON.parse(text);
-          } catch {
-            // not JSON: kept as text
-          }
-          reject(new RefusedUpgrade({ status: res.statusCode ?? 0, body }));
+          reject(new RefusedUpgrade({ status: res.statusCode ?? 0, body: parsedOrText(text) }));
           ws.terminate();
         });
       });
@@ -70,11 +88,16 @@ export class WsClient {
     });
   }
 
-  /** Opens a socket authenticated with the header and waits for `connected`. */
-  static async connect(url: string, token: string): Promise<WsClient> {
-    const client = await WsClient.open(url, { header: token });
+  /** Opens a socket authenticated at the handshake and waits for `connected`. */
+  static async connect(url: string, token: string, options: Omit<OpenOptions, "token"> = {}): Promise<WsClient> {
+    const client = await WsClient.open(url, { ...options, token });
     await client.next((frame) => frame.type === "connected");
     return client;
+  }
+
+  /** Calls `listener` with every frame from now on. */
+  onFrame(listener: (frame: Frame) => void): void {
+    this.listeners.add(listener);
   }
 
   send(frame: Readonly<Record<string, unknown>>): void {
@@ -82,30 +105,28 @@ export class WsClient {
   }
 
   /** Sends a command with a fresh `id`; resolves with the frame answering it (`ack`, `error` or `pong`). */
-  async command(frame: Readonly<Record<string, unknown>>, timeout = 10_000): Promise<Frame> {
-    const id = `cmd-${++this.counter}`;
+  request(frame: Readonly<Record<string, unknown>>, timeout = 10_000): Promise<Frame> {
+    const id = `c${++this.counter}`;
     this.send({ ...frame, id });
-    return this.next((candidate) => candidate.id === id && ["ack", "error", "pong"].includes(candidate.type), timeout);
+    return this.next((candidate) => candidate.id === id && ANSWERS.has(candidate.type), timeout);
   }
 
   /** The first frame (received so far or later) that matches; rejects after `timeout` ms or when the socket closed without one. */
   next(match: (frame: Frame) => boolean, timeout = 10_000): Promise<Frame> {
     return new Promise((resolve, reject) => {
-      let closed = false;
-      void this.closed.then(() => (closed = true));
       const check = () => {
         const frame = this.frames.find(match);
         if (frame) {
           done();
           resolve(frame);
-        } else if (closed || this.ws.readyState === WebSocket.CLOSED) {
+        } else if (this.isClosed) {
           done();
-          reject(new Error(`socket closed without a matching frame (last frames: ${JSON.stringify(this.frames.slice(-3))})`));
+          reject(new Error(`socket closed without a matching frame (last frames: ${this.lastFrames()})`));
         }
       };
       const timer = setTimeout(() => {
         done();
-        reject(new Error(`no matching frame within ${timeout} ms (last frames: ${JSON.stringify(this.frames.slice(-3))})`));
+        reject(new Error(`no matching frame within ${timeout} ms (last frames: ${this.lastFrames()})`));
       }, timeout);
       const done = () => {
         clearTimeout(timer);
@@ -130,11 +151,21 @@ export class WsClient {
     this.ws.close();
     await this.closed;
   }
+
+  private wakeAll(): void {
+    for (const wake of [...this.waiters]) wake();
+  }
+
+  private lastFrames(): string {
+    return JSON.stringify(this.frames.slice(-3));
+  }
 }
 
-export class RefusedUpgrade extends Error {
-  constructor(readonly refusal: Refusal) {
-    super(`upgrade refused with HTTP ${refusal.status}`);
+function parsedOrText(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
   }
 }
 
@@ -148,4 +179,9 @@ export async function refusalOf(url: string, options: OpenOptions = {}): Promise
     if (error instanceof RefusedUpgrade) return error.refusal;
     throw error;
   }
+}
+
+/** The HTTP status that answers an upgrade attempt (101 when it upgraded). */
+export async function handshakeStatus(url: string, options: OpenOptions = {}): Promise<number> {
+  return (await refusalOf(url, options))?.status ?? 101;
 }
