@@ -1,19 +1,11 @@
 import { restRoutes, type Conversation, type Page, type RestRoute } from "@parley/protocol";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ApiHarness, type RegisteredUser } from "./support/api-harness";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { RegisteredUser } from "./support/api-harness";
+import { api, service, useApiPerFile } from "./support/api-per-file";
 import { EventProbe, ofType } from "./support/event-probe";
-import { openConversation, provision, serviceToken } from "./support/conversation-fixtures";
+import { openConversation, provision } from "./support/conversation-fixtures";
 
-let api: ApiHarness;
-let service: string;
-
-beforeAll(async () => {
-  api = await ApiHarness.start({ PARLEY_POLICY: "open" });
-  service = await serviceToken(api);
-});
-afterAll(async () => {
-  await api.close();
-});
+useApiPerFile({ env: { PARLEY_POLICY: "open" }, service: true });
 
 const create = (token: string, body: unknown) => api.request<Conversation>("POST", "/v1/conversations", { token, body });
 const list = (token: string, query = "") => api.request<Page<Conversation>>("GET", `/v1/conversations${query}`, { token });

@@ -1,33 +1,25 @@
 import { waitFor } from "@parley/testing";
 import net from "node:net";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestCluster, type RunningEdge } from "./support/cluster";
-import { handshakeStatus, WsClient } from "@parley/testing/ws-client";
+import { handshakeStatus, socketsPerTest, WsClient } from "@parley/testing/ws-client";
 
 let cluster: TestCluster;
 let edgeA: RunningEdge;
 let edgeB: RunningEdge;
-let clients: WsClient[] = [];
+const open = socketsPerTest();
 
 /** The token's `exp` claim (seconds). */
 function expiryOf(token: string): number {
   return (JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()) as { exp: number }).exp;
 }
 
-const track = (client: WsClient) => {
-  clients.push(client);
-  return client;
-};
+const track = (client: WsClient) => open.track(client);
 
 beforeAll(async () => {
   cluster = await TestCluster.start();
   [edgeA, edgeB] = await Promise.all([cluster.startEdge({ ALLOWED_ORIGINS: "https://app.example.com" }), cluster.startEdge()]);
 }, 60_000);
-
-afterEach(() => {
-  for (const client of clients) client.ws.terminate();
-  clients = [];
-});
 
 afterAll(async () => {
   await cluster.close();

@@ -1,11 +1,10 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { busKeys, EventPublisher } from "@parley/bus";
 import { createDb } from "@parley/db";
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { TestCluster, type RunningEdge, type TestUser } from "./support/cluster";
-import { WsClient, type Frame } from "@parley/testing/ws-client";
-import { OpenClients } from "./support/open-clients";
+import { socketsPerTest, WsClient, type Frame } from "@parley/testing/ws-client";
 
 let cluster: TestCluster;
 let edgeA: RunningEdge;
@@ -13,9 +12,9 @@ let edgeB: RunningEdge;
 let alice: TestUser;
 let bob: TestUser;
 let conversationId: string;
-const open = new OpenClients();
+const open = socketsPerTest();
 
-const connect = (edge: RunningEdge, user: TestUser): Promise<WsClient> => open.connect(edge, user);
+const connect = (edge: RunningEdge, user: TestUser): Promise<WsClient> => open.connect(edge.url, user.token);
 
 const newMessages = (client: WsClient, conversation = conversationId) =>
   client.frames.filter((frame) => frame.type === "new_message" && frame.conversation_id === conversation);
@@ -34,12 +33,7 @@ beforeEach(async () => {
   conversationId = await cluster.directConversation(alice, bob);
 });
 
-afterEach(() => {
-  open.closeAll();
-});
-
 afterAll(async () => {
-  open.closeAll();
   await cluster.close();
 });
 

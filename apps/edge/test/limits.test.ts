@@ -2,30 +2,22 @@ import { EventPublisher, PresenceStore } from "@parley/bus";
 import { waitFor } from "@parley/testing";
 import { Redis } from "ioredis";
 import { randomUUID } from "node:crypto";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestCluster, type RunningEdge } from "./support/cluster";
-import { WsClient } from "@parley/testing/ws-client";
+import { socketsPerTest, WsClient } from "@parley/testing/ws-client";
 
 let cluster: TestCluster;
 let edgeA: RunningEdge;
 let edgeB: RunningEdge;
-let clients: WsClient[] = [];
+const open = socketsPerTest();
 
-const track = (client: WsClient) => {
-  clients.push(client);
-  return client;
-};
+const track = (client: WsClient) => open.track(client);
 
 beforeAll(async () => {
   // The API enforces the default 100 messages a minute per user (WebSocket and REST together).
   cluster = await TestCluster.start({ MESSAGE_RATE_LIMIT: "100" });
   [edgeA, edgeB] = await Promise.all([cluster.startEdge({ MAX_PAYLOAD_BYTES: "4096", SLOW_CONSUMER_BYTES: "65536" }), cluster.startEdge()]);
 }, 60_000);
-
-afterEach(() => {
-  for (const client of clients) client.ws.terminate();
-  clients = [];
-});
 
 afterAll(async () => {
   await cluster.close();
@@ -71,7 +63,7 @@ describe("per-user limits", () => {
     expect(await sixth.closed).toEqual({ code: 4010, reason: "too_many_connections" });
 
     // A freed slot can be used again.
-    await clients[0]!.close();
+    await open.all[0]!.close();
     await waitFor(async () => {
       const client = track(await WsClient.connect(edgeA.url, user.token));
       return client;

@@ -1,19 +1,16 @@
 import type { Stats } from "@parley/protocol";
 import { waitFor } from "@parley/testing";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestCluster, type RunningEdge, type TestUser } from "./support/cluster";
-import { WsClient } from "@parley/testing/ws-client";
+import { socketsPerTest, WsClient } from "@parley/testing/ws-client";
 
 let cluster: TestCluster;
 let edgeA: RunningEdge;
 let edgeB: RunningEdge;
-let clients: WsClient[] = [];
+const open = socketsPerTest();
 let opsToken: string;
 
-const track = (client: WsClient) => {
-  clients.push(client);
-  return client;
-};
+const track = (client: WsClient) => open.track(client);
 
 async function pair(): Promise<{ alice: TestUser; bob: TestUser; conversationId: string }> {
   const [alice, bob] = await Promise.all([cluster.register(), cluster.register()]);
@@ -31,11 +28,6 @@ beforeAll(async () => {
   [edgeA, edgeB] = await Promise.all([cluster.startEdge(), cluster.startEdge()]);
   opsToken = await cluster.token({ sub: "ops-integration", role: "service" });
 }, 60_000);
-
-afterEach(() => {
-  for (const client of clients) client.ws.terminate();
-  clients = [];
-});
 
 afterAll(async () => {
   await cluster.close();

@@ -1,16 +1,15 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestCluster, type RunningEdge, type TestUser } from "./support/cluster";
-import { handshakeStatus, type Frame, type WsClient } from "@parley/testing/ws-client";
-import { OpenClients } from "./support/open-clients";
+import { handshakeStatus, socketsPerTest, type Frame, type WsClient } from "@parley/testing/ws-client";
 
 let cluster: TestCluster;
 let edgeA: RunningEdge;
 let edgeB: RunningEdge;
 let service: string;
-const open = new OpenClients();
+const open = socketsPerTest();
 let counter = 0;
 
-const connect = (edge: RunningEdge, user: TestUser): Promise<WsClient> => open.connect(edge, user);
+const connect = (edge: RunningEdge, user: TestUser): Promise<WsClient> => open.connect(edge.url, user.token);
 
 /** A user of a provisioned role (doctor, admin), created from an identity provider's token on first use. */
 async function provisioned(role: string): Promise<TestUser> {
@@ -47,12 +46,7 @@ beforeAll(async () => {
   service = await cluster.token({ sub: "care-system", role: "service" });
 }, 60_000);
 
-afterEach(() => {
-  open.closeAll();
-});
-
 afterAll(async () => {
-  open.closeAll();
   await cluster.close();
 });
 

@@ -2,12 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startCluster, type Cluster } from "./support/cluster";
 import { ackFrame, conversationWithParticipants, deliveredAck, errorFrame, messagesDeliveredFrame, participantWithMarks } from "./support/contract";
 import { Rest, shape, type User } from "./support/rest";
-import { WsClient, type Frame } from "@parley/testing/ws-client";
+import { OpenSockets, type Frame, type WsClient } from "@parley/testing/ws-client";
 
 // The "Additions" of the contract: delivered state (mark_delivered, messages_delivered, delivered_seq/last_read_seq).
 let cluster: Cluster;
 let rest: Rest;
-const sockets: WsClient[] = [];
+const sockets = new OpenSockets();
 
 beforeAll(async () => {
   cluster = await startCluster();
@@ -15,14 +15,12 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.allSettled(sockets.map((socket) => socket.close()));
+  await sockets.closeAll();
   await cluster.close();
 });
 
 async function connect(user: User, n = 0): Promise<WsClient> {
-  const client = await WsClient.connect(cluster.wsUrl(n), user.token);
-  sockets.push(client);
-  return client;
+  return sockets.connect(cluster.wsUrl(n), user.token);
 }
 
 const deliveredEvents = (socket: WsClient, conversationId: string) =>

@@ -5,13 +5,13 @@ import { startCluster, type Cluster } from "./support/cluster";
 import { conversation, errorBody, page } from "./support/contract";
 import { Rest, shape, type User } from "./support/rest";
 import { serviceToken, signToken } from "./support/tokens";
-import { refusalOf, WsClient, type Frame } from "@parley/testing/ws-client";
+import { OpenSockets, refusalOf, type Frame, type WsClient } from "@parley/testing/ws-client";
 
 // The trust-and-safety additions of the shared PROTOCOL.md, against the real API and two edges (clinic preset).
 let cluster: Cluster;
 let rest: Rest;
 let service: string;
-const sockets: WsClient[] = [];
+const sockets = new OpenSockets();
 
 beforeAll(async () => {
   cluster = await startCluster({ edges: 2, api: { PARLEY_POLICY: "clinic" } });
@@ -20,7 +20,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.allSettled(sockets.map((socket) => socket.close()));
+  await sockets.closeAll();
   await cluster.close();
 });
 
@@ -28,9 +28,7 @@ const closedConversation = conversation.extend({ closed: z.boolean() });
 const code = (body: unknown) => shape(errorBody, body).error.code;
 
 async function connect(user: User, edge: number): Promise<WsClient> {
-  const client = await WsClient.connect(cluster.wsUrl(edge), user.token);
-  sockets.push(client);
-  return client;
+  return sockets.connect(cluster.wsUrl(edge), user.token);
 }
 
 /** A user of a role nobody self-registers (doctor, admin): provisioned from an identity provider's token. */

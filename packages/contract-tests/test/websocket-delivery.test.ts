@@ -17,14 +17,14 @@ import {
 } from "./support/contract";
 import { Rest, shape, type User } from "./support/rest";
 import { serviceToken } from "./support/tokens";
-import { WsClient, type Frame } from "@parley/testing/ws-client";
+import { OpenSockets, WsClient, type Frame } from "@parley/testing/ws-client";
 
 // The Delivery section of the contract against the API and two edges, all real processes.
 const MESSAGE_RATE_LIMIT = 20;
 
 let cluster: Cluster;
 let rest: Rest;
-const sockets: WsClient[] = [];
+const sockets = new OpenSockets();
 
 beforeAll(async () => {
   cluster = await startCluster({ api: { MESSAGE_RATE_LIMIT: String(MESSAGE_RATE_LIMIT) }, edge: { DRAIN_SPREAD_MS: "300ms" } });
@@ -32,15 +32,13 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.allSettled(sockets.map((socket) => socket.close()));
+  await sockets.closeAll();
   await cluster.close();
 });
 
 /** A socket authenticated at the handshake on edge `n`, closed after the file. */
 async function connect(user: User, n = 0): Promise<WsClient> {
-  const client = await WsClient.connect(cluster.wsUrl(n), user.token);
-  sockets.push(client);
-  return client;
+  return sockets.connect(cluster.wsUrl(n), user.token);
 }
 
 const isEvent = (type: string, conversationId: string) => (frame: Frame) => frame.type === type && frame.conversation_id === conversationId;
@@ -140,7 +138,7 @@ describe("delivery", () => {
     await witness.next((f) => f.type === "messages_read" && f.conversation_id === conversationId);
 
     const resumed = await WsClient.connect(cluster.wsUrl(1), cy.token);
-    sockets.push(resumed);
+    sockets.track(resumed);
     const ack = shape(ackFrame, await resumed.request({ type: "resume", since }));
     await rest.send(ada, conversationId, "m4 live");
     for (const socket of [witness, resumed]) {

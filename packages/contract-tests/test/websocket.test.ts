@@ -9,14 +9,14 @@ import {
 } from "./support/contract";
 import { Rest, shape, type User } from "./support/rest";
 import { serviceToken, signToken } from "./support/tokens";
-import { refusalOf, WsClient, type Frame } from "@parley/testing/ws-client";
+import { OpenSockets, refusalOf, WsClient, type Frame } from "@parley/testing/ws-client";
 
 // The WebSocket and Delivery sections of the contract against the API and two edges, all real processes.
 const MESSAGE_RATE_LIMIT = 20;
 
 let cluster: Cluster;
 let rest: Rest;
-const sockets: WsClient[] = [];
+const sockets = new OpenSockets();
 /** Opened without a token when the cluster started: the auth deadline runs while the other tests do. */
 let silent: { client: WsClient; openedAt: number; closedAfter: Promise<number> } | undefined;
 
@@ -29,15 +29,13 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.allSettled(sockets.map((socket) => socket.close()));
+  await sockets.closeAll();
   await cluster.close();
 });
 
 /** A socket authenticated at the handshake on edge `n`, closed after the file. */
 async function connect(user: User, n = 0): Promise<WsClient> {
-  const client = await WsClient.connect(cluster.wsUrl(n), user.token);
-  sockets.push(client);
-  return client;
+  return sockets.connect(cluster.wsUrl(n), user.token);
 }
 
 const isEvent = (type: string, conversationId: string) => (frame: Frame) => frame.type === type && frame.conversation_id === conversationId;
@@ -50,7 +48,7 @@ describe("connecting", () => {
     expect(connected.user_id).toBe(user.id);
 
     const byQuery = await WsClient.open(cluster.wsUrl(1), { token: user.token, tokenInQuery: true });
-    sockets.push(byQuery);
+    sockets.track(byQuery);
     const second = shape(connectedFrame, await byQuery.next((f) => f.type === "connected"));
     expect(second.user_id).toBe(user.id);
     expect(second.connection_id).not.toBe(connected.connection_id);
@@ -83,7 +81,7 @@ describe("connecting", () => {
   it("provisions an identity provider's unknown sub on its first connection, so others can reach it", async () => {
     const sub = `idp-${randomUUID()}`;
     const socket = await WsClient.connect(cluster.wsUrl(0), await signToken({ sub, role: "user", name: "Only Ever On The Socket" }));
-    sockets.push(socket);
+    sockets.track(socket);
     const other = await rest.register();
     const opened = await rest.post("/v1/conversations", other.token, { type: "direct", participant_ids: [sub] });
     expect(opened.status).toBe(201);
@@ -95,7 +93,7 @@ describe("connecting", () => {
   it("accepts a first {type: auth} frame, answers connected, and acks the frame's id", async () => {
     const user = await rest.register();
     const client = await WsClient.open(cluster.wsUrl(1));
-    sockets.push(client);
+    sockets.track(client);
     client.send({ type: "auth", token: user.token, id: "login-1" });
     shape(connectedFrame, await client.next((f) => f.type === "connected"));
     shape(ackFrame, await client.next((f) => f.id === "login-1"));

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from "node:http";
+import { afterAll, afterEach } from "vitest";
 import { WebSocket } from "ws";
 
 export type Frame = { readonly type: string; readonly id?: string } & Readonly<Record<string, unknown>>;
@@ -159,6 +160,51 @@ export class WsClient {
   private lastFrames(): string {
     return JSON.stringify(this.frames.slice(-3));
   }
+}
+
+/** The sockets a test file opened, ended together after each test or when the file ends. */
+export class OpenSockets {
+  private sockets: WsClient[] = [];
+
+  /** Every socket opened (and not yet ended), oldest first. */
+  get all(): readonly WsClient[] {
+    return this.sockets;
+  }
+
+  track(client: WsClient): WsClient {
+    this.sockets.push(client);
+    return client;
+  }
+
+  /** Opens a socket authenticated at the handshake, waits for `connected`, and remembers it. */
+  async connect(url: string, token: string, options: Omit<OpenOptions, "token"> = {}): Promise<WsClient> {
+    return this.track(await WsClient.connect(url, token, options));
+  }
+
+  /** Drops every socket at once (no close handshake) and forgets them. */
+  terminateAll(): void {
+    for (const client of this.sockets) client.ws.terminate();
+    this.sockets = [];
+  }
+
+  /** Closes every socket with a close handshake and forgets them. */
+  async closeAll(): Promise<void> {
+    const closing = this.sockets.map((client) => client.close());
+    this.sockets = [];
+    await Promise.allSettled(closing);
+  }
+}
+
+/** The sockets the calling test file opens, dropped after each of its tests (registers the vitest hooks that do it). */
+export function socketsPerTest(): OpenSockets {
+  const sockets = new OpenSockets();
+  afterEach(() => {
+    sockets.terminateAll();
+  });
+  afterAll(() => {
+    sockets.terminateAll();
+  });
+  return sockets;
 }
 
 function parsedOrText(text: string): unknown {
