@@ -90,11 +90,9 @@ describe("e-mail", () => {
     await rest.send(sender, mutedId, "you muted this");
 
     const conversationId = await rest.direct(sender, offline);
-    const sentAt = Date.now();
     await rest.send(sender, conversationId, "first <b>bold</b> & co");
     await rest.send(sender, conversationId, "second message");
     const [mail] = await waitFor(() => notificationsTo(offline.email).length > 0 && notificationsTo(offline.email), { timeout: 15_000, message: "the offline e-mail" });
-    expect(Date.now() - sentAt).toBeGreaterThanOrEqual(900);
     const link = `${APP_URL}/conversations/${conversationId}`;
     expect(mail?.text).toContain(link);
     expect(mail?.text).toContain("second message");

@@ -171,10 +171,8 @@ describe("delivery", () => {
     await bobSocket.next((f) => f.type === "typing" && f.is_typing === false);
 
     // Without typing_stop the indicator expires after a few seconds.
-    const startedAt = Date.now();
     shape(ackFrame, await adaSocket.request({ type: "typing_start", conversation_id: conversationId }));
     await waitFor(() => bobSocket.of("typing").filter((f) => f.is_typing === false).length === 2, { timeout: 10_000 });
-    expect(Date.now() - startedAt).toBeLessThan(10_000);
 
     const watch = shape(ackFrame, await bobSocket.request({ type: "watch_presence", user_ids: [ada.id] }));
     expect(JSON.stringify(watch.data)).toContain(ada.id);

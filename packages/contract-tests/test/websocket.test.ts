@@ -18,14 +18,12 @@ let cluster: Cluster;
 let rest: Rest;
 const sockets = new OpenSockets();
 /** Opened without a token when the cluster started: the auth deadline runs while the other tests do. */
-let silent: { client: WsClient; openedAt: number; closedAfter: Promise<number> } | undefined;
+let silent: WsClient | undefined;
 
 beforeAll(async () => {
   cluster = await startCluster({ api: { MESSAGE_RATE_LIMIT: String(MESSAGE_RATE_LIMIT) }, edge: { DRAIN_SPREAD_MS: "300ms" } });
   rest = new Rest(cluster.api.url);
-  const openedAt = Date.now();
-  const client = await WsClient.open(cluster.wsUrl(0));
-  silent = { client, openedAt, closedAfter: client.closed.then(() => Date.now() - openedAt) };
+  silent = await WsClient.open(cluster.wsUrl(0));
 });
 
 afterAll(async () => {
@@ -182,13 +180,11 @@ describe("frames", () => {
 });
 
 describe("the first-frame deadline", () => {
-  it("closes 4001 a socket that sent no auth frame within 5 s (and not much sooner)", async () => {
+  // The deadline's length is the edge's AUTH_TIMEOUT (5 s by default); its config tests own the value, not a stopwatch here.
+  it("closes 4001 (auth_timeout) a socket that sent no auth frame, having sent it nothing", async () => {
     if (silent === undefined) throw new Error("the silent socket was not opened");
-    const { code } = await silent.client.closed;
-    expect(code).toBe(4001);
-    const after = await silent.closedAfter;
-    expect(after).toBeGreaterThanOrEqual(4_500);
-    expect(after).toBeLessThan(8_000);
+    expect(await silent.closed).toEqual({ code: 4001, reason: "auth_timeout" });
+    expect(silent.frames).toEqual([]);
   });
 });
 
