@@ -1,4 +1,5 @@
 import { defineConfig } from "vitest/config";
+import { servicesSetup } from "../../packages/testing/vitest.shared";
 
 /** Browser tests: one cluster and one Chromium per file, so files run one at a time on the shared machine. */
 export default defineConfig({
@@ -7,6 +8,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     fileParallelism: false,
+    globalSetup: [servicesSetup],
     reporters: ["default", ["json", { outputFile: "node_modules/.vitest/results.json" }]],
   },
 });

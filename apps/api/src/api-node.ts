@@ -1,6 +1,6 @@
 import { RevocationStore, createTokenIssuer, createTokenVerifier, fromConfig, issuerOptionsFromConfig } from "@parley/auth";
 import { announceBlock, createRedisClient, EventPublisher, JOB_QUEUES, jobQueuePrefix, PresenceStore, type RedisClient } from "@parley/bus";
-import type { ApiConfig } from "@parley/config";
+import { systemClock, type ApiConfig, type Clock } from "@parley/config";
 import { createDb, type Database } from "@parley/db";
 import { closeAll, createLogger, createMetrics, listenOn, logConnectionErrors, postgresCheck, redisCheck, startOpsServer, type Logger, type OpsServer } from "@parley/observability";
 import { Queue } from "bullmq";
@@ -33,7 +33,6 @@ import { AccountService } from "./services/account-service";
 import { AdminService } from "./services/admin-service";
 import { AuditService } from "./services/audit-service";
 import { EmailConfirmationService } from "./services/email-confirmation-service";
-import { systemClock, type Clock } from "./services/actor";
 import type { ApiServices } from "./services/api-services";
 import { BlockService } from "./services/block-service";
 import { ContactGuard } from "./services/contact-guard";

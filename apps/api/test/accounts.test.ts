@@ -85,10 +85,9 @@ describe("accounts", () => {
     expect(again.body).toEqual(me.body);
   });
 
-  it("serves an OpenAPI 3.1 document of every endpoint", async () => {
+  it("serves the OpenAPI 3.1 document without a token (its operations: api-documents.test.ts)", async () => {
     const doc = await api.request<{ openapi: string; paths: Record<string, unknown> }>("GET", "/v1/openapi.json");
-    expect(doc.body.openapi).toBe("3.1.0");
-    expect(Object.keys(doc.body.paths)).toContain("/v1/conversations/{id}/messages");
+    expect(doc).toMatchObject({ status: 200, body: { openapi: "3.1.0" } });
   });
 
   it("answers health and readiness on the public port, metrics only on the ops port", async () => {

@@ -1,19 +1,11 @@
 import type { Conversation, Message, Page } from "@parley/protocol";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ApiHarness, type RegisteredUser } from "./support/api-harness";
+import { api, service, useApiPerFile } from "./support/api-per-file";
 import { link, openConversation, provision, serviceToken } from "./support/conversation-fixtures";
 import { EventProbe, ofType } from "./support/event-probe";
 
-let api: ApiHarness;
-let service: string;
-
-beforeAll(async () => {
-  api = await ApiHarness.start({ PARLEY_POLICY: "clinic" });
-  service = await serviceToken(api);
-});
-afterAll(async () => {
-  await api.close();
-});
+useApiPerFile({ env: { PARLEY_POLICY: "clinic" }, service: true });
 
 let counter = 0;
 const send = (user: RegisteredUser, conversationId: string, content = "hello") =>

@@ -1,22 +1,11 @@
 import { randomUUID } from "node:crypto";
 import type { ConversationEvent, Participant } from "@parley/protocol";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ApiHarness, type RegisteredUser } from "./support/api-harness";
+import { describe, expect, it } from "vitest";
+import type { RegisteredUser } from "./support/api-harness";
+import { alice, api, bob, carol, outsider, useApiPerFile } from "./support/api-per-file";
 import { ChannelListener, openDirect, openGroup, send } from "./support/message-fixtures";
 
-let api: ApiHarness;
-let alice: RegisteredUser;
-let bob: RegisteredUser;
-let carol: RegisteredUser;
-let outsider: RegisteredUser;
-
-beforeAll(async () => {
-  api = await ApiHarness.start();
-  [alice, bob, carol, outsider] = await Promise.all([api.register("user"), api.register("user"), api.register("user"), api.register("user")]);
-});
-afterAll(async () => {
-  await api.close();
-});
+useApiPerFile({ people: true });
 
 const delivered = (user: RegisteredUser | string, conversationId: string, body: unknown) =>
   api.request<{ conversation_id: string; delivered_seq: number }>("POST", `/v1/conversations/${conversationId}/delivered`, {

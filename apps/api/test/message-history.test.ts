@@ -1,25 +1,12 @@
 import type { Message, Page } from "@parley/protocol";
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ApiHarness, type RegisteredUser } from "./support/api-harness";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ApiHarness } from "./support/api-harness";
+import { alice, api, bob, carol, outsider, service, useApiPerFile } from "./support/api-per-file";
 import { openDirect, openGroup, send } from "./support/message-fixtures";
 
-let api: ApiHarness;
-let alice: RegisteredUser;
-let bob: RegisteredUser;
-let carol: RegisteredUser;
-let outsider: RegisteredUser;
-let serviceToken: string;
-
-beforeAll(async () => {
-  // Plenty of messages per minute here: the rate limit has its own node below.
-  api = await ApiHarness.start({ MESSAGE_RATE_LIMIT: "10000" });
-  [alice, bob, carol, outsider] = await Promise.all([api.register("user"), api.register("user"), api.register("user"), api.register("user")]);
-  serviceToken = await api.tokenFor({ sub: "booking-system", role: "service" });
-});
-afterAll(async () => {
-  await api.close();
-});
+// Plenty of messages per minute here: the rate limit has its own node below.
+useApiPerFile({ env: { MESSAGE_RATE_LIMIT: "10000" }, people: true, service: true });
 
 const post = (token: string, conversationId: string, body: unknown) => api.request<Message>("POST", `/v1/conversations/${conversationId}/messages`, { token, body });
 const history = (token: string, conversationId: string, query = "") => api.request<Page<Message>>("GET", `/v1/conversations/${conversationId}/messages${query}`, { token });
@@ -70,7 +57,7 @@ describe("GET /v1/conversations/:id/messages", () => {
 
   it("answers 404 to outsiders, lets services read, 401 without a token", async () => {
     expect((await history(outsider.token, conversationId)).status).toBe(404);
-    expect((await history(serviceToken, conversationId, "?limit=1")).body.items.map((m) => m.seq)).toEqual([12]);
+    expect((await history(service, conversationId, "?limit=1")).body.items.map((m) => m.seq)).toEqual([12]);
     expect((await api.request("GET", `/v1/conversations/${conversationId}/messages`)).status).toBe(401);
   });
 });
@@ -127,7 +114,7 @@ describe("PATCH and DELETE /v1/messages/:id", () => {
 
     await api.node.database.sql`UPDATE participants SET role = 'admin' WHERE conversation_id = ${groupId} AND user_id = ${carol.id}`;
     expect((await remove(carol.token, (await send(api, bob, groupId, "again")).id)).status).toBe(204);
-    expect((await remove(serviceToken, (await send(api, bob, groupId, "and again")).id)).status).toBe(204);
+    expect((await remove(service, (await send(api, bob, groupId, "and again")).id)).status).toBe(204);
 
     const directId = await openDirect(api, bob, carol);
     expect((await remove(carol.token, (await send(api, bob, directId, "direct")).id)).status).toBe(403);

@@ -1,25 +1,11 @@
 import type { Message, Page } from "@parley/protocol";
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ApiHarness, type RegisteredUser } from "./support/api-harness";
+import { describe, expect, it } from "vitest";
+import { alice, api, bob, carol, outsider, service, useApiPerFile } from "./support/api-per-file";
 import { openDirect, openGroup, send } from "./support/message-fixtures";
 
-let api: ApiHarness;
-let alice: RegisteredUser;
-let bob: RegisteredUser;
-let carol: RegisteredUser;
-let outsider: RegisteredUser;
-let serviceToken: string;
-
-beforeAll(async () => {
-  // Plenty of messages per minute here: the rate limit has its own node below.
-  api = await ApiHarness.start({ MESSAGE_RATE_LIMIT: "10000" });
-  [alice, bob, carol, outsider] = await Promise.all([api.register("user"), api.register("user"), api.register("user"), api.register("user")]);
-  serviceToken = await api.tokenFor({ sub: "booking-system", role: "service" });
-});
-afterAll(async () => {
-  await api.close();
-});
+// Plenty of messages per minute here: the rate limit has its own node below.
+useApiPerFile({ env: { MESSAGE_RATE_LIMIT: "10000" }, people: true, service: true });
 
 const post = (token: string, conversationId: string, body: unknown) => api.request<Message>("POST", `/v1/conversations/${conversationId}/messages`, { token, body });
 const history = (token: string, conversationId: string, query = "") => api.request<Page<Message>>("GET", `/v1/conversations/${conversationId}/messages${query}`, { token });
@@ -131,11 +117,11 @@ describe("POST /v1/conversations/:id/messages", () => {
       status: 403,
       body: { error: { code: "forbidden", field: "type" } },
     });
-    const notice = await post(serviceToken, conversationId, { client_msg_id: "appointment-42", content: "Appointment booked for Tuesday", type: "system" });
+    const notice = await post(service, conversationId, { client_msg_id: "appointment-42", content: "Appointment booked for Tuesday", type: "system" });
     expect(notice).toMatchObject({ status: 201, body: { type: "system", sender_id: null, seq: 1 } });
-    const retried = await post(serviceToken, conversationId, { client_msg_id: "appointment-42", content: "Appointment booked for Tuesday", type: "system" });
+    const retried = await post(service, conversationId, { client_msg_id: "appointment-42", content: "Appointment booked for Tuesday", type: "system" });
     expect(retried).toMatchObject({ status: 200, body: { id: notice.body.id } });
-    expect((await post(serviceToken, randomUUID(), { client_msg_id: "x", content: "nobody", type: "system" })).status).toBe(404);
+    expect((await post(service, randomUUID(), { client_msg_id: "x", content: "nobody", type: "system" })).status).toBe(404);
   });
 
   it("refuses a client_msg_id already used in another conversation with 409", async () => {

@@ -1,21 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ApiHarness, type RegisteredUser } from "./support/api-harness";
+import { describe, expect, it } from "vitest";
+import type { RegisteredUser } from "./support/api-harness";
+import { alice, api, bob, carol, outsider, useApiPerFile } from "./support/api-per-file";
 import { openDirect, openGroup, send, unreadOf } from "./support/message-fixtures";
 
-let api: ApiHarness;
-let alice: RegisteredUser;
-let bob: RegisteredUser;
-let carol: RegisteredUser;
-let outsider: RegisteredUser;
-
-beforeAll(async () => {
-  api = await ApiHarness.start();
-  [alice, bob, carol, outsider] = await Promise.all([api.register("user"), api.register("user"), api.register("user"), api.register("user")]);
-});
-afterAll(async () => {
-  await api.close();
-});
+useApiPerFile({ people: true });
 
 const read = (user: RegisteredUser | string, conversationId: string, body: unknown) =>
   api.request<{ unread_count: number; last_read_seq: number }>("POST", `/v1/conversations/${conversationId}/read`, {

@@ -1,17 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ApiHarness } from "./support/api-harness";
-import { provision, serviceToken } from "./support/conversation-fixtures";
+import { describe, expect, it } from "vitest";
+import { api, service, useApiPerFile } from "./support/api-per-file";
+import { provision } from "./support/conversation-fixtures";
 
-let api: ApiHarness;
-let service: string;
-
-beforeAll(async () => {
-  api = await ApiHarness.start({ PARLEY_POLICY: "clinic" });
-  service = await serviceToken(api);
-});
-afterAll(async () => {
-  await api.close();
-});
+useApiPerFile({ env: { PARLEY_POLICY: "clinic" }, service: true });
 
 interface Relationship {
   user_id: string;

@@ -1,6 +1,6 @@
 import { AuthError, type TokenVerifier } from "@parley/auth";
 import type { Logger } from "@parley/observability";
-import type { Clock } from "./clock";
+import type { Clock } from "@parley/config";
 import type { Connection, Identity } from "./connection";
 import type { EdgeMetrics } from "./metrics";
 
@@ -41,7 +41,7 @@ export function trackExpiry(connection: Connection, clock: Clock, clockTolerance
   connection.cancel(expiryTimers.get(connection));
   const exp = connection.identity?.claims.exp;
   if (exp === undefined) return;
-  const delay = exp * 1000 + clockToleranceMs - clock.now();
+  const delay = exp * 1000 + clockToleranceMs - clock.now().getTime();
   expiryTimers.set(
     connection,
     connection.after(Math.min(delay, MAX_TIMER_MS), () => {

@@ -2,7 +2,7 @@ import type { TokenClaims } from "@parley/auth";
 import { CloseCode, closeCodeOf, ERRORS, type ErrorCode, type ServerFrame } from "@parley/protocol";
 import type { Duplex } from "node:stream";
 import type { WebSocket } from "ws";
-import type { Clock } from "./clock";
+import type { Clock } from "@parley/config";
 import { EventGate, type DeliverableEvent } from "./delivery/event-gate";
 import type { EdgeMetrics } from "./metrics";
 
@@ -186,7 +186,7 @@ export class Connection {
   /** For the event gate: writes one event's frame. */
   emit(event: DeliverableEvent): boolean {
     const sent = this.sendText(event.frame, event.type);
-    if (sent && event.ts !== undefined) this.options.metrics.deliveryLatency.observe(Math.max(0, this.options.clock.now() - event.ts) / 1000);
+    if (sent && event.ts !== undefined) this.options.metrics.deliveryLatency.observe(Math.max(0, this.options.clock.now().getTime() - event.ts) / 1000);
     return sent;
   }
 
@@ -210,7 +210,7 @@ export class Connection {
 
   /** Counts an invalid or refused frame; a client that keeps at it is closed 4008. False when it was closed. */
   strike(): boolean {
-    const now = this.options.clock.now();
+    const now = this.options.clock.now().getTime();
     this.strikes = this.strikes.filter((at) => now - at < this.options.limits.strikeWindowMs);
     this.strikes.push(now);
     if (this.strikes.length <= this.options.limits.maxStrikes) return true;

@@ -1,9 +1,8 @@
 import type { TokenVerifier } from "@parley/auth";
 import type { BusKeys, RedisClient } from "@parley/bus";
-import type { EdgeConfig } from "@parley/config";
+import type { Clock, EdgeConfig } from "@parley/config";
 import type { Logger } from "@parley/observability";
 import type { ApiGateway } from "./api-client";
-import type { Clock } from "./clock";
 import type { ConnectionLimits } from "./connection";
 import type { ConnectionRegistry } from "./connection-registry";
 import type { UserDelivery } from "./delivery/user-delivery";

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { callerOf } from "./api-caller";
 import type { ApiError, ApiGateway } from "./api-client";
-import type { Clock } from "./clock";
+import type { Clock } from "@parley/config";
 import type { Connection } from "./connection";
 
 /** A participant of an open conversation, of a closed one (read-only: no typing), or not a participant. */
@@ -39,7 +39,7 @@ export class MembershipCache {
   async check(connection: Connection, conversationId: string, options: { fresh?: boolean } = {}): Promise<MembershipAnswer> {
     const userId = connection.userId;
     const cached = this.byConversation.get(conversationId)?.get(userId);
-    if (options.fresh !== true && cached !== undefined && cached.until > this.clock.now()) {
+    if (options.fresh !== true && cached !== undefined && cached.until > this.clock.now().getTime()) {
       return answerOf(cached.standing);
     }
     const answer = await this.api.call("get_conversation", callerOf(connection), { target: conversationId });
@@ -61,7 +61,7 @@ export class MembershipCache {
       this.byConversation.set(conversationId, users);
     }
     if (!users.has(userId)) this.size += 1;
-    users.set(userId, { standing, until: this.clock.now() + (standing === "member" ? this.ttlMs : this.negativeTtlMs) });
+    users.set(userId, { standing, until: this.clock.now().getTime() + (standing === "member" ? this.ttlMs : this.negativeTtlMs) });
   }
 
   /** Membership of the conversation changed: ask the API again next time. */

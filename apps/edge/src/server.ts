@@ -1,6 +1,6 @@
 import { createTokenVerifier, fromConfig, RevocationStore } from "@parley/auth";
 import { BLOCKS_CONTROL, blockSignal, busKeys, ChannelSubscriber, createRedisClient, parseJsonWith, PresenceStore } from "@parley/bus";
-import { clientAddressResolver, type EdgeConfig } from "@parley/config";
+import { clientAddressResolver, systemClock, type Clock, type EdgeConfig } from "@parley/config";
 import { closeAll, createLogger, createMetrics, createOpsHandler, listenOn, logConnectionErrors, redisCheck, startOpsServer, type Logger, type OpsServer } from "@parley/observability";
 import { ERRORS } from "@parley/protocol";
 import http from "node:http";
@@ -9,7 +9,6 @@ import type { Registry } from "prom-client";
 import { uuidv7 } from "uuidv7";
 import { WebSocketServer, type WebSocket } from "ws";
 import { ApiClient, type ApiGateway } from "./api-client";
-import { systemClock, type Clock } from "./clock";
 import { DEFAULT_LIMITS, type ConnectionLimits, type Identity } from "./connection";
 import { ConnectionRegistry } from "./connection-registry";
 import type { EdgeContext } from "./context";
@@ -76,16 +75,16 @@ export async function createEdgeNode(config: EdgeConfig, options: EdgeNodeOption
   await subscriberRedis.connect();
   const subscriber = new ChannelSubscriber(subscriberRedis);
   // Revocation broadcasts share the node's one subscriber connection.
-  const revocations = new RevocationStore({ redis, subscriber: subscriberRedis, keyPrefix, now: () => clock.now() });
+  const revocations = new RevocationStore({ redis, subscriber: subscriberRedis, keyPrefix, now: () => clock.now().getTime() });
   await revocations.start();
-  const verifier = createTokenVerifier(fromConfig(config, { revocations, now: () => new Date(clock.now()) }));
+  const verifier = createTokenVerifier(fromConfig(config, { revocations, now: () => clock.now() }));
   const keys = busKeys(keyPrefix);
   const store = new PresenceStore({
     redis,
     keyPrefix,
     ttlMs: options.presenceTtlMs ?? Math.max(1_000, Math.round(config.HEARTBEAT_MS * 1.5)),
     offlineGraceMs: options.presenceGraceMs ?? config.PRESENCE_GRACE_MS,
-    now: () => clock.now(),
+    now: () => clock.now().getTime(),
   });
 
   let draining = false;

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestCluster, type RunningEdge, type TestUser } from "./support/cluster";
-import { handshakeStatus, TestClient } from "./support/ws-client";
+import { handshakeStatus, WsClient } from "@parley/testing/ws-client";
 
 let cluster: TestCluster;
 let trusting: RunningEdge;
@@ -24,8 +24,8 @@ afterAll(async () => {
 });
 
 /** A socket that arrives through a load balancer on loopback, which names the client in X-Forwarded-For. */
-function viaProxy(edge: RunningEdge, token: string, clientAddress: string): Promise<TestClient> {
-  return TestClient.connect(edge.url, token, { headers: { "x-forwarded-for": clientAddress } });
+function viaProxy(edge: RunningEdge, token: string, clientAddress: string): Promise<WsClient> {
+  return WsClient.connect(edge.url, token, { headers: { "x-forwarded-for": clientAddress } });
 }
 
 describe("the client's address behind a load balancer", () => {

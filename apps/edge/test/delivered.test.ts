@@ -1,15 +1,15 @@
 import { serverFrame } from "@parley/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestCluster, type RunningEdge, type TestUser } from "./support/cluster";
-import { TestClient } from "./support/ws-client";
+import { WsClient } from "@parley/testing/ws-client";
 
 let cluster: TestCluster;
 let edgeA: RunningEdge;
 let edgeB: RunningEdge;
-const clients: TestClient[] = [];
+const clients: WsClient[] = [];
 
-async function connect(edge: RunningEdge, user: TestUser): Promise<TestClient> {
-  const client = await TestClient.connect(edge.url, user.token);
+async function connect(edge: RunningEdge, user: TestUser): Promise<WsClient> {
+  const client = await WsClient.connect(edge.url, user.token);
   clients.push(client);
   return client;
 }

@@ -1,11 +1,10 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { busKeys, EventPublisher } from "@parley/bus";
 import { createDb } from "@parley/db";
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { TestCluster, type RunningEdge, type TestUser } from "./support/cluster";
-import { TestClient, type Frame } from "./support/ws-client";
-import { OpenClients } from "./support/open-clients";
+import { socketsPerTest, WsClient, type Frame } from "@parley/testing/ws-client";
 
 let cluster: TestCluster;
 let edgeA: RunningEdge;
@@ -13,11 +12,11 @@ let edgeB: RunningEdge;
 let alice: TestUser;
 let bob: TestUser;
 let conversationId: string;
-const open = new OpenClients();
+const open = socketsPerTest();
 
-const connect = (edge: RunningEdge, user: TestUser): Promise<TestClient> => open.connect(edge, user);
+const connect = (edge: RunningEdge, user: TestUser): Promise<WsClient> => open.connect(edge.url, user.token);
 
-const newMessages = (client: TestClient, conversation = conversationId) =>
+const newMessages = (client: WsClient, conversation = conversationId) =>
   client.frames.filter((frame) => frame.type === "new_message" && frame.conversation_id === conversation);
 /** The advisory lock the API's outbox relay publishes under (apps/api/src/events/outbox-relay.ts). */
 const RELAY_LOCK = 0x7061726c;
@@ -34,18 +33,13 @@ beforeEach(async () => {
   conversationId = await cluster.directConversation(alice, bob);
 });
 
-afterEach(() => {
-  open.closeAll();
-});
-
 afterAll(async () => {
-  open.closeAll();
   await cluster.close();
 });
 
 describe("delivery across edges", () => {
   it("says connected with the user, the connection, the node and the stream position", async () => {
-    const client = await TestClient.open(edgeA.url, { token: alice.token });
+    const client = await WsClient.open(edgeA.url, { token: alice.token });
     open.track(client);
     const connected = await client.next((frame) => frame.type === "connected");
     expect(connected).toMatchObject({ user_id: alice.id, node: edgeA.node.nodeId, heartbeat_ms: 2000 });
@@ -186,7 +180,7 @@ describe("delivery across edges", () => {
       const ack = await sender.request({ type: "send_message", conversation_id: conversationId, client_msg_id: `r-${i}`, content: `missed ${i}` });
       missed.push((ack.data as { seq: number }).seq);
     }
-    const second = await TestClient.open(edgeB.url, { token: bob.token });
+    const second = await WsClient.open(edgeB.url, { token: bob.token });
     open.track(second);
     await second.next((frame) => frame.type === "connected");
     second.send({ type: "resume", id: "resume-1", since });

@@ -2,7 +2,7 @@ import { waitFor, type AppProcess } from "@parley/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestCluster, type RunningEdge } from "./support/cluster";
 import { ResumingReceiver, StreamingSender } from "./support/resilient-clients";
-import { handshakeStatus, TestClient } from "./support/ws-client";
+import { handshakeStatus, WsClient } from "@parley/testing/ws-client";
 
 let cluster: TestCluster;
 let edgeB: RunningEdge;
@@ -72,7 +72,7 @@ describe("drain", () => {
   it("refuses new upgrades and reports not ready while draining", async () => {
     const user = await cluster.register();
     const edgeA = await cluster.startEdgeProcess(`edge-drain-${Date.now()}`, { DRAIN_SPREAD_MS: "1500" });
-    const clients = await Promise.all([TestClient.connect(edgeA.wsUrl, user.token), TestClient.connect(edgeA.wsUrl, user.token)]);
+    const clients = await Promise.all([WsClient.connect(edgeA.wsUrl, user.token), WsClient.connect(edgeA.wsUrl, user.token)]);
     const stopped = edgeA.stop("SIGTERM");
     await waitFor(async () => (await fetch(`${edgeA.url}/readyz`)).status === 503, { timeout: 3_000 });
     expect(await handshakeStatus(edgeA.wsUrl, { token: user.token })).toBe(503);

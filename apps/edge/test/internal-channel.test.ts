@@ -4,11 +4,11 @@ import { randomUUID } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { INTERNAL_SECRET, TestCluster, type RunningEdge, type TestUser } from "./support/cluster";
-import { TestClient } from "./support/ws-client";
+import { WsClient } from "@parley/testing/ws-client";
 
 let cluster: TestCluster;
 let edge: RunningEdge;
-let clients: TestClient[] = [];
+let clients: WsClient[] = [];
 let channels: WebSocket[] = [];
 
 beforeAll(async () => {
@@ -117,7 +117,7 @@ describe("the internal channel", () => {
   it("refuses a command of a revoked token, and the edge closes that token's sockets", async () => {
     const [a, b] = await Promise.all([cluster.register(), cluster.register()]);
     const conversation = await cluster.directConversation(a, b);
-    const client = await TestClient.connect(edge.url, a.token);
+    const client = await WsClient.connect(edge.url, a.token);
     clients.push(client);
     expect(await cluster.request("POST", "/v1/auth/logout", { token: a.token })).toMatchObject({ status: 204 });
     const { ws, results } = await openChannel();
@@ -166,7 +166,7 @@ describe("the internal channel", () => {
       expect(fallbackEdge.node.internalChannelOpen).toBe(false);
       const [a, b] = await Promise.all([cluster.register(), cluster.register()]);
       const conversation = await cluster.directConversation(a, b);
-      const [sender, receiver] = await Promise.all([TestClient.connect(fallbackEdge.url, a.token), TestClient.connect(edge.url, b.token)]);
+      const [sender, receiver] = await Promise.all([WsClient.connect(fallbackEdge.url, a.token), WsClient.connect(edge.url, b.token)]);
       clients.push(sender, receiver);
       const ack = await sender.request({ type: "send_message", conversation_id: conversation, client_msg_id: "f1", content: "via REST" });
       expect(ack).toMatchObject({ type: "ack", data: { content: "via REST", seq: 1 } });
@@ -182,7 +182,7 @@ describe("the internal channel", () => {
     expect(edge.node.internalChannelOpen).toBe(true);
     const [a, b] = await Promise.all([cluster.register(), cluster.register()]);
     const conversation = await cluster.directConversation(a, b);
-    const client = await TestClient.connect(edge.url, a.token);
+    const client = await WsClient.connect(edge.url, a.token);
     clients.push(client);
     const sent = await client.request({ type: "send_message", conversation_id: conversation, client_msg_id: "e1", content: "over the channel" });
     expect(sent).toMatchObject({ type: "ack", data: { content: "over the channel", seq: 1, sender_id: a.id } });

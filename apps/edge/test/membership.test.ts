@@ -1,15 +1,13 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestCluster, type RunningEdge, type TestUser } from "./support/cluster";
-import type { TestClient} from "./support/ws-client";
-import { type Frame } from "./support/ws-client";
-import { OpenClients } from "./support/open-clients";
+import { socketsPerTest, type Frame, type WsClient } from "@parley/testing/ws-client";
 
 let cluster: TestCluster;
 let edgeA: RunningEdge;
 let edgeB: RunningEdge;
-const open = new OpenClients();
+const open = socketsPerTest();
 
-const connect = (edge: RunningEdge, user: TestUser): Promise<TestClient> => open.connect(edge, user);
+const connect = (edge: RunningEdge, user: TestUser): Promise<WsClient> => open.connect(edge.url, user.token);
 
 const leftUpdate = (conversationId: string, userId: string) => (frame: Frame) => {
   if (frame.type !== "conversation_updated") return false;
@@ -22,12 +20,7 @@ beforeAll(async () => {
   [edgeA, edgeB] = await Promise.all([cluster.startEdge(), cluster.startEdge()]);
 }, 60_000);
 
-afterEach(() => {
-  open.closeAll();
-});
-
 afterAll(async () => {
-  open.closeAll();
   await cluster.close();
 });
 

@@ -1,17 +1,15 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestCluster, type RunningEdge, type TestUser } from "./support/cluster";
-import type { TestClient } from "./support/ws-client";
-import { handshakeStatus, type Frame } from "./support/ws-client";
-import { OpenClients } from "./support/open-clients";
+import { handshakeStatus, socketsPerTest, type Frame, type WsClient } from "@parley/testing/ws-client";
 
 let cluster: TestCluster;
 let edgeA: RunningEdge;
 let edgeB: RunningEdge;
 let service: string;
-const open = new OpenClients();
+const open = socketsPerTest();
 let counter = 0;
 
-const connect = (edge: RunningEdge, user: TestUser): Promise<TestClient> => open.connect(edge, user);
+const connect = (edge: RunningEdge, user: TestUser): Promise<WsClient> => open.connect(edge.url, user.token);
 
 /** A user of a provisioned role (doctor, admin), created from an identity provider's token on first use. */
 async function provisioned(role: string): Promise<TestUser> {
@@ -27,8 +25,8 @@ const closedUpdate = (conversationId: string, closed: boolean) => (frame: Frame)
   frame.type === "conversation_updated" && (frame.conversation as { id: string; closed: boolean }).id === conversationId && (frame.conversation as { closed: boolean }).closed === closed;
 
 const block = (by: TestUser, other: TestUser, method: "POST" | "DELETE" = "POST") => cluster.request(method, `/v1/users/${other.id}/block`, { token: by.token });
-const typingOf = (client: TestClient, user: TestUser) => client.of("typing").filter((frame) => frame.user_id === user.id);
-const presenceOf = (client: TestClient, user: TestUser) => client.of("presence").filter((frame) => frame.user_id === user.id);
+const typingOf = (client: WsClient, user: TestUser) => client.of("typing").filter((frame) => frame.user_id === user.id);
+const presenceOf = (client: WsClient, user: TestUser) => client.of("presence").filter((frame) => frame.user_id === user.id);
 const watchedIds = (ack: Frame) => (ack.data as { items: { user_id: string }[] }).items.map((p) => p.user_id).sort();
 const from = (user: TestUser, conversationId: string) => (frame: Frame) => frame.type === "typing" && frame.user_id === user.id && frame.conversation_id === conversationId;
 
@@ -48,12 +46,7 @@ beforeAll(async () => {
   service = await cluster.token({ sub: "care-system", role: "service" });
 }, 60_000);
 
-afterEach(() => {
-  open.closeAll();
-});
-
 afterAll(async () => {
-  open.closeAll();
   await cluster.close();
 });
 

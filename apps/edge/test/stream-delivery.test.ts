@@ -2,12 +2,12 @@ import { busKeys, PresenceStore } from "@parley/bus";
 import { waitFor } from "@parley/testing";
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { systemClock } from "../src/clock";
+import { systemClock } from "@parley/config";
 import { catchUpAfterReconnect } from "../src/delivery/catch-up";
 import { resumeFromStream } from "../src/delivery/stream-replay";
 import { PresenceWatchers } from "../src/presence/presence-watchers";
 import { counted, silentLogger, SocketHarness } from "./support/socket-harness";
-import type { Frame } from "./support/ws-client";
+import type { Frame } from "@parley/testing/ws-client";
 
 let harness: SocketHarness;
 

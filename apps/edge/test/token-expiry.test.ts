@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { trackExpiry } from "../src/authentication";
-import { systemClock } from "../src/clock";
+import { systemClock } from "@parley/config";
 import { SocketHarness } from "./support/socket-harness";
 
 const DAY = 86_400_000;

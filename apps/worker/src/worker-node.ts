@@ -1,11 +1,10 @@
 import { createRedisClient, EMAIL_BACKOFF_TYPE, EMAIL_JOB_NAME, emailJobOptions, JOB_QUEUES, jobQueuePrefix, PresenceStore, type EmailJobData } from "@parley/bus";
-import { notifyContentFor, type WorkerConfig } from "@parley/config";
+import { notifyContentFor, systemClock, type Clock, type WorkerConfig } from "@parley/config";
 import { createDb, type Database } from "@parley/db";
 import { closeAll, createLogger, createMetrics, logConnectionErrors, postgresCheck, redisCheck, startOpsServer, type Logger, type OpsServer } from "@parley/observability";
 import { Queue, Worker, type Job } from "bullmq";
 import type { Registry } from "prom-client";
 import { uuidv7 } from "uuidv7";
-import { systemClock, type Clock } from "./clock";
 import { archivalProcessor, scheduleArchival } from "./jobs/archival/archival-job";
 import { Archiver } from "./jobs/archival/archiver";
 import { confirmationProcessor } from "./jobs/account/confirmation-job";

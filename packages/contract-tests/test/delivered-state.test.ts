@@ -2,12 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startCluster, type Cluster } from "./support/cluster";
 import { ackFrame, conversationWithParticipants, deliveredAck, errorFrame, messagesDeliveredFrame, participantWithMarks } from "./support/contract";
 import { Rest, shape, type User } from "./support/rest";
-import { WsClient, type Frame } from "./support/ws-client";
+import { OpenSockets, type Frame, type WsClient } from "@parley/testing/ws-client";
 
 // The "Additions" of the contract: delivered state (mark_delivered, messages_delivered, delivered_seq/last_read_seq).
 let cluster: Cluster;
 let rest: Rest;
-const sockets: WsClient[] = [];
+const sockets = new OpenSockets();
 
 beforeAll(async () => {
   cluster = await startCluster();
@@ -15,14 +15,12 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.allSettled(sockets.map((socket) => socket.close()));
+  await sockets.closeAll();
   await cluster.close();
 });
 
 async function connect(user: User, n = 0): Promise<WsClient> {
-  const client = await WsClient.connect(cluster.wsUrl(n), user.token);
-  sockets.push(client);
-  return client;
+  return sockets.connect(cluster.wsUrl(n), user.token);
 }
 
 const deliveredEvents = (socket: WsClient, conversationId: string) =>
@@ -36,14 +34,14 @@ describe("delivered state", () => {
     const adaSocket = await connect(ada, 0);
     const bobSocket = await connect(bob, 1);
 
-    const ack = shape(ackFrame, await bobSocket.command({ type: "mark_delivered", conversation_id: conversationId, up_to_seq: 2 }));
+    const ack = shape(ackFrame, await bobSocket.request({ type: "mark_delivered", conversation_id: conversationId, up_to_seq: 2 }));
     expect(shape(deliveredAck, ack.data)).toEqual({ conversation_id: conversationId, delivered_seq: 2 });
     const event = shape(messagesDeliveredFrame, await adaSocket.next((f) => f.type === "messages_delivered" && f.conversation_id === conversationId));
     expect(event).toMatchObject({ user_id: bob.id, up_to_seq: 2 });
 
-    const back = shape(ackFrame, await bobSocket.command({ type: "mark_delivered", conversation_id: conversationId, up_to_seq: 1 }));
+    const back = shape(ackFrame, await bobSocket.request({ type: "mark_delivered", conversation_id: conversationId, up_to_seq: 1 }));
     expect(shape(deliveredAck, back.data).delivered_seq).toBe(2);
-    shape(ackFrame, await bobSocket.command({ type: "mark_read", conversation_id: conversationId, up_to_seq: 1 }));
+    shape(ackFrame, await bobSocket.request({ type: "mark_read", conversation_id: conversationId, up_to_seq: 1 }));
     await adaSocket.next((f) => f.type === "messages_read" && f.conversation_id === conversationId);
     // The read receipt came after the refused move back: no second messages_delivered was sent before it.
     expect(deliveredEvents(adaSocket, conversationId)).toHaveLength(1);
@@ -57,7 +55,7 @@ describe("delivered state", () => {
     const [ada, bob, eve] = await Promise.all([rest.register(), rest.register(), rest.register()]);
     const conversationId = await rest.direct(ada, bob);
     const eveSocket = await connect(eve);
-    expect(shape(errorFrame, await eveSocket.command({ type: "mark_delivered", conversation_id: conversationId, up_to_seq: 1 })).code).toBe("not_found");
-    expect(shape(errorFrame, await eveSocket.command({ type: "mark_delivered", conversation_id: conversationId })).code).toBe("invalid_frame");
+    expect(shape(errorFrame, await eveSocket.request({ type: "mark_delivered", conversation_id: conversationId, up_to_seq: 1 })).code).toBe("not_found");
+    expect(shape(errorFrame, await eveSocket.request({ type: "mark_delivered", conversation_id: conversationId })).code).toBe("invalid_frame");
   });
 });

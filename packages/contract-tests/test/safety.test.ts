@@ -5,13 +5,13 @@ import { startCluster, type Cluster } from "./support/cluster";
 import { conversation, errorBody, page } from "./support/contract";
 import { Rest, shape, type User } from "./support/rest";
 import { serviceToken, signToken } from "./support/tokens";
-import { refusalOf, WsClient, type Frame } from "./support/ws-client";
+import { OpenSockets, refusalOf, type Frame, type WsClient } from "@parley/testing/ws-client";
 
 // The trust-and-safety additions of the shared PROTOCOL.md, against the real API and two edges (clinic preset).
 let cluster: Cluster;
 let rest: Rest;
 let service: string;
-const sockets: WsClient[] = [];
+const sockets = new OpenSockets();
 
 beforeAll(async () => {
   cluster = await startCluster({ edges: 2, api: { PARLEY_POLICY: "clinic" } });
@@ -20,7 +20,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.allSettled(sockets.map((socket) => socket.close()));
+  await sockets.closeAll();
   await cluster.close();
 });
 
@@ -28,9 +28,7 @@ const closedConversation = conversation.extend({ closed: z.boolean() });
 const code = (body: unknown) => shape(errorBody, body).error.code;
 
 async function connect(user: User, edge: number): Promise<WsClient> {
-  const client = await WsClient.connect(cluster.wsUrl(edge), user.token);
-  sockets.push(client);
-  return client;
+  return sockets.connect(cluster.wsUrl(edge), user.token);
 }
 
 /** A user of a role nobody self-registers (doctor, admin): provisioned from an identity provider's token. */
@@ -63,8 +61,8 @@ describe("closed conversations", () => {
     const refused = await rest.post(`/v1/conversations/${conversationId}/messages`, doctor.token, { client_msg_id: randomUUID(), content: "still there?" });
     expect(refused.status).toBe(403);
     expect(code(refused.body)).toBe("conversation_closed");
-    expect(await onFirst.command(sendFrame(conversationId))).toMatchObject({ type: "error", code: "conversation_closed" });
-    expect(await onSecond.command({ type: "typing_start", conversation_id: conversationId })).toMatchObject({ type: "error", code: "conversation_closed" });
+    expect(await onFirst.request(sendFrame(conversationId))).toMatchObject({ type: "error", code: "conversation_closed" });
+    expect(await onSecond.request({ type: "typing_start", conversation_id: conversationId })).toMatchObject({ type: "error", code: "conversation_closed" });
     expect((await rest.get(`/v1/conversations/${conversationId}/messages`, patient.token)).status).toBe(200);
   });
 });
@@ -106,7 +104,7 @@ describe("suspension", () => {
     const me = await rest.get("/v1/users/me", patient.token);
     expect(me.status).toBe(401);
     expect(code(me.body)).toBe("account_suspended");
-    expect((await refusalOf(cluster.wsUrl(0), { header: patient.token }))?.status).toBe(401);
+    expect((await refusalOf(cluster.wsUrl(0), { token: patient.token }))?.status).toBe(401);
   });
 });
 
@@ -185,19 +183,19 @@ describe("blocking in a shared group", () => {
     for (const patient of [ada, bob]) expect((await rest.post("/v1/relationships", service, { user_id: patient.id, other_user_id: doctor.id, kind: "care" })).status).toBe(201);
     const groupId = await rest.group(doctor, [ada, bob]);
     const [adaOn0, adaOn1, bobOn1, doctorOn0] = [await connect(ada, 0), await connect(ada, 1), await connect(bob, 1), await connect(doctor, 0)];
-    for (const socket of [adaOn0, adaOn1, bobOn1, doctorOn0]) expect((await socket.command({ type: "subscribe", conversation_id: groupId })).type).toBe("ack");
-    for (const socket of [adaOn0, adaOn1]) expect((await socket.command({ type: "watch_presence", user_ids: [bob.id, doctor.id] })).type).toBe("ack");
+    for (const socket of [adaOn0, adaOn1, bobOn1, doctorOn0]) expect((await socket.request({ type: "subscribe", conversation_id: groupId })).type).toBe("ack");
+    for (const socket of [adaOn0, adaOn1]) expect((await socket.request({ type: "watch_presence", user_ids: [bob.id, doctor.id] })).type).toBe("ack");
 
     expect((await rest.post(`/v1/users/${ada.id}/block`, bob.token, {})).status).toBe(204);
     const typingFrom = (user: User) => (frame: Frame) => frame.type === "typing" && frame.user_id === user.id;
-    expect((await bobOn1.command({ type: "typing_start", conversation_id: groupId })).type).toBe("ack");
-    expect((await bobOn1.command({ type: "set_status", status: "away" })).type).toBe("ack");
+    expect((await bobOn1.request({ type: "typing_start", conversation_id: groupId })).type).toBe("ack");
+    expect((await bobOn1.request({ type: "set_status", status: "away" })).type).toBe("ack");
     await doctorOn0.next(typingFrom(bob));
-    expect((await adaOn0.command({ type: "typing_start", conversation_id: groupId })).type).toBe("ack");
+    expect((await adaOn0.request({ type: "typing_start", conversation_id: groupId })).type).toBe("ack");
     await doctorOn0.next(typingFrom(ada));
     // The doctor's signals come last: once they arrived, anything published before them would have too.
-    expect((await doctorOn0.command({ type: "typing_start", conversation_id: groupId })).type).toBe("ack");
-    expect((await doctorOn0.command({ type: "set_status", status: "busy" })).type).toBe("ack");
+    expect((await doctorOn0.request({ type: "typing_start", conversation_id: groupId })).type).toBe("ack");
+    expect((await doctorOn0.request({ type: "set_status", status: "busy" })).type).toBe("ack");
     for (const socket of [adaOn0, adaOn1]) await socket.next((frame) => frame.type === "presence" && frame.user_id === doctor.id);
     await bobOn1.next(typingFrom(doctor));
     for (const socket of [adaOn0, adaOn1]) {

@@ -28,6 +28,9 @@ const appServices = Object.entries(services).flatMap(([name, svc]) => {
 });
 const edges = appServices.filter((s) => s.role === "edge");
 
+/** The plugin (`docker compose`) or the standalone binary, when installed; neither needs a Docker engine for `config`. */
+const composeClient = hasCommand("docker") && run("docker", ["compose", "version"]).status === 0 ? ["docker", "compose"] : hasCommand("docker-compose") ? ["docker-compose"] : undefined;
+
 /** The service's environment as the container sees it, with compose's `${VAR:-default}` defaults applied. */
 function resolvedEnv(svc: ComposeService): Record<string, string> {
   return Object.fromEntries(Object.entries(svc.environment ?? {}).map(([key, value]) => [key, interpolate(value)]));
@@ -117,12 +120,8 @@ describe("docker-compose.yml", () => {
     expect(service("grafana").volumes).toContain("./infra/grafana/provisioning:/etc/grafana/provisioning:ro");
   });
 
-  it("is accepted by the docker compose client, when this machine has one", () => {
-    // The plugin (`docker compose`) or the standalone binary; neither needs a Docker engine for `config`.
-    const plugin = hasCommand("docker") && run("docker", ["compose", "version"]).status === 0;
-    const client = plugin ? ["docker", "compose"] : hasCommand("docker-compose") ? ["docker-compose"] : undefined;
-    if (client === undefined) return;
-    const [command = "docker", ...prefix] = client;
+  it.skipIf(composeClient === undefined)("is accepted by the docker compose client, when this machine has one", () => {
+    const [command = "docker", ...prefix] = composeClient ?? [];
     const dir = mkdtempSync(path.join(tmpdir(), "parley-compose-"));
     try {
       let file = repoPath("docker-compose.yml");
@@ -185,8 +184,7 @@ describe("load balancer (infra/haproxy/haproxy.cfg)", () => {
     expect(config).not.toMatch(/\b(stick|cookie|balance source|hash-type)\b/);
   });
 
-  it("is valid HAProxy configuration, when haproxy is installed", () => {
-    if (!hasCommand("haproxy")) return;
+  it.skipIf(!hasCommand("haproxy"))("is valid HAProxy configuration, when haproxy is installed", () => {
     const result = run("haproxy", ["-c", "-f", repoPath("infra/haproxy/haproxy.cfg")]);
     expect(result.status, result.stderr).toBe(0);
   });

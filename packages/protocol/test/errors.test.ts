@@ -1,42 +1,53 @@
 import { describe, expect, it } from "vitest";
-import { CloseCode, ERRORS, ParleyError, closeCodeOf, httpStatusOf, isErrorCode } from "../src";
+import { CloseCode, ERRORS, ParleyError, closeCodeOf, httpStatusOf, isErrorCode, type ErrorCode } from "../src";
+
+// The values themselves are checked against docs/PROTOCOL.md (docs-tables.test.ts); these are the rules every row keeps.
+const codes = Object.keys(ERRORS) as ErrorCode[];
 
 describe("the error table", () => {
-  it("maps every code to an HTTP status of the right class", () => {
-    for (const [code, spec] of Object.entries(ERRORS)) {
-      expect(spec.status, code).toBeGreaterThanOrEqual(400);
-      expect(spec.status, code).toBeLessThan(600);
+  it("gives every code an HTTP error status and a message, under a snake_case name", () => {
+    for (const code of codes) {
+      expect(Number.isInteger(httpStatusOf(code)), code).toBe(true);
+      expect(httpStatusOf(code), code).toBeGreaterThanOrEqual(400);
+      expect(httpStatusOf(code), code).toBeLessThan(600);
+      expect(ERRORS[code].message, code).toMatch(/^[A-Z].*\.$/);
       expect(code).toMatch(/^[a-z]+(_[a-z]+)*$/);
     }
   });
 
-  it("uses the close codes of the protocol", () => {
-    expect(closeCodeOf("token_expired")).toBe(4001);
-    expect(closeCodeOf("forbidden")).toBe(4003);
-    expect(closeCodeOf("abuse")).toBe(4008);
-    expect(closeCodeOf("slow_consumer")).toBe(4009);
-    expect(closeCodeOf("too_many_connections")).toBe(4010);
-    expect(closeCodeOf("payload_too_large")).toBe(1009);
-    expect(closeCodeOf("node_restarting")).toBe(1012);
-    expect(closeCodeOf("rate_limited")).toBeUndefined();
-    expect(Object.values(CloseCode)).toContain(4000);
+  it("closes a socket only with an error close code of the protocol, never a normal or going-away close", () => {
+    const errorCloses = Object.values(CloseCode).filter((close) => close !== CloseCode.normal && close !== CloseCode.goingAway);
+    for (const code of codes) {
+      const close = closeCodeOf(code);
+      if (close !== undefined) expect(errorCloses, code).toContain(close);
+    }
   });
 
-  it("gives REST statuses of the protocol", () => {
-    expect(httpStatusOf("invalid_request")).toBe(400);
-    expect(httpStatusOf("unauthorized")).toBe(401);
-    expect(httpStatusOf("forbidden")).toBe(403);
-    expect(httpStatusOf("not_found")).toBe(404);
-    expect(httpStatusOf("conflict")).toBe(409);
-    expect(httpStatusOf("message_too_large")).toBe(413);
-    expect(httpStatusOf("rate_limited")).toBe(429);
+  it("closes with 4001 exactly the codes that are a 401 on a socket's token, so both transports mean 'sign in again'", () => {
+    for (const code of codes) {
+      if (closeCodeOf(code) === CloseCode.badToken) expect(httpStatusOf(code), code).toBe(401);
+    }
+    // invalid_credentials is a 401 of the login form only: no socket is ever opened with a password.
+    const restOnly401 = codes.filter((code) => httpStatusOf(code) === 401 && closeCodeOf(code) === undefined);
+    expect(restOnly401).toEqual(["invalid_credentials"]);
   });
 
-  it("knows its own codes", () => {
-    expect(isErrorCode("not_found")).toBe(true);
-    expect(isErrorCode("toString")).toBe(false);
-    const error = new ParleyError("forbidden", undefined, "conversation_id");
-    expect(error.message).toBe(ERRORS.forbidden.message);
-    expect(error.field).toBe("conversation_id");
+  it("knows exactly its own codes, not the names every object inherits", () => {
+    for (const code of codes) expect(isErrorCode(code), code).toBe(true);
+    for (const name of ["toString", "constructor", "__proto__", "hasOwnProperty", "valueOf", "NOT_FOUND", ""]) {
+      expect(isErrorCode(name), name).toBe(false);
+    }
+  });
+
+  it("makes a domain error carry its code, the table's message unless given, and the offending field", () => {
+    for (const code of codes) {
+      const error = new ParleyError(code, undefined, "conversation_id");
+      expect(error).toBeInstanceOf(Error);
+      expect(error.name).toBe("ParleyError");
+      expect(error.code).toBe(code);
+      expect(error.message).toBe(ERRORS[code].message);
+      expect(error.field).toBe("conversation_id");
+    }
+    expect(new ParleyError("rate_limited", "Slow down.", undefined, { retry_after_ms: 500 })).toMatchObject({ message: "Slow down.", details: { retry_after_ms: 500 } });
   });
 });

@@ -1,89 +1,14 @@
-import {
-  ackDataSchemas,
-  CloseCode,
-  parseServerFrame,
-  type AckDataOf,
-  type AckedCommandType,
-  type ClientFrameOf,
-  type ConnectedFrame,
-  type ServerFrame,
-} from "@parley/protocol";
-import { backoffDelay, type BackoffOptions } from "./backoff";
-import type { Clock, TimerHandle } from "./clock";
+import { ackDataSchemas, CloseCode, parseServerFrame, type AckDataOf, type AckedCommandType, type ConnectedFrame } from "@parley/protocol";
+import { backoffDelay } from "./backoff";
+import type { TimerHandle } from "./clock";
+import type { CommandFields, CommandOptions, ConnectionEvents, ConnectionSettings, ConnectionState } from "./connection-types";
 import { Emitter } from "./emitter";
-import { errorCodeOf, ParleyProtocolError, ParleyRequestError, ParleyTerminalError, ParleyTimeoutError, TERMINAL_CLOSES, type TerminalReason } from "./errors";
-import type { TokenSource } from "./token-provider";
-import { OPEN, type CloseEventLike, type MessageEventLike, type WebSocketConstructor, type WebSocketLike } from "./websocket";
+import { errorCodeOf, ParleyProtocolError, ParleyRequestError, ParleyTerminalError, TERMINAL_CLOSES, type TerminalReason } from "./errors";
+import { watchNetwork } from "./network-watch";
+import { PendingCommands, type Pending } from "./pending-commands";
+import { OPEN, type CloseEventLike, type MessageEventLike, type WebSocketLike } from "./websocket";
 
-/**
- * idle: not started; connecting: the first attempt; open: `connected` arrived; reconnecting: waiting to retry or
- * retrying; offline: retrying, but the network is down (the browser says so, or several attempts failed in a row);
- * closed: stopped for good (`close()` or a terminal close code).
- */
-export type ConnectionState = "idle" | "connecting" | "open" | "reconnecting" | "offline" | "closed";
-
-/** Server frames that are events (everything but the answers and the connection's own frames). */
-export type ServerEventFrame = Exclude<ServerFrame, { type: "connected" | "pong" | "ack" | "error" | "reconnect" }>;
-export type ServerEventType = ServerEventFrame["type"];
-
-/** A command's fields: its frame without `type` and `id`. */
-export type CommandFields<K extends AckedCommandType> = Omit<ClientFrameOf<K>, "type" | "id">;
-
-export interface CommandOptions {
-  /** Rejects with ParleyTimeoutError when no answer came this long after the command was written (default: the client's). */
-  readonly timeoutMs?: number;
-  /** What happens when the socket drops before the answer: written again after the reconnect (default), or rejected. */
-  readonly onDisconnect?: "retry" | "reject";
-}
-
-export interface ConnectionSettings {
-  /** Edge URLs tried in turn, or a function asked before every connect. */
-  readonly urls: readonly string[] | (() => string);
-  readonly WebSocket: WebSocketConstructor;
-  readonly tokens: TokenSource;
-  readonly clock: Clock;
-  readonly random: () => number;
-  readonly backoff: BackoffOptions;
-  /** Failed attempts in a row after which the state says `offline`. */
-  readonly offlineAfterAttempts: number;
-  /** Silence (no frame received) after which the client sends `ping`. */
-  readonly pingAfterMs: number;
-  /** How long a `ping` may stay unanswered before the socket counts as dead. */
-  readonly pongTimeoutMs: number;
-  /** From opening a socket to `connected`. */
-  readonly connectTimeoutMs: number;
-  /** Commands written and not yet answered, at most (the edge refuses more than 64 waiting). */
-  readonly maxInFlight: number;
-  readonly commandTimeoutMs: number;
-  /** How long before the token's `exp` a fresh one is sent on the open socket. */
-  readonly tokenRefreshMarginMs: number;
-}
-
-interface ConnectionEvents {
-  state: ConnectionState;
-  /** Every (re)connect, before queued commands are written: the place to send `resume` first. */
-  connected: ConnectedFrame;
-  event: ServerEventFrame;
-  /** An `error` frame that answers no command, or a frame that does not parse. */
-  error: Error;
-  /** The server announced a drain: reconnect after `after_ms`. */
-  reconnect: { readonly reason: string; readonly after_ms: number };
-  terminal: ParleyTerminalError;
-}
-
-interface Pending {
-  readonly order: number;
-  readonly type: AckedCommandType | "ping";
-  readonly fields: Record<string, unknown>;
-  readonly resolve: (data: unknown) => void;
-  readonly reject: (error: Error) => void;
-  readonly timeoutMs: number;
-  readonly onDisconnect: "retry" | "reject";
-  /** Connection-scoped commands (auth, resume, ping) skip the queue and the in-flight bound. */
-  readonly urgent: boolean;
-  id?: string;
-  timer?: TimerHandle;
-}
+export type { CommandFields, CommandOptions, ConnectionSettings, ConnectionState, ServerEventFrame, ServerEventType } from "./connection-types";
 
 /** One logical connection over many sockets: auth, reconnects with backoff and jitter, heartbeats, and commands. */
 export class Connection extends Emitter<ConnectionEvents> {
@@ -93,10 +18,7 @@ export class Connection extends Emitter<ConnectionEvents> {
   private attempt = 0;
   private rejectedTokens = 0;
   private reconnectAt: number | undefined;
-  private nextId = 0;
-  private order = 0;
-  private readonly queue: Pending[] = [];
-  private readonly inflight = new Map<string, Pending>();
+  private readonly commands: PendingCommands;
   private retryTimer: TimerHandle | undefined;
   private silenceTimer: TimerHandle | undefined;
   private pongTimer: TimerHandle | undefined;
@@ -108,6 +30,7 @@ export class Connection extends Emitter<ConnectionEvents> {
 
   constructor(private readonly settings: ConnectionSettings) {
     super();
+    this.commands = new PendingCommands(settings.clock);
     if (typeof settings.urls !== "function" && settings.urls.length === 0) throw new TypeError("at least one WebSocket URL is needed");
     this.detachNetwork = watchNetwork(
       () => {
@@ -132,7 +55,7 @@ export class Connection extends Emitter<ConnectionEvents> {
 
   /** Commands waiting to be written plus those written and not yet answered. */
   get pendingCommands(): number {
-    return this.queue.length + this.inflight.size;
+    return this.commands.size;
   }
 
   start(): void {
@@ -153,7 +76,7 @@ export class Connection extends Emitter<ConnectionEvents> {
         return;
       }
       const pending: Pending = {
-        order: this.order++,
+        order: this.commands.nextOrder(),
         type,
         fields,
         resolve: (data) => {
@@ -171,7 +94,7 @@ export class Connection extends Emitter<ConnectionEvents> {
         else reject(new ParleyRequestError("unavailable", "Not connected."));
         return;
       }
-      this.queue.push(pending);
+      this.commands.enqueue(pending);
       this.pump();
     });
   }
@@ -250,12 +173,11 @@ export class Connection extends Emitter<ConnectionEvents> {
       case "pong":
       case "ack":
       case "error": {
-        const pending = frame.id === undefined ? undefined : this.inflight.get(frame.id);
+        const pending = this.commands.answered(frame.id);
         if (pending === undefined) {
           if (frame.type === "error") this.emit("error", new ParleyRequestError(frame.code, frame.message, undefined, frame.field, frame.retry_after_ms));
           return;
         }
-        this.answered(pending);
         if (frame.type === "error") pending.reject(new ParleyRequestError(errorCodeOf(frame.code), frame.message, undefined, frame.field, frame.retry_after_ms));
         else pending.resolve(frame.type === "ack" ? frame.data : {});
         this.pump();
@@ -281,27 +203,17 @@ export class Connection extends Emitter<ConnectionEvents> {
     this.pump();
   }
 
-  private answered(pending: Pending): void {
-    if (pending.id !== undefined) this.inflight.delete(pending.id);
-    if (pending.timer !== undefined) this.settings.clock.clearTimeout(pending.timer);
-  }
-
   private write(pending: Pending): void {
     const socket = this.socket;
     if (socket?.readyState !== OPEN) {
       // Between a close and its event: urgent commands belong to that socket, the others wait for the next one.
       if (pending.urgent) pending.reject(new ParleyRequestError("unavailable", "Not connected."));
-      else this.queue.unshift(pending);
+      else this.commands.putBack(pending);
       return;
     }
-    const id = `c${++this.nextId}`;
-    pending.id = id;
-    this.inflight.set(id, pending);
-    pending.timer = this.settings.clock.setTimeout(() => {
-      this.answered(pending);
-      pending.reject(new ParleyTimeoutError(pending.type, pending.timeoutMs));
+    const id = this.commands.written(pending, () => {
       this.pump();
-    }, pending.timeoutMs);
+    });
     socket.send(JSON.stringify({ type: pending.type, id, ...pending.fields }));
   }
 
@@ -309,16 +221,9 @@ export class Connection extends Emitter<ConnectionEvents> {
   private pump(): void {
     // A socket may already be closing before its close event: then everything waits for the next one.
     if (this.stateValue !== "open" || this.socket?.readyState !== OPEN) return;
-    while (this.queue.length > 0 && this.queuedInflight() < this.settings.maxInFlight) {
-      const next = this.queue.shift();
-      if (next !== undefined) this.write(next);
+    for (let next = this.commands.takeNext(this.settings.maxInFlight); next !== undefined; next = this.commands.takeNext(this.settings.maxInFlight)) {
+      this.write(next);
     }
-  }
-
-  private queuedInflight(): number {
-    let count = 0;
-    for (const pending of this.inflight.values()) if (!pending.urgent) count += 1;
-    return count;
   }
 
   /** Any frame proves the socket alive: restart the silence timer. */
@@ -331,7 +236,7 @@ export class Connection extends Emitter<ConnectionEvents> {
       this.silenceTimer = undefined;
       if (this.stateValue !== "open" || this.socket !== socket) return;
       this.write({
-        order: this.order++,
+        order: this.commands.nextOrder(),
         type: "ping",
         fields: {},
         resolve: () => undefined,
@@ -362,15 +267,7 @@ export class Connection extends Emitter<ConnectionEvents> {
     if (socket !== undefined) detach(socket);
     this.socket = undefined;
     for (const name of ["silenceTimer", "pongTimer", "connectTimer", "refreshTimer"] as const) this.clearTimer(name);
-    // Answers to written commands are lost with the socket: retry-able ones go back to the front, in order.
-    const retry: Pending[] = [];
-    for (const pending of this.inflight.values()) {
-      this.answered(pending);
-      if (pending.onDisconnect === "retry" && !pending.urgent) retry.push(pending);
-      else pending.reject(new ParleyRequestError("unavailable", "The connection was lost before the answer."));
-    }
-    this.inflight.clear();
-    this.queue.unshift(...retry.sort((a, b) => a.order - b.order));
+    this.commands.socketLost();
     if (this.stateValue === "closed") return;
     const terminal = TERMINAL_CLOSES[code];
     if (terminal !== undefined) {
@@ -465,12 +362,7 @@ export class Connection extends Emitter<ConnectionEvents> {
         // Already closed.
       }
     }
-    for (const pending of [...this.inflight.values(), ...this.queue]) {
-      this.answered(pending);
-      pending.reject(error);
-    }
-    this.inflight.clear();
-    this.queue.length = 0;
+    this.commands.rejectAll(error);
     this.emit("terminal", error);
   }
 
@@ -505,16 +397,4 @@ function terminalMessage(reason: TerminalReason): string {
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-/** Browser online/offline events, where there are any; returns the detach function. */
-function watchNetwork(online: () => void, offline: () => void): () => void {
-  const target = globalThis as { addEventListener?: (type: string, listener: () => void) => void; removeEventListener?: (type: string, listener: () => void) => void };
-  if (typeof target.addEventListener !== "function" || typeof target.removeEventListener !== "function") return () => undefined;
-  target.addEventListener("online", online);
-  target.addEventListener("offline", offline);
-  return () => {
-    target.removeEventListener?.("online", online);
-    target.removeEventListener?.("offline", offline);
-  };
 }

@@ -1,5 +1,6 @@
 import net from "node:net";
 import type { StartedTestContainer } from "testcontainers";
+import { z } from "zod";
 
 export interface TestServices {
   /** A superuser URL of the Postgres server; test databases are created beside its database. */
@@ -11,19 +12,37 @@ export interface TestServices {
 const LOCAL_POSTGRES = "postgres://postgres@127.0.0.1:5432/postgres";
 const LOCAL_REDIS = "redis://127.0.0.1:6379";
 
+/** Set by the global setup: the services it resolved for the run, so no test file probes or starts them again. */
+export const RESOLVED_SERVICES_ENV = "PARLEY_TEST_SERVICES";
+
+const handedDown = z.object({
+  adminDatabaseUrl: z.string().min(1),
+  redisUrl: z.string().min(1),
+  source: z.enum(["env", "testcontainers", "local"]),
+});
+
 let resolved: Promise<TestServices> | undefined;
 const containers: StartedTestContainer[] = [];
 
 /**
  * Where tests find Postgres and Redis, in order: TEST_DATABASE_URL/TEST_REDIS_URL, then
- * testcontainers when a Docker engine answers, then the local services. Resolved once per process.
+ * testcontainers when a Docker engine answers, then the local services. Resolved once per run by the
+ * global setup (global-setup.ts), which hands the answer to every test file; once per process without it.
  */
 export function resolveServices(env: NodeJS.ProcessEnv = process.env): Promise<TestServices> {
   resolved ??= resolveOnce(env);
   return resolved;
 }
 
+/** Stops the containers this process started (none on the env and local paths). Safe to call twice. */
+export async function stopServices(): Promise<void> {
+  const started = containers.splice(0);
+  await Promise.all(started.map((container) => container.stop()));
+}
+
 async function resolveOnce(env: NodeJS.ProcessEnv): Promise<TestServices> {
+  const fromSetup = env[RESOLVED_SERVICES_ENV];
+  if (fromSetup !== undefined && fromSetup !== "") return handedDown.parse(JSON.parse(fromSetup));
   const envDb = env.TEST_DATABASE_URL;
   const envRedis = env.TEST_REDIS_URL;
   if (envDb && envRedis) return { adminDatabaseUrl: envDb, redisUrl: envRedis, source: "env" };

@@ -2,12 +2,19 @@ import postgres from "postgres";
 import { Redis } from "ioredis";
 import { describe, expect, it } from "vitest";
 import { createTestDatabase, createTestRedis, resolveServices, waitFor } from "../src";
+import { RESOLVED_SERVICES_ENV } from "../src/services";
 
 describe("the test harness", () => {
   it("resolves local services when no URL or Docker engine is given", async () => {
     const services = await resolveServices();
     expect(services.adminDatabaseUrl).toMatch(/^postgres/);
     expect(services.redisUrl).toMatch(/^redis/);
+  });
+
+  it("hands every test file the services the global setup resolved once for the run", async () => {
+    const handed = process.env[RESOLVED_SERVICES_ENV];
+    expect(handed).toBeTruthy();
+    expect(await resolveServices()).toEqual(JSON.parse(handed ?? "null"));
   });
 
   it("clones each database from a template migrated once", async () => {

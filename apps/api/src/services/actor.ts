@@ -8,8 +8,4 @@ export interface Actor {
   readonly exp: number;
 }
 
-export interface Clock {
-  now(): Date;
-}
-
-export const systemClock: Clock = { now: () => new Date() };
+export { systemClock, type Clock } from "@parley/config";

@@ -1,4 +1,5 @@
 import { hash } from "@node-rs/argon2";
+import type { Clock } from "@parley/config";
 import type { RevocationStore } from "@parley/auth";
 import type { Database } from "@parley/db";
 import { ParleyError, type ChangeRoleBody, type Me, type ProvisionUserBody } from "@parley/protocol";
@@ -6,7 +7,7 @@ import type { OutboxRelay } from "../events/outbox-relay";
 import type { OutboxRepository } from "../repositories/outbox-repository";
 import { isUniqueViolation, type UserRepository, type UserRow } from "../repositories/user-repository";
 import type { AccountService } from "./account-service";
-import type { Actor, Clock } from "./actor";
+import type { Actor } from "./actor";
 import type { ContactGuard } from "./contact-guard";
 import { SERVICE_ROLE, type Policy } from "./policy";
 import { ADMIN_ROLE } from "./relationship-service";

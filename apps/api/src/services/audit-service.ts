@@ -1,9 +1,10 @@
 import type { Database } from "@parley/db";
+import type { Clock } from "@parley/config";
 import { ParleyError, type AuditEntry, type AuditQuery, type Page } from "@parley/protocol";
 import { z } from "zod";
 import type { AuditRepository, AuditRow } from "../repositories/audit-repository";
 import type { Executor } from "../repositories/transaction";
-import type { Actor, Clock } from "./actor";
+import type { Actor } from "./actor";
 import { decodeCursor, encodeCursor } from "./page-cursor";
 import { SERVICE_ROLE, type Policy } from "./policy";
 import { ADMIN_ROLE } from "./relationship-service";

@@ -1,11 +1,12 @@
 import type { BlockSignal } from "@parley/bus";
+import type { Clock } from "@parley/config";
 import type { Database } from "@parley/db";
 import { ParleyError, type Block, type Page } from "@parley/protocol";
 import { z } from "zod";
 import type { OutboxRelay } from "../events/outbox-relay";
 import type { BlockRepository } from "../repositories/block-repository";
 import type { OutboxRepository } from "../repositories/outbox-repository";
-import type { Actor, Clock } from "./actor";
+import type { Actor } from "./actor";
 import { isService } from "./conversation-access";
 import type { ContactGuard } from "./contact-guard";
 import { decodeCursor, encodeCursor } from "./page-cursor";

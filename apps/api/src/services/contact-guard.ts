@@ -1,8 +1,8 @@
 import type { ContactStateRepository } from "../repositories/contact-state-repository";
+import type { Clock } from "@parley/config";
 import type { OutboxEntry } from "../repositories/outbox-repository";
 import type { ParticipantRepository } from "../repositories/participant-repository";
 import type { Tx } from "../repositories/transaction";
-import type { Clock } from "./actor";
 import { directKey } from "./conversation-service";
 import type { ConversationViews } from "./conversation-view";
 import type { Policy } from "./policy";

@@ -1,4 +1,5 @@
 import type { Database } from "@parley/db";
+import type { Clock } from "@parley/config";
 import { ParleyError, type Conversation, type ConversationSettingsBody, type CreateConversationBody, type Page } from "@parley/protocol";
 import { z } from "zod";
 import type { OutboxRelay } from "../events/outbox-relay";
@@ -6,7 +7,7 @@ import type { ConversationRepository } from "../repositories/conversation-reposi
 import type { OutboxRepository } from "../repositories/outbox-repository";
 import type { ParticipantRepository, ParticipantRole, ParticipantWithUser } from "../repositories/participant-repository";
 import type { RecipientUnreadRepository } from "../repositories/recipient-unread-repository";
-import type { Actor, Clock } from "./actor";
+import type { Actor } from "./actor";
 import { conversationIdOrNotFound, conversationNotFound, isService, unique } from "./conversation-access";
 import { toConversation, type ConversationViews } from "./conversation-view";
 import { decodeCursor, encodeCursor } from "./page-cursor";

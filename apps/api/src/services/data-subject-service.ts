@@ -1,4 +1,5 @@
 import type { RevocationStore } from "@parley/auth";
+import type { Clock } from "@parley/config";
 import type { Database } from "@parley/db";
 import { ParleyError, unreadCountEvents } from "@parley/protocol";
 import { createHash } from "node:crypto";
@@ -7,7 +8,7 @@ import type { DataSubjectRepository, ExportedMessage } from "../repositories/dat
 import type { OutboxRepository } from "../repositories/outbox-repository";
 import type { ParticipantRepository } from "../repositories/participant-repository";
 import type { UserRepository, UserRow } from "../repositories/user-repository";
-import type { Actor, Clock } from "./actor";
+import type { Actor } from "./actor";
 import type { AccountService } from "./account-service";
 import type { ContactGuard } from "./contact-guard";
 import type { ConversationViews } from "./conversation-view";

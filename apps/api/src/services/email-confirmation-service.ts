@@ -1,10 +1,10 @@
 import { CONFIRM_EMAIL_JOB_NAME, confirmEmailJobOptions, type ConfirmEmailJobData } from "@parley/bus";
+import type { Clock } from "@parley/config";
 import { schema, type Database } from "@parley/db";
 import { ParleyError } from "@parley/protocol";
 import { and, eq, gt } from "drizzle-orm";
 import { createHash } from "node:crypto";
 import type { UserRow } from "../repositories/user-repository";
-import type { Clock } from "./actor";
 
 /** What the service needs of the worker's account-mail queue (a BullMQ Queue fits). */
 export interface ConfirmationQueue {

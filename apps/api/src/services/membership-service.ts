@@ -1,4 +1,5 @@
 import type { Database } from "@parley/db";
+import type { Clock } from "@parley/config";
 import { ParleyError, type AddParticipantsBody, type Page, type Participant } from "@parley/protocol";
 import type { OutboxRelay } from "../events/outbox-relay";
 import type { ConversationRepository, ConversationRow } from "../repositories/conversation-repository";
@@ -6,7 +7,7 @@ import type { OutboxRepository } from "../repositories/outbox-repository";
 import type { ParticipantRepository, ParticipantRow } from "../repositories/participant-repository";
 import type { RecipientUnreadRepository } from "../repositories/recipient-unread-repository";
 import type { Tx } from "../repositories/transaction";
-import type { Actor, Clock } from "./actor";
+import type { Actor } from "./actor";
 import { conversationIdOrNotFound, conversationNotFound, isService, unique } from "./conversation-access";
 import { toParticipant, type ConversationViews } from "./conversation-view";
 import type { Policy } from "./policy";

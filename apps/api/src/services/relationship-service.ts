@@ -1,9 +1,10 @@
 import type { Database } from "@parley/db";
+import type { Clock } from "@parley/config";
 import { ParleyError, type RelationshipBody } from "@parley/protocol";
 import type { OutboxRelay } from "../events/outbox-relay";
 import type { OutboxRepository } from "../repositories/outbox-repository";
 import type { RelationshipRepository, RelationshipRow } from "../repositories/relationship-repository";
-import type { Actor, Clock } from "./actor";
+import type { Actor } from "./actor";
 import type { ContactGuard } from "./contact-guard";
 import { SERVICE_ROLE } from "./policy";
 

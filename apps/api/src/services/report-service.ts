@@ -1,9 +1,10 @@
 import type { Database } from "@parley/db";
+import type { Clock } from "@parley/config";
 import { message as messageSchema, ParleyError, uuid, type Page, type Report, type ReportBody, type ReportListQuery, type ResolveReportBody } from "@parley/protocol";
 import { z } from "zod";
 import type { MessageRepository } from "../repositories/message-repository";
 import type { ReportRepository, ReportRow } from "../repositories/report-repository";
-import type { Actor, Clock } from "./actor";
+import type { Actor } from "./actor";
 import type { AdminService } from "./admin-service";
 import { isService } from "./conversation-access";
 import type { MembershipService } from "./membership-service";

@@ -1,10 +1,11 @@
 import type { Database } from "@parley/db";
+import type { Clock } from "@parley/config";
 import { ParleyError, type Conversation } from "@parley/protocol";
 import type { OutboxRelay } from "../events/outbox-relay";
 import type { ArchiveRepository } from "../repositories/archive-repository";
 import type { MessageRepository } from "../repositories/message-repository";
 import type { OutboxRepository } from "../repositories/outbox-repository";
-import type { Actor, Clock } from "./actor";
+import type { Actor } from "./actor";
 import type { ConversationViews } from "./conversation-view";
 
 export interface RestoreServiceDeps {

@@ -3,7 +3,7 @@ import type { Logger } from "@parley/observability";
 import { blockList } from "@parley/protocol";
 import { callerOf } from "../api-caller";
 import type { ApiGateway } from "../api-client";
-import type { Clock } from "../clock";
+import type { Clock } from "@parley/config";
 import type { Connection } from "../connection";
 
 export interface BlockListsOptions {
@@ -46,7 +46,7 @@ export class BlockLists {
   async ensure(connection: Connection): Promise<ReadonlySet<string>> {
     const userId = connection.userId;
     const entry = this.lists.get(userId);
-    if (entry && this.options.clock.now() - entry.loadedAt < this.refreshMs) return entry.users;
+    if (entry && this.options.clock.now().getTime() - entry.loadedAt < this.refreshMs) return entry.users;
     let load = this.loading.get(userId);
     if (!load) {
       const started = { done: Promise.resolve(), signals: [] as BlockSignal[] };
@@ -66,7 +66,7 @@ export class BlockLists {
   /** Whether either of the two blocked the other within the last `refreshMs` (and has not unblocked since). */
   recentlyBlocked(a: string, b: string): boolean {
     const at = this.recent.get(`${a}|${b}`);
-    return at !== undefined && this.options.clock.now() - at < this.refreshMs;
+    return at !== undefined && this.options.clock.now().getTime() - at < this.refreshMs;
   }
 
   /** A block signal from the API: the blocker's list changes here (and in a read still in flight). */
@@ -76,7 +76,7 @@ export class BlockLists {
     const users = this.lists.get(blocker)?.users;
     if (signal.blocked) users?.add(blocked);
     else users?.delete(blocked);
-    const now = this.options.clock.now();
+    const now = this.options.clock.now().getTime();
     for (const [key, at] of this.recent) if (now - at >= this.refreshMs) this.recent.delete(key);
     for (const key of [`${blocker}|${blocked}`, `${blocked}|${blocker}`]) {
       if (signal.blocked) this.recent.set(key, now);
@@ -106,6 +106,6 @@ export class BlockLists {
       else users.delete(signal.blocked_id);
     }
     if (this.lists.size >= MAX_ENTRIES) this.lists.clear();
-    this.lists.set(userId, { users, loadedAt: this.options.clock.now() });
+    this.lists.set(userId, { users, loadedAt: this.options.clock.now().getTime() });
   }
 }

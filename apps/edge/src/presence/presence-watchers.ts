@@ -1,7 +1,7 @@
 import { parseJsonWith, type BusKeys, type ChannelSubscriber, type PresenceStore } from "@parley/bus";
 import type { Logger } from "@parley/observability";
 import { presenceEvent, type Presence } from "@parley/protocol";
-import type { Clock } from "../clock";
+import type { Clock } from "@parley/config";
 import type { Connection } from "../connection";
 import { TopicHub } from "../delivery/topic-hub";
 
@@ -94,7 +94,7 @@ export class PresenceWatchers {
     const users = [...this.known.keys()];
     if (users.length === 0) return;
     try {
-      const now = this.options.clock.now();
+      const now = this.options.clock.now().getTime();
       for (const presence of await this.options.store.get(users)) {
         // A user whose last connection just closed is still within the grace period: not offline yet.
         const lastSeen = presence.last_seen === null ? undefined : Date.parse(presence.last_seen);

@@ -1,14 +1,14 @@
 import type { TestUser } from "./cluster";
-import { TestClient, type Frame } from "./ws-client";
+import { WsClient, type Frame } from "@parley/testing/ws-client";
 
 /** Connects to the first edge that accepts, retrying briefly (as an SDK's reconnect with backoff would). */
-async function connectSomewhere(urls: () => readonly string[], token: string, deadlineMs = 10_000): Promise<TestClient> {
+async function connectSomewhere(urls: () => readonly string[], token: string, deadlineMs = 10_000): Promise<WsClient> {
   const deadline = Date.now() + deadlineMs;
   let lastError: unknown;
   for (let attempt = 0; Date.now() < deadline; attempt++) {
     for (const url of urls()) {
       try {
-        return await TestClient.connect(url, token);
+        return await WsClient.connect(url, token);
       } catch (error) {
         lastError = error;
       }
@@ -27,7 +27,7 @@ export class ResumingReceiver {
   readonly closeCodes: number[] = [];
   readonly reconnectFrames: Frame[] = [];
   private lastPos: string | undefined;
-  private client: TestClient | undefined;
+  private client: WsClient | undefined;
   private stopped = false;
   private failure: Error | undefined;
 
@@ -41,7 +41,7 @@ export class ResumingReceiver {
     await this.attach(await connectSomewhere(this.urls, this.user.token), false);
   }
 
-  private async attach(client: TestClient, resume: boolean): Promise<void> {
+  private async attach(client: WsClient, resume: boolean): Promise<void> {
     this.client = client;
     const connected = client.frames.find((frame) => frame.type === "connected");
     this.lastPos ??= connected?.pos as string | undefined;
@@ -85,7 +85,7 @@ export class ResumingReceiver {
 export class StreamingSender {
   readonly closeCodes: number[] = [];
   acked = 0;
-  private client: TestClient | undefined;
+  private client: WsClient | undefined;
   private stopped = false;
 
   constructor(
@@ -112,7 +112,7 @@ export class StreamingSender {
     }
   }
 
-  private async connect(): Promise<TestClient> {
+  private async connect(): Promise<WsClient> {
     const client = await connectSomewhere(this.urls, this.user.token);
     void client.closed.then(({ code }) => this.closeCodes.push(code));
     return client;

@@ -8,12 +8,12 @@ import { randomUUID } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { Writable } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
-import { systemClock } from "../../src/clock";
+import { systemClock } from "@parley/config";
 import { Connection, DEFAULT_LIMITS } from "../../src/connection";
 import { ConnectionRegistry } from "../../src/connection-registry";
 import { UserDelivery } from "../../src/delivery/user-delivery";
 import { createEdgeMetrics } from "../../src/metrics";
-import { TestClient } from "./ws-client";
+import { WsClient } from "@parley/testing/ws-client";
 
 export const silentLogger = createLogger({ name: "edge-harness", level: "warn", destination: new Writable({ write: (_chunk, _enc, done) => done() }) });
 
@@ -39,7 +39,7 @@ export class SocketHarness {
   });
   private readonly issuer = createTokenIssuer({ secret: "socket-harness-secret-long-enough-for-hs256-0001", ttlMs: 3_600_000 });
   private readonly wss: WebSocketServer;
-  private readonly clients: TestClient[] = [];
+  private readonly clients: WsClient[] = [];
   private eventIds = 0;
 
   private constructor(
@@ -72,9 +72,9 @@ export class SocketHarness {
    * A socket of `userId` as an edge sets it up: registered, on the user's channel, `pos` taken after the
    * subscription; its live events stay held (as before a first command) until the test releases them.
    */
-  async open(userId: string, onClosing?: (connection: Connection) => void): Promise<{ connection: Connection; client: TestClient }> {
+  async open(userId: string, onClosing?: (connection: Connection) => void): Promise<{ connection: Connection; client: WsClient }> {
     const accepted = new Promise<WebSocket>((resolve) => this.wss.once("connection", resolve));
-    const client = await TestClient.open(`ws://127.0.0.1:${(this.wss.address() as AddressInfo).port}/`);
+    const client = await WsClient.open(`ws://127.0.0.1:${(this.wss.address() as AddressInfo).port}/`);
     this.clients.push(client);
     const ws = await accepted;
     const issued = await this.issuer.issue({ sub: userId, role: "user" });

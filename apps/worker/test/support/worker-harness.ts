@@ -1,5 +1,5 @@
 import { EMAIL_JOB_NAME, emailJobOptions, PresenceStore, type EmailJobData } from "@parley/bus";
-import { loadConfig, workerEnv, type WorkerConfig } from "@parley/config";
+import { loadConfig, workerEnv, type Clock, type WorkerConfig } from "@parley/config";
 import { createDb, migrate, migrationsFingerprint, schema, type Database } from "@parley/db";
 import { createLogger, type Logger } from "@parley/observability";
 import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from "@parley/testing";
@@ -8,9 +8,8 @@ import { and, eq, sql } from "drizzle-orm";
 import { Redis } from "ioredis";
 import { Writable } from "node:stream";
 import { uuidv7 } from "uuidv7";
-import type { Clock } from "../../src/clock";
 import { createWorkerNode, type WorkerNode, type WorkerNodeOptions } from "../../src/worker-node";
-import { SmtpInbox } from "./smtp-inbox";
+import { SmtpInbox } from "@parley/testing/smtp-inbox";
 
 export const TEST_EMAIL_DELAY_MS = 300;
 export const TEST_APP_URL = "https://app.parley.test";

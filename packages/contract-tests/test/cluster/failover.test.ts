@@ -3,13 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { startCluster, type Cluster } from "../support/cluster";
 import { Rest, type User } from "../support/rest";
-import { WsClient } from "../support/ws-client";
+import { OpenSockets, WsClient } from "@parley/testing/ws-client";
 
 // A Redis Cluster of its own (a master of it is killed), under the API and two edges, all real processes.
 let redis: TestRedisCluster;
 let cluster: Cluster;
 let rest: Rest;
-const sockets: WsClient[] = [];
+const sockets = new OpenSockets();
 
 beforeAll(async () => {
   redis = await startRedisCluster({ nodeTimeoutMs: 1_000 });
@@ -18,7 +18,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await Promise.allSettled(sockets.map((socket) => socket.close()));
+  await sockets.closeAll();
   await cluster.close();
   await redis.close();
 });
@@ -39,7 +39,7 @@ describe("a Redis Cluster master failover", () => {
     const [ada, bob] = await Promise.all([rest.register(), rest.register()]);
     const conversationId = await rest.direct(ada, bob);
     const bobSockets = [await WsClient.connect(cluster.wsUrl(0), bob.token), await WsClient.connect(cluster.wsUrl(1), bob.token)];
-    sockets.push(...bobSockets);
+    for (const socket of bobSockets) sockets.track(socket);
     // The master that holds bob's stream and serves his sharded channel.
     const victim = await redis.masterOf(`{u:${bob.id}}`);
     const total = 60;

@@ -4,7 +4,7 @@ import type { Logger } from "@parley/observability";
 import { UnrecoverableError, type Job } from "bullmq";
 import { and, eq, isNull } from "drizzle-orm";
 import { createHash, randomBytes } from "node:crypto";
-import type { Clock } from "../../clock";
+import type { Clock } from "@parley/config";
 import { escapeHtml } from "../email/email-composer";
 import type { Mailer } from "../email/mailer";
 

@@ -1,6 +1,6 @@
 import { ARCHIVAL_JOB_NAME, ARCHIVAL_SCHEDULER_ID, archivalJobData } from "@parley/bus";
 import { UnrecoverableError, type Job, type Queue } from "bullmq";
-import type { Clock } from "../../clock";
+import type { Clock } from "@parley/config";
 import type { Archiver, ArchiveRunResult } from "./archiver";
 
 /** The BullMQ processor of the archival queue: one archiver run at the worker's (injectable) time. */

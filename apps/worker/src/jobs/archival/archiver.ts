@@ -2,7 +2,7 @@ import { schema, type Database } from "@parley/db";
 import type { Logger } from "@parley/observability";
 import { conversationEvent, toWireConversation, type Conversation, type ConversationEvent } from "@parley/protocol";
 import { and, asc, eq, gt, inArray, isNull, lt, sql } from "drizzle-orm";
-import type { Clock } from "../../clock";
+import type { Clock } from "@parley/config";
 import type { WorkerMetrics } from "../../metrics";
 
 export interface ArchiverOptions {

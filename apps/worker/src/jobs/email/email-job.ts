@@ -2,7 +2,7 @@ import { emailJobData, type EmailJobData } from "@parley/bus";
 import type { Logger } from "@parley/observability";
 import { UnrecoverableError, type Job } from "bullmq";
 import { z } from "zod";
-import type { Clock } from "../../clock";
+import type { Clock } from "@parley/config";
 import type { WorkerMetrics } from "../../metrics";
 import { PREVIEW_COUNT, type EmailComposer } from "./email-composer";
 import type { EmailRepository, NotificationClaim, RecipientState } from "./email-repository";

@@ -2,7 +2,7 @@ import { schema, tombstoneBatch, type Database } from "@parley/db";
 import { unreadCountEvents } from "@parley/protocol";
 import type { Logger } from "@parley/observability";
 import { sql } from "drizzle-orm";
-import type { Clock } from "../../clock";
+import type { Clock } from "@parley/config";
 import type { WorkerMetrics } from "../../metrics";
 import { CONVERSATION_TYPES, type ConversationType, type RetentionByType } from "./retention-policy";
 

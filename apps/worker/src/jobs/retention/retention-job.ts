@@ -1,6 +1,6 @@
 import { RETENTION_JOB_NAME, RETENTION_SCHEDULER_ID, retentionJobData } from "@parley/bus";
 import { UnrecoverableError, type Job, type Queue } from "bullmq";
-import type { Clock } from "../../clock";
+import type { Clock } from "@parley/config";
 import type { PurgeRunResult, Purger } from "./purger";
 
 /** The BullMQ processor of the retention queue: one purge at the worker's (injectable) time. */

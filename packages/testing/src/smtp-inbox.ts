@@ -2,20 +2,19 @@ import type { AddressInfo } from "node:net";
 import { simpleParser, type ParsedMail } from "mailparser";
 import { SMTPServer } from "smtp-server";
 
-/** A mail as the test SMTP server received it: the envelope recipient and the parsed message. */
+/** A mail as the test SMTP server received it: the envelope recipient (lower-cased) and the parsed message. */
 export interface ReceivedMail {
   readonly to: string;
   readonly mail: ParsedMail;
 }
 
-/** A real SMTP server in the test process; it can refuse the next few mails with a temporary error. */
+/** A real SMTP server in the test process, standing in for the relay the worker sends to; it can refuse the next few mails. */
 export class SmtpInbox {
   readonly received: ReceivedMail[] = [];
   /** How many delivery attempts were refused. */
   refusedCount = 0;
   private refusals = 0;
   private closing: Promise<void> | undefined;
-
   private readonly server: SMTPServer;
   private port = 0;
 
@@ -38,10 +37,12 @@ export class SmtpInbox {
       onData: (stream, session, callback) => {
         simpleParser(stream).then(
           (mail) => {
-            for (const rcpt of session.envelope.rcptTo) this.received.push({ to: rcpt.address, mail });
+            for (const rcpt of session.envelope.rcptTo) this.received.push({ to: rcpt.address.toLowerCase(), mail });
             callback();
           },
-          (error: unknown) => callback(error instanceof Error ? error : new Error(String(error))),
+          (error: unknown) => {
+            callback(error instanceof Error ? error : new Error(String(error)));
+          },
         );
       },
     });
@@ -51,7 +52,9 @@ export class SmtpInbox {
     const inbox = new SmtpInbox();
     await new Promise<void>((resolve, reject) => {
       inbox.server.server.once("error", reject);
-      inbox.server.listen(0, "127.0.0.1", () => resolve());
+      inbox.server.listen(0, "127.0.0.1", () => {
+        resolve();
+      });
     });
     inbox.port = (inbox.server.server.address() as AddressInfo).port;
     return inbox;
@@ -64,7 +67,8 @@ export class SmtpInbox {
 
   /** Mails delivered to this address. */
   to(address: string): ParsedMail[] {
-    return this.received.filter((entry) => entry.to === address.toLowerCase() || entry.to === address).map((entry) => entry.mail);
+    const wanted = address.toLowerCase();
+    return this.received.filter((entry) => entry.to === wanted).map((entry) => entry.mail);
   }
 
   /** Refuses the next `count` recipients with 451 (a temporary failure: the sender retries). */
@@ -73,7 +77,11 @@ export class SmtpInbox {
   }
 
   close(): Promise<void> {
-    this.closing ??= new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.closing ??= new Promise<void>((resolve) => {
+      this.server.close(() => {
+        resolve();
+      });
+    });
     return this.closing;
   }
 }

@@ -1,6 +1,0 @@
-/** Time source; tests inject their own. */
-export interface Clock {
-  now(): number;
-}
-
-export const systemClock: Clock = { now: () => Date.now() };
