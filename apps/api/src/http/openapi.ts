@@ -2,6 +2,7 @@ import * as protocol from "@parley/protocol";
 import { Router } from "express";
 import { z } from "zod";
 import { asyncApiDocument } from "./asyncapi";
+import { serve } from "./serve";
 
 const empty = z.object({});
 
@@ -90,11 +91,11 @@ export function openApiRouter(): Router {
   const router = Router();
   let openApi: Record<string, unknown> | undefined;
   let asyncApi: Record<string, unknown> | undefined;
-  router.get("/openapi.json", (_req, res) => {
+  serve(router, "getOpenApi", (_req, res) => {
     openApi ??= openApiDocument();
     res.json(openApi);
   });
-  router.get("/asyncapi.json", (_req, res) => {
+  serve(router, "getAsyncApi", (_req, res) => {
     asyncApi ??= asyncApiDocument();
     res.json(asyncApi);
   });

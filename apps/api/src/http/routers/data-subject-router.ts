@@ -4,6 +4,7 @@ import { once } from "node:events";
 import type { AuditService } from "../../services/audit-service";
 import type { DataSubjectService } from "../../services/data-subject-service";
 import { actorOf } from "../authenticate";
+import { serve } from "../serve";
 
 /** A client that goes away mid-download never drains: the export stops then rather than wait for ever. */
 async function drainedOrClosed(res: Response): Promise<void> {
@@ -36,22 +37,22 @@ async function streamExport(res: Response, userId: string, chunks: AsyncIterable
 /** GDPR art. 15/20 (export) and art. 17 (erasure), for oneself and, for admins, anyone. */
 export function dataSubjectRouter(subjects: DataSubjectService, audit: AuditService): Router {
   const router = Router();
-  router.get("/users/me/export", async (_req, res) => {
+  serve(router, "exportMe", async (_req, res) => {
     const user = await subjects.subjectOf(actorOf(res), undefined);
     await streamExport(res, user.id, subjects.exportChunks(user));
   });
-  router.delete("/users/me", async (_req, res) => {
+  serve(router, "eraseMe", async (_req, res) => {
     await subjects.erase(await subjects.subjectOf(actorOf(res), undefined));
     res.status(204).end();
   });
-  router.get("/admin/users/:id/export", async (req, res) => {
+  serve(router, "exportUser", async (req, res) => {
     const actor = actorOf(res);
     const user = await subjects.subjectOf(actor, req.params.id);
     // Reads are not audited, but reading someone else's whole account is.
     await audit.record(actor, { action: "GET /v1/admin/users/:id/export", targetType: "user", targetId: user.id });
     await streamExport(res, user.id, subjects.exportChunks(user));
   });
-  router.delete("/admin/users/:id", async (req, res) => {
+  serve(router, "eraseUser", async (req, res) => {
     await subjects.erase(await subjects.subjectOf(actorOf(res), req.params.id));
     res.status(204).end();
   });

@@ -4,10 +4,11 @@ import { conversationIdOrNotFound } from "../../services/conversation-access";
 import type { DeliveryService } from "../../services/delivery-service";
 import { actorOf } from "../authenticate";
 import { parse } from "../parse";
+import { serve } from "../serve";
 
 export function deliveryRouter(deliveries: DeliveryService): Router {
   const router = Router();
-  router.post("/conversations/:id/delivered", async (req, res) => {
+  serve(router, "markDelivered", async (req, res) => {
     res.json(await deliveries.markDelivered(actorOf(res), conversationIdOrNotFound(req.params.id), parse(deliveredBody, req.body).up_to_seq));
   });
   return router;

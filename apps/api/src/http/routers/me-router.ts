@@ -3,13 +3,14 @@ import { Router } from "express";
 import type { AccountService } from "../../services/account-service";
 import { actorOf } from "../authenticate";
 import { parse } from "../parse";
+import { serve } from "../serve";
 
 export function meRouter(accounts: AccountService): Router {
   const router = Router();
-  router.get("/users/me", async (_req, res) => {
+  serve(router, "getMe", async (_req, res) => {
     res.json(await accounts.me(actorOf(res)));
   });
-  router.patch("/users/me", async (req, res) => {
+  serve(router, "updateMe", async (req, res) => {
     res.json(await accounts.updateMe(actorOf(res), parse(updateMeBody, req.body)));
   });
   return router;

@@ -5,6 +5,7 @@ import type { MessageService } from "../../services/message-service";
 import type { RestoreService } from "../../services/restore-service";
 import { actorOf } from "../authenticate";
 import { parse } from "../parse";
+import { serve } from "../serve";
 
 /** A message id from a path: anything that is not a UUID names no message (404, never a database error). */
 function messageIdOrNotFound(id: string): string {
@@ -25,21 +26,21 @@ function historyOf(query: unknown): HistoryQuery {
 
 export function messagesRouter(messages: MessageService, restore: RestoreService): Router {
   const router = Router();
-  router.post("/conversations/:id/messages", async (req, res) => {
+  serve(router, "sendMessage", async (req, res) => {
     const { message, created } = await messages.send(actorOf(res), conversationIdOrNotFound(req.params.id), parse(sendMessageBody, req.body));
     res.status(created ? 201 : 200).json(message);
   });
-  router.get("/conversations/:id/messages", async (req, res) => {
+  serve(router, "listMessages", async (req, res) => {
     res.json(await messages.history(actorOf(res), conversationIdOrNotFound(req.params.id), historyOf(req.query)));
   });
-  router.patch("/messages/:id", async (req, res) => {
+  serve(router, "editMessage", async (req, res) => {
     res.json(await messages.edit(actorOf(res), messageIdOrNotFound(req.params.id), parse(editMessageBody, req.body)));
   });
-  router.delete("/messages/:id", async (req, res) => {
+  serve(router, "deleteMessage", async (req, res) => {
     await messages.remove(actorOf(res), messageIdOrNotFound(req.params.id));
     res.status(204).end();
   });
-  router.post("/conversations/:id/restore", async (req, res) => {
+  serve(router, "restoreConversation", async (req, res) => {
     res.json(await restore.restore(actorOf(res), conversationIdOrNotFound(req.params.id)));
   });
   return router;

@@ -4,13 +4,14 @@ import { conversationIdOrNotFound } from "../../services/conversation-access";
 import type { ReadService } from "../../services/read-service";
 import { actorOf } from "../authenticate";
 import { parse } from "../parse";
+import { serve } from "../serve";
 
 export function readRouter(reads: ReadService): Router {
   const router = Router();
-  router.post("/conversations/:id/read", async (req, res) => {
+  serve(router, "markRead", async (req, res) => {
     res.json(await reads.markRead(actorOf(res), conversationIdOrNotFound(req.params.id), parse(readBody, req.body).up_to_seq));
   });
-  router.get("/unread", async (_req, res) => {
+  serve(router, "getUnread", async (_req, res) => {
     res.json(await reads.summary(actorOf(res)));
   });
   return router;
