@@ -7,6 +7,7 @@ import type { Registry } from "prom-client";
 import { uuidv7 } from "uuidv7";
 import { archivalProcessor, scheduleArchival } from "./jobs/archival/archival-job";
 import { Archiver } from "./jobs/archival/archiver";
+import { ArchivalRepository } from "./jobs/archival/archival-repository";
 import { confirmationProcessor } from "./jobs/account/confirmation-job";
 import { EmailComposer } from "./jobs/email/email-composer";
 import { Purger } from "./jobs/retention/purger";
@@ -96,7 +97,7 @@ export function createWorkerNode(config: WorkerConfig, options: WorkerNodeOption
     },
     messageIdDomain: new URL(config.PUBLIC_APP_URL).hostname,
   });
-  const archiver = new Archiver({ database, clock, logger: logger.child({ queue: JOB_QUEUES.archival }), metrics, archiveAfterMs: config.ARCHIVE_AFTER, maxPerRun: config.ARCHIVE_MAX_PER_RUN });
+  const archiver = new Archiver({ database, repository: new ArchivalRepository(), clock, logger: logger.child({ queue: JOB_QUEUES.archival }), metrics, archiveAfterMs: config.ARCHIVE_AFTER, maxPerRun: config.ARCHIVE_MAX_PER_RUN });
 
   const purger = new Purger({
     database,

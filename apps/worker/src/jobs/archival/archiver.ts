@@ -1,12 +1,14 @@
-import { schema, type Database } from "@parley/db";
+import type { Clock } from "@parley/config";
+import type { Database } from "@parley/db";
 import type { Logger } from "@parley/observability";
 import { conversationEvent, toWireConversation, type Conversation, type ConversationEvent } from "@parley/protocol";
-import { and, asc, eq, gt, inArray, isNull, lt, sql } from "drizzle-orm";
-import type { Clock } from "@parley/config";
 import type { WorkerMetrics } from "../../metrics";
+import { ArchivalRepository, type ConversationRow, type OutboxEvent, type Tx } from "./archival-repository";
 
 export interface ArchiverOptions {
   readonly database: Database;
+  /** The job's queries; a new one when not given (it keeps no state). */
+  readonly repository?: ArchivalRepository;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly metrics: WorkerMetrics;
@@ -29,22 +31,6 @@ export interface ArchiveRunResult {
   readonly capped: boolean;
 }
 
-type Tx = Parameters<Parameters<Database["db"]["transaction"]>[0]>[0];
-type ConversationRow = typeof schema.conversations.$inferSelect;
-
-const c = schema.conversations;
-const p = schema.participants;
-const m = schema.messages;
-const am = schema.archivedMessages;
-
-// Explicit columns: `search` is generated, so it is recomputed on insert rather than copied.
-const MESSAGE_COLUMNS = sql.raw(
-  ["id", "conversation_id", "seq", "sender_id", "type", "content", "client_msg_id", "reply_to", "attachments", "created_at", "edited_at", "deleted_at"]
-    .map((name) => `"${name}"`)
-    .join(", "),
-);
-
-
 /**
  * Archives idle conversations in two restartable steps, each in short transactions:
  * 1. mark: conversations idle past the cutoff get `archived_at`, and `conversation_updated` for every active
@@ -62,8 +48,10 @@ export class Archiver {
   private readonly moveBatch: number;
   private readonly markBatch: number;
   private readonly maxPerRun: number;
+  private readonly repository: ArchivalRepository;
 
   constructor(private readonly options: ArchiverOptions) {
+    this.repository = options.repository ?? new ArchivalRepository();
     this.moveBatch = options.moveBatch ?? 500;
     this.markBatch = options.markBatch ?? 100;
     this.maxPerRun = options.maxPerRun ?? 1_000;
@@ -103,25 +91,10 @@ export class Archiver {
   /** Marks up to `limit` idle conversations archived and records their events in one transaction; returns their ids. */
   async markIdle(cutoff: Date, now: Date, limit: number = this.markBatch): Promise<string[]> {
     const ids = await this.options.database.db.transaction(async (tx) => {
-      const idle = await tx
-        .select({ id: c.id })
-        .from(c)
-        .where(and(isNull(c.archivedAt), lt(c.lastActivityAt, cutoff)))
-        .orderBy(asc(c.lastActivityAt))
-        .limit(limit)
-        .for("no key update", { skipLocked: true });
+      const idle = await this.repository.lockIdle(tx, cutoff, limit);
       if (idle.length === 0) return [];
-      const rows = await tx
-        .update(c)
-        .set({ archivedAt: now })
-        .where(inArray(
-          c.id,
-          idle.map((row) => row.id),
-        ))
-        .returning();
-      const events = await this.updatedEvents(tx, rows);
-      // conversation_id: the API's send batches check it to keep each conversation's events in commit order.
-      if (events.length > 0) await tx.insert(schema.outbox).values(events.map(({ recipients, event }) => ({ recipients, event, conversationId: event.type === "conversation_updated" ? event.conversation.id : event.conversation_id })));
+      const rows = await this.repository.markArchived(tx, idle, now);
+      await this.repository.recordEvents(tx, await this.updatedEvents(tx, rows));
       return rows.map((row) => row.id);
     });
     this.options.metrics.conversationsArchived.inc(ids.length);
@@ -133,19 +106,7 @@ export class Archiver {
    * just marked by another node), by id after `after`: paging by id passes one another node holds right now.
    */
   async conversationsToMove(limit: number, after?: string): Promise<string[]> {
-    const rows = await this.options.database.db
-      .select({ id: c.id })
-      .from(c)
-      .where(
-        and(
-          sql`${c.archivedAt} IS NOT NULL`,
-          sql`EXISTS (SELECT 1 FROM ${m} WHERE ${m.conversationId} = ${c.id})`,
-          after === undefined ? undefined : gt(c.id, after),
-        ),
-      )
-      .orderBy(asc(c.id))
-      .limit(limit);
-    return rows.map((row) => row.id);
+    return this.repository.conversationsToMove(this.options.database.db, limit, after);
   }
 
   /** Moves one conversation's hot messages in batches; stops if it was restored or another node holds it. */
@@ -153,21 +114,8 @@ export class Archiver {
     let moved = 0;
     for (;;) {
       const batch = await this.options.database.db.transaction(async (tx) => {
-        const [locked] = await tx
-          .select({ id: c.id })
-          .from(c)
-          .where(and(eq(c.id, conversationId), sql`${c.archivedAt} IS NOT NULL`))
-          .for("no key update", { skipLocked: true });
-        if (!locked) return undefined;
-        const result = await tx.execute(sql`
-          WITH moved AS (
-            DELETE FROM ${m}
-            WHERE ${m.id} IN (
-              SELECT ${m.id} FROM ${m} WHERE ${m.conversationId} = ${conversationId} ORDER BY ${m.seq} LIMIT ${this.moveBatch})
-            RETURNING ${MESSAGE_COLUMNS})
-          INSERT INTO ${am} (${MESSAGE_COLUMNS})
-          SELECT ${MESSAGE_COLUMNS} FROM moved`);
-        return result.count;
+        if (!(await this.repository.lockArchived(tx, conversationId))) return undefined;
+        return this.repository.moveMessages(tx, conversationId, this.moveBatch);
       });
       if (batch === undefined) break;
       moved += batch;
@@ -177,24 +125,11 @@ export class Archiver {
   }
 
   /** `conversation_updated` for each active participant, with their own unread count and flags. */
-  private async updatedEvents(tx: Tx, rows: readonly ConversationRow[]): Promise<{ recipients: string[]; event: ConversationEvent }[]> {
-    const ids = rows.map((row) => row.id);
-    const members = await tx
-      .select({
-        conversationId: p.conversationId,
-        userId: p.userId,
-        muted: p.muted,
-        unread: sql<number>`(
-          SELECT count(*)::int FROM ${m}
-          WHERE ${m.conversationId} = ${p.conversationId} AND ${m.seq} > ${p.lastReadSeq} AND ${m.deletedAt} IS NULL
-            AND (${m.senderId} IS NULL OR ${m.senderId} <> ${p.userId}))`,
-      })
-      .from(p)
-      .where(and(inArray(p.conversationId, ids), isNull(p.leftAt)));
+  private async updatedEvents(tx: Tx, rows: readonly ConversationRow[]): Promise<OutboxEvent[]> {
+    const members = await this.repository.activeMembers(tx, rows.map((row) => row.id));
     const lastIds = rows.flatMap((row) => (row.lastMessageId === null ? [] : [row.lastMessageId]));
     // Unarchived conversations keep every message in the hot table (a restore moves all of them back at once).
-    const lastMessages = lastIds.length === 0 ? [] : await tx.select().from(m).where(inArray(m.id, lastIds));
-    const lastById = new Map(lastMessages.map((message) => [message.id, message]));
+    const lastById = new Map((await this.repository.hotMessages(tx, lastIds)).map((message) => [message.id, message]));
 
     const groups = new Map<string, { recipients: string[]; event: ConversationEvent }>();
     for (const member of members) {
