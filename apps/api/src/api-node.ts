@@ -54,7 +54,7 @@ import { systemMessageWriter } from "./services/system-message-writer";
 import type { AppendSystemMessage } from "./services/system-messages";
 import { UserDirectoryService } from "./services/user-directory-service";
 import { loadPolicy } from "./services/policy";
-import { DEFAULT_RATE_LIMITS, RateLimits } from "./services/rate-limits";
+import { DEFAULT_RATE_LIMITS, RateLimits } from "./repositories/rate-limits";
 
 export interface ApiNodeOptions {
   readonly config: ApiConfig;

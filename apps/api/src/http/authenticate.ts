@@ -2,7 +2,7 @@ import { ParleyError } from "@parley/protocol";
 import type { Request, RequestHandler, Response } from "express";
 import type { AccountService } from "../services/account-service";
 import type { Actor } from "../services/actor";
-import type { RateLimits } from "../services/rate-limits";
+import type { RateLimits } from "../repositories/rate-limits";
 
 interface Locals {
   actor?: Actor;

@@ -6,7 +6,7 @@ import { isUniqueViolation, type UserRepository, type UserRow } from "../reposit
 import type { Actor } from "./actor";
 import type { EmailConfirmationService } from "./email-confirmation-service";
 import { SERVICE_ROLE, type Policy } from "./policy";
-import type { RateLimits } from "./rate-limits";
+import type { RateLimits } from "../repositories/rate-limits";
 import { toMe } from "./user-view";
 
 // argon2id with OWASP's minimum memory-hard parameters (19 MiB, 2 passes).

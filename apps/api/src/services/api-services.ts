@@ -15,7 +15,7 @@ import type { SearchService } from "./search-service";
 import type { PresenceService } from "./presence-service";
 import type { RelationshipService } from "./relationship-service";
 import type { UserDirectoryService } from "./user-directory-service";
-import type { RateLimits } from "./rate-limits";
+import type { RateLimits } from "../repositories/rate-limits";
 
 /** Every domain service of the API node, built once by api-node.ts; routers receive what they need. */
 export interface ApiServices {

@@ -2,7 +2,11 @@ import { ParleyError, uuid } from "@parley/protocol";
 import type { Actor } from "./actor";
 import { SERVICE_ROLE } from "./policy";
 
-/** A conversation id from a path: anything that is not a UUID names no conversation (404, never a database error). */
+/**
+ * A conversation id from the internal channel, which passes command targets unparsed (`get_conversation`'s to
+ * `ConversationService.get`). HTTP paths are parsed in `http/path-params.ts`; this goes once the internal channel
+ * parses its targets there too.
+ */
 export function conversationIdOrNotFound(id: string): string {
   if (!uuid.safeParse(id).success) throw new ParleyError("not_found", "No such conversation.");
   return id;

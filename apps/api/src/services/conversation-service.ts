@@ -104,6 +104,7 @@ export class ConversationService {
 
   /** One conversation with its participants; 404 unless the caller is in it (service tokens read any). */
   async get(actor: Actor, id: string): Promise<Conversation> {
+    // The internal channel's get_conversation passes its target unparsed.
     const conversationId = conversationIdOrNotFound(id);
     const db = this.deps.database.db;
     if (!isService(actor) && !(await this.deps.participants.findActive(db, conversationId, actor.id))) throw conversationNotFound();
@@ -113,8 +114,7 @@ export class ConversationService {
   }
 
   /** The caller's own mute/archive flags; their other devices hear about it through conversation_updated. */
-  async updateSettings(actor: Actor, id: string, body: ConversationSettingsBody): Promise<Conversation> {
-    const conversationId = conversationIdOrNotFound(id);
+  async updateSettings(actor: Actor, conversationId: string, body: ConversationSettingsBody): Promise<Conversation> {
     const { database, conversations, participants, outbox, views } = this.deps;
     await database.db.transaction(async (tx) => {
       if (!(await conversations.findById(tx, conversationId, { lock: "share" }))) throw conversationNotFound();

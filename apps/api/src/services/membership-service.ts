@@ -8,7 +8,7 @@ import type { ParticipantRepository, ParticipantRow } from "../repositories/part
 import type { RecipientUnreadRepository } from "../repositories/recipient-unread-repository";
 import type { Tx } from "../repositories/transaction";
 import type { Actor } from "./actor";
-import { conversationIdOrNotFound, conversationNotFound, isService, unique } from "./conversation-access";
+import { conversationNotFound, isService, unique } from "./conversation-access";
 import { toParticipant, type ConversationViews } from "./conversation-view";
 import type { Policy } from "./policy";
 import type { AppendSystemMessage } from "./system-messages";
@@ -54,8 +54,7 @@ export class MembershipService {
   constructor(private readonly deps: MembershipServiceDeps) {}
 
   /** Adds (or brings back) members; answers the resulting member list. */
-  async add(actor: Actor, id: string, body: AddParticipantsBody): Promise<Page<Participant>> {
-    const conversationId = conversationIdOrNotFound(id);
+  async add(actor: Actor, conversationId: string, body: AddParticipantsBody): Promise<Page<Participant>> {
     const { database, participants, directory, outbox, views, clock } = this.deps;
     const ids = unique(body.user_ids);
     const members = await database.db.transaction(async (tx) => {
@@ -82,8 +81,7 @@ export class MembershipService {
   }
 
   /** Removes a member (owner/admins/moderators, never the owner) or lets anyone leave; the owner's leaving hands ownership on. */
-  async remove(actor: Actor, id: string, userId: string): Promise<void> {
-    const conversationId = conversationIdOrNotFound(id);
+  async remove(actor: Actor, conversationId: string, userId: string): Promise<void> {
     const { database, participants, directory, outbox, views, clock } = this.deps;
     await database.db.transaction(async (tx) => {
       const access = await this.access(tx, actor, conversationId);

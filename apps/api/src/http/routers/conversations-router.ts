@@ -1,9 +1,10 @@
-import { addParticipantsBody, conversationListQuery, conversationSettingsBody, createConversationBody, ParleyError, userId } from "@parley/protocol";
+import { addParticipantsBody, conversationListQuery, conversationSettingsBody, createConversationBody } from "@parley/protocol";
 import { Router } from "express";
 import type { ConversationService } from "../../services/conversation-service";
 import type { MembershipService } from "../../services/membership-service";
 import { actorOf } from "../authenticate";
 import { parse } from "../parse";
+import { conversationIdOrNotFound, participantIdOrNotFound } from "../path-params";
 import { serve } from "../serve";
 
 export function conversationsRouter(conversations: ConversationService, membership: MembershipService): Router {
@@ -16,18 +17,21 @@ export function conversationsRouter(conversations: ConversationService, membersh
     res.json(await conversations.list(actorOf(res), parse(conversationListQuery, req.query)));
   });
   serve(router, "getConversation", async (req, res) => {
-    res.json(await conversations.get(actorOf(res), req.params.id));
+    res.json(await conversations.get(actorOf(res), conversationIdOrNotFound(req.params.id)));
   });
   serve(router, "updateConversationSettings", async (req, res) => {
-    res.json(await conversations.updateSettings(actorOf(res), req.params.id, parse(conversationSettingsBody, req.body)));
+    const actor = actorOf(res);
+    const body = parse(conversationSettingsBody, req.body);
+    res.json(await conversations.updateSettings(actor, conversationIdOrNotFound(req.params.id), body));
   });
   serve(router, "addParticipants", async (req, res) => {
-    res.json(await membership.add(actorOf(res), req.params.id, parse(addParticipantsBody, req.body)));
+    const actor = actorOf(res);
+    const body = parse(addParticipantsBody, req.body);
+    res.json(await membership.add(actor, conversationIdOrNotFound(req.params.id), body));
   });
   serve(router, "removeParticipant", async (req, res) => {
-    // A user id that no user can have names nobody in the conversation.
-    if (!userId.safeParse(req.params.user_id).success) throw new ParleyError("not_found", "No such participant.");
-    await membership.remove(actorOf(res), req.params.id, req.params.user_id);
+    const participant = participantIdOrNotFound(req.params.user_id);
+    await membership.remove(actorOf(res), conversationIdOrNotFound(req.params.id), participant);
     res.status(204).end();
   });
   return router;

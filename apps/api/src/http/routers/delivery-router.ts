@@ -1,9 +1,9 @@
 import { deliveredBody } from "@parley/protocol";
 import { Router } from "express";
-import { conversationIdOrNotFound } from "../../services/conversation-access";
 import type { DeliveryService } from "../../services/delivery-service";
 import { actorOf } from "../authenticate";
 import { parse } from "../parse";
+import { conversationIdOrNotFound } from "../path-params";
 import { serve } from "../serve";
 
 export function deliveryRouter(deliveries: DeliveryService): Router {

@@ -1,17 +1,11 @@
-import { editMessageBody, historyQuery, MAX_INT32, ParleyError, sendMessageBody, uuid, type HistoryQuery } from "@parley/protocol";
+import { editMessageBody, historyQuery, MAX_INT32, ParleyError, sendMessageBody, type HistoryQuery } from "@parley/protocol";
 import { Router } from "express";
-import { conversationIdOrNotFound } from "../../services/conversation-access";
 import type { MessageService } from "../../services/message-service";
 import type { RestoreService } from "../../services/restore-service";
 import { actorOf } from "../authenticate";
 import { parse } from "../parse";
+import { conversationIdOrNotFound, messageIdOrNotFound } from "../path-params";
 import { serve } from "../serve";
-
-/** A message id from a path: anything that is not a UUID names no message (404, never a database error). */
-function messageIdOrNotFound(id: string): string {
-  if (!uuid.safeParse(id).success) throw new ParleyError("not_found", "No such message.");
-  return id;
-}
 
 /**
  * The history query, where `cursor` (a page's next_cursor passed back, as on every list) continues in the page's

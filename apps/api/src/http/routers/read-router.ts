@@ -1,9 +1,9 @@
 import { readBody } from "@parley/protocol";
 import { Router } from "express";
-import { conversationIdOrNotFound } from "../../services/conversation-access";
 import type { ReadService } from "../../services/read-service";
 import { actorOf } from "../authenticate";
 import { parse } from "../parse";
+import { conversationIdOrNotFound } from "../path-params";
 import { serve } from "../serve";
 
 export function readRouter(reads: ReadService): Router {
