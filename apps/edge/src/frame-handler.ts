@@ -1,13 +1,12 @@
 import { parseClientFrame } from "@parley/protocol";
-import { runCommand } from "./commands/dispatch";
+import { runCommand, type CommandContext } from "./commands/dispatch";
 import type { Connection } from "./connection";
-import type { EdgeContext } from "./context";
 
 /**
  * A frame of an open socket: parsed by the protocol package; a bad one is answered with a precise `error` (echoing
  * its `id`) and counted as a strike; a good one runs in the socket's serial command queue (`ping` at once).
  */
-export function handleOpenFrame(ctx: EdgeContext, connection: Connection, text: string | undefined): void {
+export function handleOpenFrame(ctx: CommandContext, connection: Connection, text: string | undefined): void {
   if (text === undefined) {
     ctx.metrics.framesReceived.inc({ type: "invalid" });
     connection.error(undefined, "invalid_frame", "Frames must be text (JSON).");

@@ -1,3 +1,4 @@
+import type { EdgeConfig } from "@parley/config";
 import type { ClientFrame } from "@parley/protocol";
 import type { Connection } from "../connection";
 import type { EdgeContext } from "../context";
@@ -8,8 +9,13 @@ import { reauthenticate } from "./session-commands";
 import { resume, subscribe, unsubscribe } from "./subscription-commands";
 import { typing } from "./typing-commands";
 
+/** What the commands use together: each command takes only its own part of it. */
+export type CommandContext = Pick<EdgeContext, "api" | "blocks" | "clock" | "logger" | "membership" | "metrics" | "presence" | "redis" | "registry" | "typing" | "verifier" | "watchers"> & {
+  readonly config: Pick<EdgeConfig, "JWT_CLOCK_TOLERANCE" | "REDIS_KEY_PREFIX">;
+};
+
 /** Runs one parsed command of an open socket; every command is answered (`ack`/`error`, `pong` for ping). */
-export async function runCommand(ctx: EdgeContext, connection: Connection, frame: ClientFrame): Promise<void> {
+export async function runCommand(ctx: CommandContext, connection: Connection, frame: ClientFrame): Promise<void> {
   switch (frame.type) {
     case "ping":
       connection.send({ type: "pong", ...(frame.id === undefined ? {} : { id: frame.id }) });

@@ -5,7 +5,7 @@ import type { EdgeContext } from "../context";
 import { replyWith } from "./reply";
 
 /** send_message → the API's send (POST /v1/conversations/:id/messages) for the sender; ack data = the stored message. */
-export async function sendMessage(ctx: EdgeContext, connection: Connection, frame: ClientFrameOf<"send_message">): Promise<void> {
+export async function sendMessage(ctx: Pick<EdgeContext, "api" | "typing" | "logger">, connection: Connection, frame: ClientFrameOf<"send_message">): Promise<void> {
   const body = {
     client_msg_id: frame.client_msg_id,
     content: frame.content,
@@ -23,17 +23,17 @@ export async function sendMessage(ctx: EdgeContext, connection: Connection, fram
   }
 }
 
-export async function editMessage(ctx: EdgeContext, connection: Connection, frame: ClientFrameOf<"edit_message">): Promise<void> {
+export async function editMessage(ctx: Pick<EdgeContext, "api">, connection: Connection, frame: ClientFrameOf<"edit_message">): Promise<void> {
   const answer = await ctx.api.call("edit_message", callerOf(connection), { target: frame.message_id, args: { content: frame.content } });
   replyWith(connection, frame.id, answer);
 }
 
-export async function deleteMessage(ctx: EdgeContext, connection: Connection, frame: ClientFrameOf<"delete_message">): Promise<void> {
+export async function deleteMessage(ctx: Pick<EdgeContext, "api">, connection: Connection, frame: ClientFrameOf<"delete_message">): Promise<void> {
   const answer = await ctx.api.call("delete_message", callerOf(connection), { target: frame.message_id });
   replyWith(connection, frame.id, answer);
 }
 
-export async function markRead(ctx: EdgeContext, connection: Connection, frame: ClientFrameOf<"mark_read">): Promise<void> {
+export async function markRead(ctx: Pick<EdgeContext, "api">, connection: Connection, frame: ClientFrameOf<"mark_read">): Promise<void> {
   const answer = await ctx.api.call("mark_read", callerOf(connection), { target: frame.conversation_id, args: { up_to_seq: frame.up_to_seq } });
   replyWith(connection, frame.id, answer);
 }

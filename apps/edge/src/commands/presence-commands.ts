@@ -4,7 +4,7 @@ import type { Connection } from "../connection";
 import type { EdgeContext } from "../context";
 import { replyError } from "./reply";
 
-export async function setStatus(ctx: EdgeContext, connection: Connection, frame: ClientFrameOf<"set_status">): Promise<void> {
+export async function setStatus(ctx: Pick<EdgeContext, "presence">, connection: Connection, frame: ClientFrameOf<"set_status">): Promise<void> {
   await ctx.presence.setStatus(connection.userId, frame.status);
   connection.ack(frame.id, { status: frame.status });
 }
@@ -13,7 +13,7 @@ export async function setStatus(ctx: EdgeContext, connection: Connection, frame:
  * `watch_presence {user_ids}` replaces the socket's watch list with the users the API lets it see
  * (GET /v1/presence); the ack carries their current presence, `presence` frames follow each change.
  */
-export async function watchPresence(ctx: EdgeContext, connection: Connection, frame: ClientFrameOf<"watch_presence">): Promise<void> {
+export async function watchPresence(ctx: Pick<EdgeContext, "api" | "watchers" | "blocks">, connection: Connection, frame: ClientFrameOf<"watch_presence">): Promise<void> {
   const userIds = [...new Set(frame.user_ids)];
   if (userIds.length === 0) {
     await ctx.watchers.watch(connection, []);

@@ -1,10 +1,13 @@
+import type { EdgeConfig } from "@parley/config";
 import type { ClientFrameOf } from "@parley/protocol";
 import { authenticate, trackExpiry } from "../authentication";
 import type { Connection } from "../connection";
 import type { EdgeContext } from "../context";
 
+export type ReauthenticateDeps = Pick<EdgeContext, "verifier" | "metrics" | "logger" | "registry" | "clock"> & { readonly config: Pick<EdgeConfig, "JWT_CLOCK_TOLERANCE"> };
+
 /** An `auth` frame on an open socket replaces its token (before expiry); it must be the same user's. */
-export async function reauthenticate(ctx: EdgeContext, connection: Connection, frame: ClientFrameOf<"auth">): Promise<void> {
+export async function reauthenticate(ctx: ReauthenticateDeps, connection: Connection, frame: ClientFrameOf<"auth">): Promise<void> {
   const outcome = await authenticate(ctx.verifier, frame.token, ctx.metrics, ctx.logger);
   if (!outcome.ok) {
     connection.error(frame.id, outcome.code, outcome.message);

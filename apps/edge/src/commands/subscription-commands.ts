@@ -1,3 +1,4 @@
+import type { EdgeConfig } from "@parley/config";
 import type { ClientFrameOf } from "@parley/protocol";
 import type { Connection } from "../connection";
 import type { EdgeContext } from "../context";
@@ -13,7 +14,7 @@ export const MAX_SUBSCRIPTIONS = 200;
  * the ack is followed by every message after it (history, as `new_message` frames in seq order), then live events,
  * with the live copies of replayed messages left out.
  */
-export async function subscribe(ctx: EdgeContext, connection: Connection, frame: ClientFrameOf<"subscribe">): Promise<void> {
+export async function subscribe(ctx: Pick<EdgeContext, "api" | "blocks" | "membership" | "typing">, connection: Connection, frame: ClientFrameOf<"subscribe">): Promise<void> {
   const conversationId = frame.conversation_id;
   if (!connection.subscriptions.has(conversationId) && connection.subscriptions.size >= MAX_SUBSCRIPTIONS) {
     connection.error(frame.id, "invalid_request", `At most ${MAX_SUBSCRIPTIONS} conversations can be subscribed per connection.`);
@@ -51,13 +52,15 @@ export async function subscribe(ctx: EdgeContext, connection: Connection, frame:
   });
 }
 
-export async function unsubscribe(ctx: EdgeContext, connection: Connection, frame: ClientFrameOf<"unsubscribe">): Promise<void> {
+export async function unsubscribe(ctx: Pick<EdgeContext, "typing">, connection: Connection, frame: ClientFrameOf<"unsubscribe">): Promise<void> {
   connection.subscriptions.delete(frame.conversation_id);
   await ctx.typing.leave(connection, frame.conversation_id);
   connection.ack(frame.id, { conversation_id: frame.conversation_id });
 }
 
+export type ResumeDeps = Pick<EdgeContext, "redis" | "logger"> & { readonly config: Pick<EdgeConfig, "REDIS_KEY_PREFIX"> };
+
 /** `resume {since}`: the user's stream after `since`, then live, nothing lost or doubled. */
-export async function resume(ctx: EdgeContext, connection: Connection, frame: ClientFrameOf<"resume">): Promise<void> {
+export async function resume(ctx: ResumeDeps, connection: Connection, frame: ClientFrameOf<"resume">): Promise<void> {
   await resumeFromStream(ctx.redis, ctx.config.REDIS_KEY_PREFIX, connection, frame.since, frame.id, { logger: ctx.logger });
 }

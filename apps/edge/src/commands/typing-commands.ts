@@ -4,7 +4,7 @@ import type { EdgeContext } from "../context";
 import { replyError } from "./reply";
 
 /** typing_start / typing_stop: only participants (checked by the API, cached briefly) may signal; nothing is stored; blocks hide it both ways. */
-export async function typing(ctx: EdgeContext, connection: Connection, frame: ClientFrameOf<"typing_start"> | ClientFrameOf<"typing_stop">): Promise<void> {
+export async function typing(ctx: Pick<EdgeContext, "membership" | "blocks" | "typing">, connection: Connection, frame: ClientFrameOf<"typing_start"> | ClientFrameOf<"typing_stop">): Promise<void> {
   const member = await ctx.membership.check(connection, frame.conversation_id);
   if (!member.ok) {
     replyError(connection, frame.id, member.error);
