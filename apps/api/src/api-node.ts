@@ -2,7 +2,7 @@ import { RevocationStore, createTokenIssuer, createTokenVerifier, fromConfig, is
 import { announceBlock, createRedisClient, EventPublisher, JOB_QUEUES, jobQueuePrefix, PresenceStore, type RedisClient } from "@parley/bus";
 import { systemClock, type ApiConfig, type Clock } from "@parley/config";
 import { createDb, type Database } from "@parley/db";
-import { closeAll, createLogger, createMetrics, listenOn, logConnectionErrors, postgresCheck, redisCheck, startOpsServer, type Logger, type OpsServer } from "@parley/observability";
+import { closeAll, createLogger, createMetrics, listenOn, logConnectionErrors, postgresCheck, redisCheck, startOpsServer, type Logger, type OpsServer, type ServingNode } from "@parley/observability";
 import { Queue } from "bullmq";
 import { Counter } from "prom-client";
 import http from "node:http";
@@ -63,16 +63,11 @@ export interface ApiNodeOptions {
   readonly newId?: () => string;
 }
 
-export interface ApiNode {
-  readonly nodeId: string;
+export interface ApiNode extends ServingNode {
   readonly services: ApiServices;
   readonly database: Database;
   readonly redis: RedisClient;
   readonly relay: OutboxRelay;
-  /** Listens on `port` (0 picks a free one); resolves with the bound port. */
-  listen(port?: number, host?: string): Promise<number>;
-  /** Starts the ops server (`/metrics`, `/healthz`, `/readyz`) on `port` (OPS_PORT unless given; 0 picks one); resolves with it. */
-  listenOps(port?: number, host?: string): Promise<number>;
   /** Stops accepting requests, finishes in-flight ones, publishes what is committed, closes connections. Idempotent. */
   close(): Promise<void>;
 }

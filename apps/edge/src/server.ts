@@ -1,5 +1,5 @@
 import type { EdgeConfig } from "@parley/config";
-import { createLogger, createOpsHandler, listenOn } from "@parley/observability";
+import { createLogger, createOpsHandler, listenOn, type ServingNode } from "@parley/observability";
 import { ERRORS } from "@parley/protocol";
 import http from "node:http";
 import type { Registry } from "prom-client";
@@ -10,17 +10,12 @@ import { acceptUpgrades } from "./upgrade";
 
 export type { EdgeNodeOptions } from "./edge-wiring";
 
-export interface EdgeNode {
-  readonly nodeId: string;
+export interface EdgeNode extends ServingNode {
   readonly registry: Registry;
   /** Whether commands travel over the internal channel right now (false without INTERNAL_SECRET, or while it reconnects). */
   readonly internalChannelOpen: boolean;
   /** Open sockets on this node (authenticated or not). */
   readonly connectionCount: number;
-  /** Listens on `port` (0 picks a free one); resolves with the bound port. */
-  listen(port?: number, host?: string): Promise<number>;
-  /** Starts the ops server (`/metrics`, `/healthz`, `/readyz`) on `port` (OPS_PORT unless given; 0 picks one); resolves with it. */
-  listenOps(port?: number, host?: string): Promise<number>;
   /** Readiness 503, no new upgrades, clients told to reconnect (spread over DRAIN_SPREAD_MS), closed 1012, then close(). */
   drain(): Promise<void>;
   /** Closes every socket (1012) and connection at once. Idempotent. */

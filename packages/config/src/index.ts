@@ -1,5 +1,5 @@
 export { parseDuration } from "./duration";
-export { duration } from "./fields";
+export { duration, integer, url } from "./fields";
 export { ConfigError, loadConfig, redactConfig, redactUrl } from "./load-config";
 export {
   apiEnv,

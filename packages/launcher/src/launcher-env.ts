@@ -1,32 +1,9 @@
-import { duration } from "@parley/config";
+import { duration, integer, url } from "@parley/config";
 import { z } from "zod";
 
-function url(protocols: readonly string[], message: string) {
-  return z.string().refine((text) => {
-    try {
-      return protocols.includes(new URL(text).protocol);
-    } catch {
-      return false;
-    }
-  }, message);
-}
-
-function wholeNumber(fallback: number, min: number, max: number) {
-  return z
-    .string()
-    .default(String(fallback))
-    .transform((text, ctx) => {
-      const value = Number(text);
-      if (!/^\d+$/.test(text.trim()) || value < min || value > max) {
-        ctx.addIssue({ code: "custom", message: `must be a whole number from ${min} to ${max}` });
-        return z.NEVER;
-      }
-      return value;
-    });
-}
-
+/** A port the launcher binds or names: 0 (pick any) is not one. */
 function port(fallback: number) {
-  return wholeNumber(fallback, 1, 65_535);
+  return integer(fallback, 1, 65_535);
 }
 
 function flag(fallback: "true" | "false") {
@@ -47,7 +24,7 @@ export const launcherEnv = z.object({
   JWT_SECRET: z.string().optional(),
   JWT_PUBLIC_KEY: z.string().optional(),
   JWKS_URL: z.string().optional(),
-  EDGE_COUNT: wholeNumber(2, 0, 32),
+  EDGE_COUNT: integer(2, 0, 32),
   API_PORT: port(3000),
   /** Edge n listens on EDGE_BASE_PORT + n - 1. */
   EDGE_BASE_PORT: port(3001),

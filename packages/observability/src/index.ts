@@ -12,4 +12,4 @@ export {
   type ReadinessCheck,
 } from "./ops-server";
 export { listenOn } from "./http-listen";
-export { closeAll, isConnectionLoss, logConnectionErrors, runNode, type CloseStep, type ErrorEmitter, type NodeHandle, type RunNodeOptions } from "./lifecycle";
+export { closeAll, isConnectionLoss, logConnectionErrors, runNode, type CloseStep, type ErrorEmitter, type NodeHandle, type RunNodeOptions, type ServingNode } from "./lifecycle";

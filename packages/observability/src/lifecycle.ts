@@ -34,6 +34,17 @@ export async function closeAll(logger: Logger, steps: readonly CloseStep[]): Pro
   return failed;
 }
 
+/** A node with a public port and an ops port (the API and the edges). */
+export interface ServingNode {
+  readonly nodeId: string;
+  /** Listens on `port` (0 picks a free one); resolves with the bound port. */
+  listen(port?: number, host?: string): Promise<number>;
+  /** Starts the ops server (`/metrics`, `/healthz`, `/readyz`) on `port` (OPS_PORT unless given; 0 picks one); resolves with it. */
+  listenOps(port?: number, host?: string): Promise<number>;
+  /** Closes the node; safe to call twice. */
+  close(): Promise<void>;
+}
+
 /** A started node, as runNode needs it. */
 export interface NodeHandle {
   /** Stops the node for `signal` (an edge drains on SIGTERM and closes at once on SIGINT). */

@@ -1,5 +1,6 @@
 import { schema } from "@parley/db";
-import { and, desc, eq, lt, type SQL } from "drizzle-orm";
+import { desc } from "drizzle-orm";
+import { newestFirstWhere, type NewestFirstPage } from "./newest-first";
 import type { Executor } from "./transaction";
 
 const a = schema.auditLog;
@@ -7,13 +8,10 @@ const a = schema.auditLog;
 export type AuditRow = typeof schema.auditLog.$inferSelect;
 export type NewAuditRow = typeof schema.auditLog.$inferInsert;
 
-export interface AuditFilter {
+export interface AuditFilter extends NewestFirstPage {
   readonly actorId?: string | undefined;
   readonly targetId?: string | undefined;
   readonly action?: string | undefined;
-  /** An id (UUIDv7, so time-ordered) to list entries older than. */
-  readonly beforeId?: string | undefined;
-  readonly limit: number;
 }
 
 /** The append-only audit log: inserts and reads only (a trigger refuses updates and deletes). */
@@ -24,17 +22,11 @@ export class AuditRepository {
 
   /** Newest first (ids are UUIDv7). */
   async list(executor: Executor, filter: AuditFilter): Promise<AuditRow[]> {
-    const conditions: (SQL | undefined)[] = [
-      filter.actorId === undefined ? undefined : eq(a.actorId, filter.actorId),
-      filter.targetId === undefined ? undefined : eq(a.targetId, filter.targetId),
-      filter.action === undefined ? undefined : eq(a.action, filter.action),
-      filter.beforeId === undefined ? undefined : lt(a.id, filter.beforeId),
-    ];
-    return executor
-      .select()
-      .from(a)
-      .where(and(...conditions))
-      .orderBy(desc(a.id))
-      .limit(filter.limit);
+    const where = newestFirstWhere(a.id, filter.beforeId, [
+      [a.actorId, filter.actorId],
+      [a.targetId, filter.targetId],
+      [a.action, filter.action],
+    ]);
+    return executor.select().from(a).where(where).orderBy(desc(a.id)).limit(filter.limit);
   }
 }

@@ -1,6 +1,7 @@
 import { schema } from "@parley/db";
 import type { Message } from "@parley/protocol";
-import { and, desc, eq, lt, type SQL } from "drizzle-orm";
+import { desc, eq } from "drizzle-orm";
+import { newestFirstWhere, type NewestFirstPage } from "./newest-first";
 import type { Executor } from "./transaction";
 
 const r = schema.reports;
@@ -18,13 +19,11 @@ export interface NewReport {
   readonly createdAt: Date;
 }
 
-export interface ReportFilter {
+export interface ReportFilter extends NewestFirstPage {
   readonly status?: "open" | "resolved" | undefined;
   readonly userId?: string | undefined;
   readonly conversationId?: string | undefined;
   readonly reporterId?: string | undefined;
-  readonly beforeId?: string | undefined;
-  readonly limit: number;
 }
 
 export class ReportRepository {
@@ -42,19 +41,13 @@ export class ReportRepository {
 
   /** Newest first (ids are UUIDv7). */
   async list(executor: Executor, filter: ReportFilter): Promise<ReportRow[]> {
-    const conditions: (SQL | undefined)[] = [
-      filter.status === undefined ? undefined : eq(r.status, filter.status),
-      filter.userId === undefined ? undefined : eq(r.userId, filter.userId),
-      filter.conversationId === undefined ? undefined : eq(r.conversationId, filter.conversationId),
-      filter.reporterId === undefined ? undefined : eq(r.reporterId, filter.reporterId),
-      filter.beforeId === undefined ? undefined : lt(r.id, filter.beforeId),
-    ];
-    return executor
-      .select()
-      .from(r)
-      .where(and(...conditions))
-      .orderBy(desc(r.id))
-      .limit(filter.limit);
+    const where = newestFirstWhere(r.id, filter.beforeId, [
+      [r.status, filter.status],
+      [r.userId, filter.userId],
+      [r.conversationId, filter.conversationId],
+      [r.reporterId, filter.reporterId],
+    ]);
+    return executor.select().from(r).where(where).orderBy(desc(r.id)).limit(filter.limit);
   }
 
   async resolve(executor: Executor, id: string, by: string, resolution: string | null, at: Date): Promise<ReportRow | undefined> {

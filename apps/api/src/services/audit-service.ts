@@ -1,11 +1,10 @@
 import type { Database } from "@parley/db";
 import type { Clock } from "@parley/config";
 import { ParleyError, type AuditEntry, type AuditQuery, type Page } from "@parley/protocol";
-import { z } from "zod";
 import type { AuditRepository, AuditRow } from "../repositories/audit-repository";
 import type { Executor } from "../repositories/transaction";
 import type { Actor } from "./actor";
-import { decodeCursor, encodeCursor } from "./page-cursor";
+import { newestFirstPage, pageOf } from "./page-cursor";
 import { SERVICE_ROLE, type Policy } from "./policy";
 import { ADMIN_ROLE } from "./relationship-service";
 
@@ -24,7 +23,6 @@ export interface AuditRecord {
   readonly details?: Record<string, unknown>;
 }
 
-const auditCursor = z.object({ id: z.uuid() });
 
 function toEntry(row: AuditRow): AuditEntry {
   return {
@@ -63,16 +61,7 @@ export class AuditService {
 
   async list(actor: Actor, query: AuditQuery): Promise<Page<AuditEntry>> {
     if (actor.role !== ADMIN_ROLE) throw new ParleyError("forbidden", "Only admins read the audit log.");
-    const before = query.cursor === undefined ? undefined : decodeCursor(query.cursor, auditCursor).id;
-    const rows = await this.deps.audit.list(this.deps.database.db, {
-      actorId: query.actor_id,
-      targetId: query.target_id,
-      action: query.action,
-      beforeId: before,
-      limit: query.limit + 1,
-    });
-    const items = rows.slice(0, query.limit);
-    const last = items.at(-1);
-    return { items: items.map(toEntry), next_cursor: rows.length > query.limit && last ? encodeCursor({ id: last.id }) : null };
+    const rows = await this.deps.audit.list(this.deps.database.db, { actorId: query.actor_id, targetId: query.target_id, action: query.action, ...newestFirstPage(query) });
+    return pageOf(rows, query.limit, toEntry, (row) => ({ id: row.id }));
   }
 }

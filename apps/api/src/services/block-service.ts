@@ -9,7 +9,7 @@ import type { OutboxRepository } from "../repositories/outbox-repository";
 import type { Actor } from "./actor";
 import { isService } from "./conversation-access";
 import type { ContactGuard } from "./contact-guard";
-import { decodeCursor, encodeCursor } from "./page-cursor";
+import { decodeCursor, pageOf } from "./page-cursor";
 import type { UserDirectoryService } from "./user-directory-service";
 
 export interface BlockServiceDeps {
@@ -64,12 +64,7 @@ export class BlockService {
   async list(actor: Actor, query: { limit: number; cursor?: string | undefined }): Promise<Page<Block>> {
     const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, blockCursor).id;
     const rows = await this.deps.blocks.listOf(this.deps.database.db, actor.id, { limit: query.limit + 1, ...(after === undefined ? {} : { afterId: after }) });
-    const items = rows.slice(0, query.limit);
-    const last = items.at(-1);
-    return {
-      items: items.map((row) => ({ user_id: row.blockedId, created_at: row.createdAt.toISOString() })),
-      next_cursor: rows.length > query.limit && last ? encodeCursor({ id: last.blockedId }) : null,
-    };
+    return pageOf(rows, query.limit, (row) => ({ user_id: row.blockedId, created_at: row.createdAt.toISOString() }), (row) => ({ id: row.blockedId }));
   }
 
   private assertUser(actor: Actor, userId: string): void {

@@ -14,17 +14,21 @@ import { decodeCursor, encodeCursor } from "./page-cursor";
 import type { Policy } from "./policy";
 import type { UserDirectoryService } from "./user-directory-service";
 
-export interface ConversationServiceDeps {
+/** What the services of conversations and their members share (api-node.ts builds it once for both). */
+export interface ConversationDeps {
   readonly database: Database;
   readonly conversations: ConversationRepository;
   readonly participants: ParticipantRepository;
-  readonly unread: RecipientUnreadRepository;
   readonly outbox: OutboxRepository;
   readonly relay: Pick<OutboxRelay, "kick">;
   readonly views: ConversationViews;
   readonly directory: UserDirectoryService;
   readonly policy: Policy;
   readonly clock: Clock;
+}
+
+export interface ConversationServiceDeps extends ConversationDeps {
+  readonly unread: RecipientUnreadRepository;
   readonly newId: () => string;
 }
 

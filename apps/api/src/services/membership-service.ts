@@ -1,29 +1,15 @@
-import type { Database } from "@parley/db";
-import type { Clock } from "@parley/config";
 import { ParleyError, type AddParticipantsBody, type Page, type Participant } from "@parley/protocol";
-import type { OutboxRelay } from "../events/outbox-relay";
-import type { ConversationRepository, ConversationRow } from "../repositories/conversation-repository";
-import type { OutboxRepository } from "../repositories/outbox-repository";
-import type { ParticipantRepository, ParticipantRow } from "../repositories/participant-repository";
+import type { ConversationRow } from "../repositories/conversation-repository";
+import type { ParticipantRow } from "../repositories/participant-repository";
 import type { RecipientUnreadRepository } from "../repositories/recipient-unread-repository";
 import type { Tx } from "../repositories/transaction";
 import type { Actor } from "./actor";
 import { conversationNotFound, isService, unique } from "./conversation-access";
-import { toParticipant, type ConversationViews } from "./conversation-view";
-import type { Policy } from "./policy";
+import type { ConversationDeps } from "./conversation-service";
+import { toParticipant } from "./conversation-view";
 import type { AppendSystemMessage } from "./system-messages";
-import type { UserDirectoryService } from "./user-directory-service";
 
-export interface MembershipServiceDeps {
-  readonly database: Database;
-  readonly conversations: ConversationRepository;
-  readonly participants: ParticipantRepository;
-  readonly outbox: OutboxRepository;
-  readonly relay: Pick<OutboxRelay, "kick">;
-  readonly views: ConversationViews;
-  readonly directory: UserDirectoryService;
-  readonly policy: Policy;
-  readonly clock: Clock;
+export interface MembershipServiceDeps extends ConversationDeps {
   readonly appendSystemMessage: AppendSystemMessage;
   readonly unread: Pick<RecipientUnreadRepository, "recount">;
 }

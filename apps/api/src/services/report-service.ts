@@ -1,7 +1,6 @@
 import type { Database } from "@parley/db";
 import type { Clock } from "@parley/config";
 import { message as messageSchema, ParleyError, uuid, type Page, type Report, type ReportBody, type ReportListQuery, type ResolveReportBody } from "@parley/protocol";
-import { z } from "zod";
 import type { MessageRepository } from "../repositories/message-repository";
 import type { ReportRepository, ReportRow } from "../repositories/report-repository";
 import type { Actor } from "./actor";
@@ -10,7 +9,7 @@ import { isService } from "./conversation-access";
 import type { MembershipService } from "./membership-service";
 import type { MessageService } from "./message-service";
 import { toMessage } from "./message-view";
-import { decodeCursor, encodeCursor } from "./page-cursor";
+import { newestFirstPage, pageOf } from "./page-cursor";
 import type { Policy } from "./policy";
 import type { UserDirectoryService } from "./user-directory-service";
 
@@ -27,7 +26,6 @@ export interface ReportServiceDeps {
   readonly newId: () => string;
 }
 
-const reportCursor = z.object({ id: z.uuid() });
 
 function toReport(row: ReportRow): Report {
   const snapshot = messageSchema.safeParse(row.messageSnapshot);
@@ -91,18 +89,14 @@ export class ReportService {
 
   async list(actor: Actor, query: ReportListQuery): Promise<Page<Report>> {
     this.assertModerator(actor);
-    const before = query.cursor === undefined ? undefined : decodeCursor(query.cursor, reportCursor).id;
     const rows = await this.deps.reports.list(this.deps.database.db, {
       status: query.status,
       userId: query.user_id,
       conversationId: query.conversation_id,
       reporterId: query.reporter_id,
-      beforeId: before,
-      limit: query.limit + 1,
+      ...newestFirstPage(query),
     });
-    const items = rows.slice(0, query.limit);
-    const last = items.at(-1);
-    return { items: items.map(toReport), next_cursor: rows.length > query.limit && last ? encodeCursor({ id: last.id }) : null };
+    return pageOf(rows, query.limit, toReport, (row) => ({ id: row.id }));
   }
 
   async get(actor: Actor, id: string): Promise<Report> {

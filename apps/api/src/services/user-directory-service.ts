@@ -5,7 +5,7 @@ import type { Executor } from "../repositories/transaction";
 import type { UserRow } from "../repositories/user-repository";
 import type { ContactFilter, ContactRule, UserDirectoryRepository } from "../repositories/user-directory-repository";
 import type { Actor } from "./actor";
-import { decodeCursor, encodeCursor } from "./page-cursor";
+import { decodeCursor, pageOf } from "./page-cursor";
 import { SERVICE_ROLE, type Policy } from "./policy";
 import { toPublicUser } from "./user-view";
 
@@ -39,9 +39,7 @@ export class UserDirectoryService {
       limit: query.limit + 1,
       ...(after === undefined ? {} : { afterUsername: after }),
     });
-    const items = rows.slice(0, query.limit);
-    const last = items.at(-1);
-    return { items: items.map(toPublicUser), next_cursor: rows.length > query.limit && last ? encodeCursor({ u: last.username }) : null };
+    return pageOf(rows, query.limit, toPublicUser, (row) => ({ u: row.username }));
   }
 
   /** Which of `ids` are existing users the actor may contact (a service token: every existing user). */
