@@ -8,7 +8,7 @@ import { MessageRepository } from "../src/repositories/message-repository";
 import { OutboxRepository } from "../src/repositories/outbox-repository";
 import { SendBatchRepository } from "../src/repositories/send-batch-repository";
 import { RecipientUnreadRepository } from "../src/repositories/recipient-unread-repository";
-import { systemClock } from "../src/services/actor";
+import { systemClock } from "@parley/config";
 import { MessageWriter } from "../src/services/message-writer";
 import { systemMessageWriter } from "../src/services/system-message-writer";
 import { ApiHarness, type RegisteredUser } from "./support/api-harness";

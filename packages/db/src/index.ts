@@ -12,3 +12,4 @@ export {
   type MigrateResult,
 } from "./migrate";
 export { recountOfParticipant, tombstoneBatch, type TombstoneBatch } from "./tombstones";
+export { eventConversationId, insertOutboxEvents, type OutboxEvent, type StoredOutboxRow } from "./outbox-writer";

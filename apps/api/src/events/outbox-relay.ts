@@ -3,8 +3,9 @@ import type { EventPublisher, PublishableEvent } from "@parley/bus";
 import type { Logger } from "@parley/observability";
 import { sql } from "drizzle-orm";
 import { Counter, Gauge, type Registry } from "prom-client";
-import { eventConversationId, type OutboxRepository, type PendingEvent, type RelayPartition } from "../repositories/outbox-repository";
-import type { Clock } from "../services/actor";
+import { eventConversationId } from "@parley/db";
+import type { OutboxRepository, PendingEvent, RelayPartition } from "../repositories/outbox-repository";
+import type { Clock } from "@parley/config";
 
 // One publisher at a time per partition (conversations hashed into PARTITIONS) keeps each conversation's events in
 // commit order while the API nodes sweep different partitions in parallel.

@@ -1,12 +1,12 @@
 import type { RevocationChecker } from "@parley/auth";
 import type { Logger } from "@parley/observability";
-import { blockListQuery, deliveredBody, editMessageBody, historyQuery, ParleyError, presenceQuery, readBody, sendMessageBody, uuid } from "@parley/protocol";
+import { blockListQuery, deliveredBody, editMessageBody, historyQuery, ParleyError, presenceQuery, readBody, sendMessageBody } from "@parley/protocol";
 import type { InternalCommand, InternalResult } from "@parley/protocol/internal";
 import { toErrorResponse } from "../http/error-handler";
 import { parse } from "../http/parse";
 import type { Actor } from "../services/actor";
 import type { ApiServices } from "../services/api-services";
-import { conversationIdOrNotFound } from "../services/conversation-access";
+import { conversationIdOrNotFound, messageIdOrNotFound } from "../http/path-params";
 
 export interface InternalCommandsOptions {
   readonly services: ApiServices;
@@ -15,11 +15,6 @@ export interface InternalCommandsOptions {
   /** Allowed clock skew on `exp`, as for bearer tokens (JWT_CLOCK_TOLERANCE, ms). */
   readonly clockToleranceMs: number;
   readonly now?: () => number;
-}
-
-function messageIdOrNotFound(id: string): string {
-  if (!uuid.safeParse(id).success) throw new ParleyError("not_found", "No such message.");
-  return id;
 }
 
 /**
@@ -67,7 +62,7 @@ export class InternalCommands {
       case "provision":
         return { status: 204 };
       case "get_conversation":
-        return { status: 200, body: await services.conversations.get(actor, target) };
+        return { status: 200, body: await services.conversations.get(actor, conversationIdOrNotFound(target)) };
       case "history":
         return { status: 200, body: await services.messages.history(actor, conversationIdOrNotFound(target), parse(historyQuery, command.args)) };
       case "send_message": {

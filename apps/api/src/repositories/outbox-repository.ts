@@ -1,5 +1,5 @@
 import type { UnreadCompanion } from "@parley/bus";
-import { schema, type Database } from "@parley/db";
+import { insertOutboxEvents, schema, type Database } from "@parley/db";
 import { conversationEvent, type ConversationEvent } from "@parley/protocol";
 import { and, asc, inArray, isNull, lt, Param, sql } from "drizzle-orm";
 import { z } from "zod";
@@ -40,31 +40,11 @@ export class OutboxRepository {
    */
   async add(tx: Executor, entries: readonly OutboxEntry[]): Promise<PendingEvent[]> {
     const rows = entries.filter((entry) => entry.recipients.length > 0).map((entry) => ({ ...entry, recipients: [...new Set(entry.recipients)] }));
-    if (rows.length === 0) return [];
-    // One hand-written statement with the whole batch as one JSON parameter: the same prepared statement whatever
-    // the number of rows (a VALUES list would be a new statement, built by the query builder, per batch size).
-    const payload = JSON.stringify(
-      rows.map((entry) => ({
-        r: entry.recipients,
-        e: entry.event,
-        c: eventConversationId(entry.event),
-        u: entry.unread === undefined || entry.unread.length === 0 ? null : entry.unread.map(({ userId, unread, total }) => ({ u: userId, n: unread, t: total })),
-      })),
-    );
-    const stored = await tx.execute<{ id: number; created_at: Date | string }>(sql`
-      INSERT INTO "outbox" ("recipients", "event", "conversation_id", "unread")
-      SELECT ARRAY(SELECT jsonb_array_elements_text("t"."row" -> 'r')), "t"."row" -> 'e', ("t"."row" ->> 'c')::uuid, nullif("t"."row" -> 'u', 'null'::jsonb)
-      FROM jsonb_array_elements(${payload}::jsonb) WITH ORDINALITY AS "t"("row", "n") ORDER BY "t"."n"
-      RETURNING "id", "created_at"`);
-    if (stored.length !== rows.length) throw new Error("outbox insert returned fewer rows than it was given");
-    // Identity values are taken in insert order (the ORDER BY above), so the sorted ids are the rows' in input order.
-    const ids = stored.map((row) => row.id).sort((a, b) => a - b);
-    const first = stored[0];
-    const createdAt = first === undefined ? new Date() : first.created_at instanceof Date ? first.created_at : new Date(first.created_at);
+    const stored = await insertOutboxEvents(tx, rows);
     return rows.map((entry, index) => {
-      const id = ids[index];
-      if (id === undefined) throw new Error("outbox insert returned fewer rows than it was given");
-      return { id, recipients: entry.recipients, event: entry.event, createdAt, ...(entry.unread && entry.unread.length > 0 ? { unread: entry.unread } : {}) };
+      const row = stored[index];
+      if (!row) throw new Error("outbox insert returned fewer rows than it was given");
+      return { id: row.id, recipients: entry.recipients, event: entry.event, createdAt: row.createdAt, ...(entry.unread && entry.unread.length > 0 ? { unread: entry.unread } : {}) };
     });
   }
 
@@ -175,9 +155,4 @@ export class OutboxRepository {
 /** The partition of an outbox row: a hash of its conversation id (rows without one share a partition). */
 function partitionOf(count: number) {
   return sql`((hashtext(coalesce(${schema.outbox.conversationId}::text, '')) & 2147483647) % ${count})::int`;
-}
-
-/** The conversation an event is about (outbox.conversation_id). */
-export function eventConversationId(event: ConversationEvent): string {
-  return event.type === "conversation_updated" ? event.conversation.id : event.conversation_id;
 }

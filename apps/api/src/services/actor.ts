@@ -8,4 +8,3 @@ export interface Actor {
   readonly exp: number;
 }
 
-export { systemClock, type Clock } from "@parley/config";

@@ -1,16 +1,6 @@
-import { ParleyError, uuid } from "@parley/protocol";
+import { ParleyError } from "@parley/protocol";
 import type { Actor } from "./actor";
 import { SERVICE_ROLE } from "./policy";
-
-/**
- * A conversation id from the internal channel, which passes command targets unparsed (`get_conversation`'s to
- * `ConversationService.get`). HTTP paths are parsed in `http/path-params.ts`; this goes once the internal channel
- * parses its targets there too.
- */
-export function conversationIdOrNotFound(id: string): string {
-  if (!uuid.safeParse(id).success) throw new ParleyError("not_found", "No such conversation.");
-  return id;
-}
 
 export function isService(actor: Actor): boolean {
   return actor.role === SERVICE_ROLE;

@@ -8,7 +8,7 @@ import type { OutboxRepository } from "../repositories/outbox-repository";
 import type { ParticipantRepository, ParticipantRole, ParticipantWithUser } from "../repositories/participant-repository";
 import type { RecipientUnreadRepository } from "../repositories/recipient-unread-repository";
 import type { Actor } from "./actor";
-import { conversationIdOrNotFound, conversationNotFound, isService, unique } from "./conversation-access";
+import { conversationNotFound, isService, unique } from "./conversation-access";
 import { toConversation, type ConversationViews } from "./conversation-view";
 import { decodeCursor, encodeCursor } from "./page-cursor";
 import type { Policy } from "./policy";
@@ -107,9 +107,7 @@ export class ConversationService {
   }
 
   /** One conversation with its participants; 404 unless the caller is in it (service tokens read any). */
-  async get(actor: Actor, id: string): Promise<Conversation> {
-    // The internal channel's get_conversation passes its target unparsed.
-    const conversationId = conversationIdOrNotFound(id);
+  async get(actor: Actor, conversationId: string): Promise<Conversation> {
     const db = this.deps.database.db;
     if (!isService(actor) && !(await this.deps.participants.findActive(db, conversationId, actor.id))) throw conversationNotFound();
     const view = await this.deps.views.forViewer(db, conversationId, isService(actor) ? undefined : actor.id);

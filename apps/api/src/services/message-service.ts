@@ -8,12 +8,13 @@ import type { ClientMsgKey, SendBatchRepository } from "../repositories/send-bat
 import type { Registry } from "prom-client";
 import { GroupCommit, type ItemOutcome } from "./group-commit";
 import type { Executor, Tx } from "../repositories/transaction";
-import type { Actor, Clock } from "./actor";
+import type { Clock } from "@parley/config";
+import type { Actor } from "./actor";
 import { assertWritable, closedRefusal } from "./conversation-access";
 import type { MessageWriter } from "./message-writer";
 import { toMessage, type MessageRow } from "./message-view";
 import { SERVICE_ROLE, type Policy } from "./policy";
-import type { RateLimits } from "./rate-limits";
+import type { RateLimits } from "../repositories/rate-limits";
 
 export interface MessageServiceDeps {
   readonly database: Database;

@@ -5,7 +5,7 @@ import type { OutboxEntry, OutboxRepository, PendingEvent } from "../repositorie
 import type { RecipientUnread, RecipientUnreadRepository } from "../repositories/recipient-unread-repository";
 import type { BumpedUnread, SendBatchRepository } from "../repositories/send-batch-repository";
 import type { Tx } from "../repositories/transaction";
-import type { Clock } from "./actor";
+import type { Clock } from "@parley/config";
 import { toMessage, type MessageRow } from "./message-view";
 
 export interface AppendInput {

@@ -1,5 +1,4 @@
-import { schema, type Database } from "@parley/db";
-import type { ConversationEvent } from "@parley/protocol";
+import { insertOutboxEvents, schema, type Database, type OutboxEvent } from "@parley/db";
 import { and, asc, eq, gt, inArray, isNull, lt, sql } from "drizzle-orm";
 
 /** A Drizzle transaction handle, as passed to `db.transaction(async (tx) => ...)`. */
@@ -16,12 +15,6 @@ export interface ArchivedMember {
   readonly userId: string;
   readonly muted: boolean;
   readonly unread: number;
-}
-
-/** One outbox row: an event and the users it goes to. */
-export interface OutboxEvent {
-  readonly recipients: string[];
-  readonly event: ConversationEvent;
 }
 
 const c = schema.conversations;
@@ -78,8 +71,7 @@ export class ArchivalRepository {
   /** Records the events in the outbox, in the caller's transaction (the API's relay publishes them). */
   async recordEvents(tx: Tx, events: readonly OutboxEvent[]): Promise<void> {
     if (events.length === 0) return;
-    // conversation_id: the API's send batches check it to keep each conversation's events in commit order.
-    await tx.insert(schema.outbox).values(events.map(({ recipients, event }) => ({ recipients, event, conversationId: event.type === "conversation_updated" ? event.conversation.id : event.conversation_id })));
+    await insertOutboxEvents(tx, events);
   }
 
   /**

@@ -1,4 +1,4 @@
-import { schema, tombstoneBatch, type Database } from "@parley/db";
+import { insertOutboxEvents, schema, tombstoneBatch, type Database } from "@parley/db";
 import { unreadCountEvents } from "@parley/protocol";
 import type { Logger } from "@parley/observability";
 import { sql } from "drizzle-orm";
@@ -74,7 +74,7 @@ export class Purger {
         const done = await tombstoneBatch(tx, storage, older, batchSize, now);
         // Whoever had not read a purged message has one unread fewer, live on their devices (the API's relay publishes).
         const events = unreadCountEvents(done.unread);
-        if (events.length > 0) await tx.insert(schema.outbox).values(events.map(({ recipients, event }) => ({ recipients, event, conversationId: event.conversation_id })));
+        await insertOutboxEvents(tx, events);
         return done;
       });
       total += batch.tombstoned;
