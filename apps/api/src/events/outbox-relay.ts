@@ -1,10 +1,11 @@
 import type { Database } from "@parley/db";
-import type { EventPublisher, PublishableEvent } from "@parley/bus";
+import type { EventPublisher } from "@parley/bus";
 import type { Logger } from "@parley/observability";
 import { sql } from "drizzle-orm";
-import { Counter, Gauge, type Registry } from "prom-client";
+import type { Counter, Registry } from "prom-client";
 import { eventConversationId } from "@parley/db";
 import type { OutboxRepository, PendingEvent, RelayPartition } from "../repositories/outbox-repository";
+import { publishable, publishedCount, relayMetrics } from "./relay-metrics";
 import type { Clock } from "@parley/config";
 
 // One publisher at a time per partition (conversations hashed into PARTITIONS) keeps each conversation's events in
@@ -80,33 +81,7 @@ export class OutboxRelay {
   private sweepAfterClaims = false;
 
   constructor(private readonly options: OutboxRelayOptions) {
-    this.published = new Counter({
-      name: "parley_bus_publishes_total",
-      help: "Events appended to a user's stream and published on the user's channel (one per recipient).",
-      registers: [options.registry],
-    });
-    this.failures = new Counter({
-      name: "parley_bus_publish_failures_total",
-      help: "Outbox relay passes that failed to publish to Redis (the events stay in the outbox).",
-      registers: [options.registry],
-    });
-    this.fromMemory = new Counter({
-      name: "parley_outbox_direct_publishes_total",
-      help: "Group-commit batches whose events were published from memory right after commit (result=direct) or left to the sweep (result=swept).",
-      labelNames: ["result"],
-      registers: [options.registry],
-    });
-    // Both series exist from the start, so a rate() over them never starts from nothing.
-    for (const result of ["direct", "swept"]) this.fromMemory.inc({ result }, 0);
-    const outbox = options.outbox;
-    new Gauge({
-      name: "parley_outbox_backlog",
-      help: "Committed events not yet published to Redis.",
-      registers: [options.registry],
-      async collect() {
-        this.set(await outbox.countUnpublished());
-      },
-    });
+    ({ published: this.published, failures: this.failures, fromMemory: this.fromMemory } = relayMetrics(options.registry, options.outbox));
   }
 
   start(): void {
@@ -406,16 +381,4 @@ export class OutboxRelay {
     this.retry = undefined;
     while (this.running) await this.running;
   }
-}
-
-function publishable(event: PendingEvent): PublishableEvent {
-  return { id: String(event.id), recipients: event.recipients, event: event.event, committedAt: event.createdAt.getTime(), ...(event.unread ? { unread: event.unread } : {}) };
-}
-
-/** Events appended to a user's stream: one per recipient of each event, plus each unread companion. */
-function publishedCount(result: ReadonlyMap<string, ReadonlyMap<string, string>>, events: readonly PendingEvent[]): number {
-  let count = 0;
-  for (const perUser of result.values()) count += perUser.size;
-  for (const event of events) count += event.unread?.length ?? 0;
-  return count;
 }
