@@ -11,6 +11,11 @@ export interface Database {
   ping(): Promise<void>;
 }
 
+/** A Drizzle transaction handle, as passed to `db.transaction(async (tx) => ...)`. */
+export type Tx = Parameters<Parameters<Database["db"]["transaction"]>[0]>[0];
+/** Either the database or a transaction: repositories and writers accept both, so their callers choose the boundary. */
+export type Executor = Database["db"] | Tx;
+
 export interface CreateDbOptions {
   /** Pool size; defaults to 10. */
   readonly max?: number;

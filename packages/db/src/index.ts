@@ -1,6 +1,6 @@
 export * as schema from "./schema";
 export * from "./schema";
-export { createDb, type CreateDbOptions, type Database } from "./client";
+export { createDb, type CreateDbOptions, type Database, type Executor, type Tx } from "./client";
 export { ensureDatabase } from "./ensure-database";
 export {
   migrate,

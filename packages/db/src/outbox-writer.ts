@@ -1,11 +1,6 @@
 import type { ConversationEvent } from "@parley/protocol";
 import { sql } from "drizzle-orm";
-import type { PostgresJsDatabase } from "drizzle-orm/postgres-js";
-import type * as schema from "./schema";
-
-type Db = PostgresJsDatabase<typeof schema>;
-/** The database or a transaction of it: events are written in the caller's transaction. */
-type Executor = Db | Parameters<Parameters<Db["transaction"]>[0]>[0];
+import type { Executor } from "./client";
 
 /** One event for the outbox: who gets it and, for a `new_message`, the recipients' new unread counters riding with it. */
 export interface OutboxEvent {

@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
 import { boolean, check, index, integer, pgTable, primaryKey, text, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 import { id, timestamptz, userId } from "./columns";
-import { users } from "./users";
+import { ownedByUser } from "./users";
 
 export const conversationTypes = ["direct", "group", "support"] as const;
 export const participantRoles = ["member", "admin", "owner"] as const;
@@ -38,15 +38,17 @@ export const conversations = pgTable(
   ],
 );
 
+/** A column naming the conversation a row belongs to: required, and the row goes with the conversation. */
+export const inConversation = (name = "conversation_id") =>
+  uuid(name)
+    .notNull()
+    .references(() => conversations.id, { onDelete: "cascade" });
+
 export const participants = pgTable(
   "participants",
   {
-    conversationId: uuid("conversation_id")
-      .notNull()
-      .references(() => conversations.id, { onDelete: "cascade" }),
-    userId: userId("user_id")
-      .notNull()
-      .references(() => users.id, { onDelete: "cascade" }),
+    conversationId: inConversation(),
+    userId: ownedByUser("user_id"),
     role: text("role", { enum: participantRoles }).notNull().default("member"),
     muted: boolean("muted").notNull().default(false),
     /** The participant's own archive flag, unlike conversations.archived_at which applies to everyone. */

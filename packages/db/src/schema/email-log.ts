@@ -1,8 +1,8 @@
 import { sql } from "drizzle-orm";
-import { check, index, integer, pgTable, text, uuid } from "drizzle-orm/pg-core";
-import { id, timestamptz, userId } from "./columns";
-import { conversations } from "./conversations";
-import { users } from "./users";
+import { check, index, integer, pgTable, text } from "drizzle-orm/pg-core";
+import { id, timestamptz } from "./columns";
+import { inConversation } from "./conversations";
+import { ownedByUser } from "./users";
 
 /**
  * A row's lifecycle: `claimed` (range reserved, not yet accepted by SMTP) → `sent` (SMTP accepted, `sent_at` set)
@@ -15,12 +15,8 @@ export const emailLog = pgTable(
   "email_log",
   {
     id: id(),
-    userId: userId("user_id")
-      .notNull()
-      .references(() => users.id, { onDelete: "cascade" }),
-    conversationId: uuid("conversation_id")
-      .notNull()
-      .references(() => conversations.id, { onDelete: "cascade" }),
+    userId: ownedByUser("user_id"),
+    conversationId: inConversation(),
     fromSeq: integer("from_seq").notNull(),
     toSeq: integer("to_seq").notNull(),
     status: text("status", { enum: emailLogStatuses }).notNull().default("claimed"),

@@ -1,10 +1,4 @@
-import type { archivedMessages, messages } from "./messages";
-import type { conversations, participants } from "./conversations";
 import type { emailLog } from "./email-log";
-import type { outbox } from "./outbox";
-import type { relationships } from "./relationships";
-import type { auditLog, blocks, reports } from "./safety";
-import type { users } from "./users";
 
 export { users } from "./users";
 export { relationships } from "./relationships";
@@ -14,25 +8,5 @@ export { outbox } from "./outbox";
 export { emailLog, emailLogStatuses } from "./email-log";
 export { auditLog, blocks, emailConfirmations, reports, reportStatuses } from "./safety";
 
-export type User = typeof users.$inferSelect;
-export type NewUser = typeof users.$inferInsert;
-export type Relationship = typeof relationships.$inferSelect;
-export type NewRelationship = typeof relationships.$inferInsert;
-export type Conversation = typeof conversations.$inferSelect;
-export type NewConversation = typeof conversations.$inferInsert;
-export type ConversationType = Conversation["type"];
-export type Participant = typeof participants.$inferSelect;
-export type NewParticipant = typeof participants.$inferInsert;
-export type ParticipantRole = Participant["role"];
-export type Message = typeof messages.$inferSelect;
-export type NewMessage = typeof messages.$inferInsert;
-export type MessageType = Message["type"];
-export type ArchivedMessage = typeof archivedMessages.$inferSelect;
-export type OutboxRow = typeof outbox.$inferSelect;
-export type NewOutboxRow = typeof outbox.$inferInsert;
-export type EmailLogRow = typeof emailLog.$inferSelect;
-export type NewEmailLogRow = typeof emailLog.$inferInsert;
-export type EmailLogStatus = EmailLogRow["status"];
-export type BlockRow = typeof blocks.$inferSelect;
-export type ReportRow = typeof reports.$inferSelect;
-export type AuditLogRow = typeof auditLog.$inferSelect;
+/** The delivery state of one e-mail, as the worker records it. */
+export type EmailLogStatus = (typeof emailLog.$inferSelect)["status"];

@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
 import { check, index, integer, jsonb, pgTable, text, unique, uuid } from "drizzle-orm/pg-core";
 import { id, timestamptz, tsvector, userId } from "./columns";
-import { conversations } from "./conversations";
+import { inConversation } from "./conversations";
 import { users } from "./users";
 
 export const messageTypes = ["text", "image", "file", "system"] as const;
@@ -17,9 +17,7 @@ export interface MessageAttachment {
 /** Shared by live and archived messages so a row moves between them column for column. */
 const messageColumns = () => ({
   id: id(),
-  conversationId: uuid("conversation_id")
-    .notNull()
-    .references(() => conversations.id, { onDelete: "cascade" }),
+  conversationId: inConversation(),
   seq: integer("seq").notNull(),
   /** Null for system messages posted by integrations. */
   senderId: userId("sender_id").references(() => users.id, { onDelete: "set null" }),

@@ -1,18 +1,14 @@
 import { sql } from "drizzle-orm";
 import { check, index, jsonb, pgTable, primaryKey, text, uuid } from "drizzle-orm/pg-core";
 import { id, timestamptz, userId } from "./columns";
-import { users } from "./users";
+import { ownedByUser } from "./users";
 
 /** One user blocking another: no direct conversation, typing, presence or e-mail between them. */
 export const blocks = pgTable(
   "blocks",
   {
-    blockerId: userId("blocker_id")
-      .notNull()
-      .references(() => users.id, { onDelete: "cascade" }),
-    blockedId: userId("blocked_id")
-      .notNull()
-      .references(() => users.id, { onDelete: "cascade" }),
+    blockerId: ownedByUser("blocker_id"),
+    blockedId: ownedByUser("blocked_id"),
     createdAt: timestamptz("created_at").notNull().defaultNow(),
   },
   (table) => [primaryKey({ name: "blocks_pkey", columns: [table.blockerId, table.blockedId] }), index("blocks_blocked_id_idx").on(table.blockedId)],
@@ -67,9 +63,7 @@ export const emailConfirmations = pgTable(
   "email_confirmations",
   {
     tokenHash: text("token_hash").primaryKey(),
-    userId: userId("user_id")
-      .notNull()
-      .references(() => users.id, { onDelete: "cascade" }),
+    userId: ownedByUser("user_id"),
     email: text("email").notNull(),
     expiresAt: timestamptz("expires_at").notNull(),
     createdAt: timestamptz("created_at").notNull().defaultNow(),

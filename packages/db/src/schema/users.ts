@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import { boolean, check, index, pgTable, text, uniqueIndex } from "drizzle-orm/pg-core";
-import { timestamptz, userPk } from "./columns";
+import { timestamptz, userId, userPk } from "./columns";
 
 export const users = pgTable(
   "users",
@@ -35,3 +35,9 @@ export const users = pgTable(
     check("users_username_lowercase", sql`${table.username} = lower(${table.username})`),
   ],
 );
+
+/** A column naming a user the row belongs to: required, and the row goes when the user row is deleted. */
+export const ownedByUser = (name: string) =>
+  userId(name)
+    .notNull()
+    .references(() => users.id, { onDelete: "cascade" });

@@ -1,21 +1,11 @@
-import { insertOutboxEvents, schema, type Database, type OutboxEvent } from "@parley/db";
+import { insertOutboxEvents, schema, type Executor, type OutboxEvent, type Tx } from "@parley/db";
 import { and, asc, eq, gt, inArray, isNull, lt, sql } from "drizzle-orm";
-
-/** A Drizzle transaction handle, as passed to `db.transaction(async (tx) => ...)`. */
-export type Tx = Parameters<Parameters<Database["db"]["transaction"]>[0]>[0];
-/** Either the database or a transaction: the archiver chooses the boundary. */
-export type Executor = Database["db"] | Tx;
 
 export type ConversationRow = typeof schema.conversations.$inferSelect;
 export type MessageRow = typeof schema.messages.$inferSelect;
 
 /** An active participant of a conversation being archived, with what their `conversation_updated` shows. */
-export interface ArchivedMember {
-  readonly conversationId: string;
-  readonly userId: string;
-  readonly muted: boolean;
-  readonly unread: number;
-}
+export type ArchivedMember = Readonly<Pick<typeof schema.participants.$inferSelect, "conversationId" | "userId" | "muted"> & { unread: number }>;
 
 const c = schema.conversations;
 const p = schema.participants;

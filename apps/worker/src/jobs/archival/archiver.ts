@@ -1,9 +1,9 @@
 import type { Clock } from "@parley/config";
-import type { Database, OutboxEvent } from "@parley/db";
+import type { Database, OutboxEvent, Tx } from "@parley/db";
 import type { Logger } from "@parley/observability";
 import { conversationEvent, toWireConversation, type Conversation, type ConversationEvent } from "@parley/protocol";
 import type { WorkerMetrics } from "../../metrics";
-import { ArchivalRepository, type ConversationRow, type Tx } from "./archival-repository";
+import { ArchivalRepository, type ConversationRow } from "./archival-repository";
 
 export interface ArchiverOptions {
   readonly database: Database;
