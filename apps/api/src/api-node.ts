@@ -43,7 +43,7 @@ import { MessageService } from "./services/message-service";
 import { MessageWriter } from "./services/message-writer";
 import { ReadService } from "./services/read-service";
 import { DeliveryService } from "./services/delivery-service";
-import { DeliveryRepository } from "./repositories/delivery-repository";
+import { MarkRepository } from "./repositories/mark-repository";
 import { RestoreService } from "./services/restore-service";
 import { SearchService } from "./services/search-service";
 import { PresenceService } from "./services/presence-service";
@@ -111,6 +111,7 @@ export async function createApiNode(options: ApiNodeOptions): Promise<ApiNode> {
   const directory = new UserDirectoryService({ database, directory: new UserDirectoryRepository(relationshipRepo), policy });
   const presenceStore = new PresenceStore({ redis, keyPrefix: config.REDIS_KEY_PREFIX, offlineGraceMs: config.PRESENCE_GRACE_MS });
   const messageRepo = new MessageRepository();
+  const marks = new MarkRepository();
   const archiveRepo = new ArchiveRepository();
   const recipientUnread = new RecipientUnreadRepository();
   const sendBatches = new SendBatchRepository();
@@ -120,11 +121,11 @@ export async function createApiNode(options: ApiNodeOptions): Promise<ApiNode> {
     archive: archiveRepo,
     outbox,
     recipientUnread,
-    conversationUpdates: async (tx, id) => conversationViews.updatedEvents(tx, id, await messageRepo.activeParticipantIds(tx, id)),
+    conversationUpdates: async (tx, id) => conversationViews.updatedEvents(tx, id, await participantRepo.activeUserIds(tx, id)),
     clock,
     newId,
   });
-  const messageDeps = { database, messages: messageRepo, outbox, relay };
+  const messageDeps = { database, messages: messageRepo, participants: participantRepo, outbox, relay };
   const appendSystemMessage: AppendSystemMessage = systemMessageWriter(messageWriter);
   const guard = new ContactGuard({ contacts: new ContactStateRepository(), participants: participantRepo, directory, views: conversationViews, policy, clock, appendSystemMessage });
   const conversationDeps = { database, conversations: conversationRepo, participants: participantRepo, outbox, relay, views: conversationViews, directory, policy, clock };
@@ -181,8 +182,8 @@ export async function createApiNode(options: ApiNodeOptions): Promise<ApiNode> {
     blocks: new BlockService({ database, blocks: new BlockRepository(), directory, guard, outbox, relay, clock, announce: (signal) => announceBlock(redis, config.REDIS_KEY_PREFIX, signal).catch((error: unknown) => logger.warn({ err: error }, "block announcement failed; edges catch up when they refresh block lists")) }),
     presence: new PresenceService({ database, store: presenceStore, participants: participantRepo, directory }),
     messages,
-    reads: new ReadService({ ...messageDeps, writer: messageWriter, unread: recipientUnread }),
-    deliveries: new DeliveryService({ database, deliveries: new DeliveryRepository(), outbox, relay }),
+    reads: new ReadService({ ...messageDeps, marks, writer: messageWriter, unread: recipientUnread }),
+    deliveries: new DeliveryService({ database, marks, participants: participantRepo, outbox, relay }),
     search: new SearchService({ database, messages: messageRepo, search: new SearchRepository() }),
     restore: new RestoreService({ ...messageDeps, archive: archiveRepo, views: conversationViews, clock }),
   };

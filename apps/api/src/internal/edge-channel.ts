@@ -1,4 +1,5 @@
 import type { Logger } from "@parley/observability";
+import { parseJsonWith } from "@parley/protocol";
 import { INTERNAL_CHANNEL_PATH, internalRequestFrame, type InternalResult } from "@parley/protocol/internal";
 import { createHash, timingSafeEqual } from "node:crypto";
 import type http from "node:http";
@@ -96,7 +97,7 @@ export class EdgeChannelServer {
       }
     };
     ws.on("message", (data, isBinary) => {
-      const frame = isBinary ? undefined : parseFrame(rawText(data));
+      const frame = isBinary ? undefined : parseJsonWith(internalRequestFrame, rawText(data));
       if (frame === undefined) {
         this.options.logger.error("internal channel frame did not parse; closing the channel");
         ws.close(CLOSE_PROTOCOL_ERROR, "malformed frame");
@@ -144,17 +145,6 @@ function rawText(data: Buffer | ArrayBuffer | Buffer[]): string {
   if (Buffer.isBuffer(data)) return data.toString("utf8");
   if (Array.isArray(data)) return Buffer.concat(data).toString("utf8");
   return Buffer.from(data).toString("utf8");
-}
-
-function parseFrame(text: string) {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  const parsed = internalRequestFrame.safeParse(raw);
-  return parsed.success ? parsed.data : undefined;
 }
 
 function refuse(socket: Duplex, status: number, code: string, message: string): void {

@@ -1,6 +1,5 @@
-import { schema } from "@parley/db";
+import { schema, type Tx } from "@parley/db";
 import { eq, sql } from "drizzle-orm";
-import type { Tx } from "./transaction";
 
 /** Rows moved per statement: bounded so one restore never holds a huge delete/insert in memory. */
 const RESTORE_BATCH = 500;

@@ -1,7 +1,6 @@
-import { schema } from "@parley/db";
+import { schema, type Executor } from "@parley/db";
 import { desc } from "drizzle-orm";
 import { newestFirstWhere, type NewestFirstPage } from "./newest-first";
-import type { Executor } from "./transaction";
 
 const a = schema.auditLog;
 

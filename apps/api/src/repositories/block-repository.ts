@@ -1,6 +1,5 @@
-import { schema } from "@parley/db";
+import { schema, type Executor } from "@parley/db";
 import { and, asc, eq, gt, or } from "drizzle-orm";
-import type { Executor } from "./transaction";
 
 const b = schema.blocks;
 

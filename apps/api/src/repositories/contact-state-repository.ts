@@ -1,6 +1,5 @@
-import { schema } from "@parley/db";
+import { schema, type Executor, type Tx } from "@parley/db";
 import { and, eq, inArray, isNull, sql } from "drizzle-orm";
-import type { Executor, Tx } from "./transaction";
 
 const c = schema.conversations;
 const p = schema.participants;

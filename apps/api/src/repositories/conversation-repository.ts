@@ -1,7 +1,6 @@
-import { schema } from "@parley/db";
+import { schema, type Executor } from "@parley/db";
 import { and, desc, eq, isNotNull, isNull, or, sql, type SQL } from "drizzle-orm";
-import type { MessageRow } from "../services/message-view";
-import type { Executor } from "./transaction";
+import type { MessageRow } from "./message-columns";
 
 export type ConversationRow = typeof schema.conversations.$inferSelect;
 export type NewConversationRow = typeof schema.conversations.$inferInsert;

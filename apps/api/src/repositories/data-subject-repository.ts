@@ -1,24 +1,11 @@
-import { schema, tombstoneBatch, type TombstoneBatch } from "@parley/db";
+import { schema, tombstoneBatch, type Executor, type TombstoneBatch, type Tx } from "@parley/db";
 import { and, asc, eq, gt, isNull, ne, or } from "drizzle-orm";
-import type { Executor, Tx } from "./transaction";
+import { messageColumns, type MessageRow } from "./message-columns";
 
 const m = schema.messages;
 const a = schema.archivedMessages;
 const p = schema.participants;
 const c = schema.conversations;
-
-export interface ExportedMessage {
-  readonly id: string;
-  readonly conversationId: string;
-  readonly seq: number;
-  readonly type: string;
-  readonly content: string;
-  readonly replyTo: string | null;
-  readonly attachments: unknown;
-  readonly createdAt: Date;
-  readonly editedAt: Date | null;
-  readonly deletedAt: Date | null;
-}
 
 /** The reads and writes of the data subject's rights (export, erasure), always in bounded pages or batches. */
 export class DataSubjectRepository {
@@ -45,21 +32,10 @@ export class DataSubjectRepository {
   }
 
   /** A page of the messages the user sent, from live or archive storage, by id (UUIDv7: time order) after a cursor. */
-  async sentMessages(executor: Executor, userId: string, storage: "hot" | "archived", afterId: string | undefined, limit: number): Promise<ExportedMessage[]> {
+  async sentMessages(executor: Executor, userId: string, storage: "hot" | "archived", afterId: string | undefined, limit: number): Promise<MessageRow[]> {
     const t = storage === "hot" ? m : a;
     return executor
-      .select({
-        id: t.id,
-        conversationId: t.conversationId,
-        seq: t.seq,
-        type: t.type,
-        content: t.content,
-        replyTo: t.replyTo,
-        attachments: t.attachments,
-        createdAt: t.createdAt,
-        editedAt: t.editedAt,
-        deletedAt: t.deletedAt,
-      })
+      .select(messageColumns(t))
       .from(t)
       .where(and(eq(t.senderId, userId), afterId === undefined ? undefined : gt(t.id, afterId)))
       .orderBy(asc(t.id))

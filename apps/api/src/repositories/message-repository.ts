@@ -1,8 +1,7 @@
-import { schema } from "@parley/db";
+import { schema, type Executor, type Tx } from "@parley/db";
 import { and, asc, desc, eq, gt, inArray, isNull, lt, sql } from "drizzle-orm";
 import { unionAll } from "drizzle-orm/pg-core";
-import type { MessageRow } from "../services/message-view";
-import type { Executor, Tx } from "./transaction";
+import { messageColumns as columns, type MessageRow, type MessageTable } from "./message-columns";
 
 export type NewMessageRow = typeof schema.messages.$inferInsert;
 export type ParticipantRole = (typeof schema.participantRoles)[number];
@@ -20,27 +19,6 @@ export interface HistoryRange {
   readonly beforeSeq?: number | undefined;
   readonly afterSeq?: number | undefined;
   readonly limit: number;
-}
-
-type MessageTable = typeof schema.messages | typeof schema.archivedMessages;
-
-/** Every column but the tsvector, which is never sent: an empty placeholder keeps rows shaped as MessageRow. */
-function columns(t: MessageTable) {
-  return {
-    id: t.id,
-    conversationId: t.conversationId,
-    seq: t.seq,
-    senderId: t.senderId,
-    type: t.type,
-    content: t.content,
-    clientMsgId: t.clientMsgId,
-    replyTo: t.replyTo,
-    attachments: t.attachments,
-    search: sql<string>`''`,
-    createdAt: t.createdAt,
-    editedAt: t.editedAt,
-    deletedAt: t.deletedAt,
-  };
 }
 
 const m = schema.messages;
@@ -64,33 +42,6 @@ export class MessageRepository {
       .where(and(eq(p.conversationId, conversationId), eq(p.userId, userId), isNull(p.leftAt)))
       .limit(1);
     return row && { role: row.role, closed: row.closedAt !== null };
-  }
-
-  async activeParticipantIds(ex: Executor, conversationId: string): Promise<string[]> {
-    const rows = await ex
-      .select({ userId: p.userId })
-      .from(p)
-      .where(and(eq(p.conversationId, conversationId), isNull(p.leftAt)));
-    return rows.map((row) => row.userId);
-  }
-
-  /** Moves the participant's read mark forward only; returns the new mark, or undefined when it did not move. */
-  async advanceRead(tx: Tx, conversationId: string, userId: string, upToSeq: number): Promise<number | undefined> {
-    const [row] = await tx
-      .update(p)
-      .set({ lastReadSeq: upToSeq })
-      .where(and(eq(p.conversationId, conversationId), eq(p.userId, userId), isNull(p.leftAt), lt(p.lastReadSeq, upToSeq)))
-      .returning({ lastReadSeq: p.lastReadSeq });
-    return row?.lastReadSeq;
-  }
-
-  async lastReadSeq(ex: Executor, conversationId: string, userId: string): Promise<number> {
-    const [row] = await ex
-      .select({ lastReadSeq: p.lastReadSeq })
-      .from(p)
-      .where(and(eq(p.conversationId, conversationId), eq(p.userId, userId)))
-      .limit(1);
-    return row?.lastReadSeq ?? 0;
   }
 
   // ---- the conversation row

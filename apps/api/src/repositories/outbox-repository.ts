@@ -1,9 +1,8 @@
 import type { UnreadCompanion } from "@parley/bus";
-import { insertOutboxEvents, schema, type Database } from "@parley/db";
+import { insertOutboxEvents, schema, type Database, type Executor } from "@parley/db";
 import { conversationEvent, type ConversationEvent } from "@parley/protocol";
 import { and, asc, inArray, isNull, lt, Param, sql } from "drizzle-orm";
 import { z } from "zod";
-import type { Executor } from "./transaction";
 
 export interface OutboxEntry {
   readonly recipients: readonly string[];

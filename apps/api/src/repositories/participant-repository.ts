@@ -1,6 +1,5 @@
-import { schema } from "@parley/db";
+import { schema, type Executor } from "@parley/db";
 import { and, asc, eq, inArray, isNotNull, isNull, ne, sql } from "drizzle-orm";
-import type { Executor } from "./transaction";
 
 export type ParticipantRow = typeof schema.participants.$inferSelect;
 export type ParticipantRole = ParticipantRow["role"];

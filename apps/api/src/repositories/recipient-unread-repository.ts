@@ -1,6 +1,5 @@
-import { recountOfParticipant, schema } from "@parley/db";
+import { recountOfParticipant, schema, type Executor, type Tx } from "@parley/db";
 import { and, eq, inArray, isNull, lt, ne, sql } from "drizzle-orm";
-import type { Executor, Tx } from "./transaction";
 
 export interface RecipientUnread {
   /** Unread messages of the conversation in question. */

@@ -1,6 +1,5 @@
-import { schema } from "@parley/db";
+import { schema, type Executor } from "@parley/db";
 import { and, eq, sql, type SQL } from "drizzle-orm";
-import type { Executor } from "./transaction";
 
 export type RelationshipRow = typeof schema.relationships.$inferSelect;
 

@@ -1,8 +1,7 @@
-import { schema } from "@parley/db";
+import { schema, type Executor } from "@parley/db";
 import type { Message } from "@parley/protocol";
 import { desc, eq } from "drizzle-orm";
 import { newestFirstWhere, type NewestFirstPage } from "./newest-first";
-import type { Executor } from "./transaction";
 
 const r = schema.reports;
 

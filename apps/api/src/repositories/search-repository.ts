@@ -1,6 +1,5 @@
-import { schema } from "@parley/db";
+import { schema, type Executor } from "@parley/db";
 import { sql, type SQL } from "drizzle-orm";
-import type { Executor } from "./transaction";
 
 /** Private-use characters that mark highlights in snippets; stripped from content first so users cannot forge them. */
 export const HIGHLIGHT_START = "\uE000";

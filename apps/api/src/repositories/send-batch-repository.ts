@@ -1,7 +1,7 @@
 import { Param, sql } from "drizzle-orm";
-import type { MessageRow } from "../services/message-view";
+import type { MessageRow } from "./message-columns";
 import type { LockedConversation, NewMessageRow, ParticipantRole } from "./message-repository";
-import type { Tx } from "./transaction";
+import type { Tx } from "@parley/db";
 
 // The first key of the two-key advisory lock form: keeps these locks apart from other advisory locks.
 const CLIENT_MSG_LOCK_SPACE = 0x636d6964; // "cmid"

@@ -1,7 +1,6 @@
-import { schema } from "@parley/db";
+import { schema, type Executor } from "@parley/db";
 import { and, asc, gt, inArray, ne, notInArray, or, sql, type SQL } from "drizzle-orm";
 import type { RelationshipRepository } from "./relationship-repository";
-import type { Executor } from "./transaction";
 import type { UserRow } from "./user-repository";
 
 /** One way the caller may reach users: by their role, unconditionally or through one of some links. */

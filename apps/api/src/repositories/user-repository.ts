@@ -1,6 +1,5 @@
-import { schema, type Database } from "@parley/db";
+import { schema, type Database, type Executor, type Tx } from "@parley/db";
 import { eq, inArray, sql } from "drizzle-orm";
-import type { Executor, Tx } from "./transaction";
 
 export type UserRow = typeof schema.users.$inferSelect;
 export type NewUserRow = typeof schema.users.$inferInsert;

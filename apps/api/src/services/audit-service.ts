@@ -1,8 +1,7 @@
-import type { Database } from "@parley/db";
+import type { Database, Executor } from "@parley/db";
 import type { Clock } from "@parley/config";
 import { ParleyError, type AuditEntry, type AuditQuery, type Page } from "@parley/protocol";
 import type { AuditRepository, AuditRow } from "../repositories/audit-repository";
-import type { Executor } from "../repositories/transaction";
 import type { Actor } from "./actor";
 import { newestFirstPage, pageOf } from "./page-cursor";
 import { SERVICE_ROLE, type Policy } from "./policy";

@@ -2,7 +2,7 @@ import type { ContactStateRepository } from "../repositories/contact-state-repos
 import type { Clock } from "@parley/config";
 import type { OutboxEntry } from "../repositories/outbox-repository";
 import type { ParticipantRepository } from "../repositories/participant-repository";
-import type { Tx } from "../repositories/transaction";
+import type { Tx } from "@parley/db";
 import { directKey } from "./conversation-service";
 import type { ConversationViews } from "./conversation-view";
 import type { Policy } from "./policy";

@@ -2,9 +2,9 @@ import type { Conversation, Participant } from "@parley/protocol";
 import type { ConversationRepository, ConversationRow } from "../repositories/conversation-repository";
 import type { OutboxEntry } from "../repositories/outbox-repository";
 import type { ParticipantRepository, ParticipantWithUser } from "../repositories/participant-repository";
-import type { Executor } from "../repositories/transaction";
+import type { Executor } from "@parley/db";
 import { toWireConversation } from "@parley/protocol";
-import type { MessageRow } from "./message-view";
+import type { MessageRow } from "../repositories/message-columns";
 
 /** What one viewer sees differently from everyone else. */
 export interface ViewerState {

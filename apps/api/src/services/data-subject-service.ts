@@ -1,10 +1,10 @@
 import type { RevocationStore } from "@parley/auth";
 import type { Clock } from "@parley/config";
 import type { Database } from "@parley/db";
-import { ParleyError, unreadCountEvents } from "@parley/protocol";
+import { ParleyError, toWireMessage, unreadCountEvents } from "@parley/protocol";
 import { createHash } from "node:crypto";
 import type { OutboxRelay } from "../events/outbox-relay";
-import type { DataSubjectRepository, ExportedMessage } from "../repositories/data-subject-repository";
+import type { DataSubjectRepository } from "../repositories/data-subject-repository";
 import type { OutboxRepository } from "../repositories/outbox-repository";
 import type { ParticipantRepository } from "../repositories/participant-repository";
 import type { UserRepository, UserRow } from "../repositories/user-repository";
@@ -33,21 +33,6 @@ export interface DataSubjectServiceDeps {
 
 const DEFAULT_PAGE_SIZE = 500;
 export const ERASED_DISPLAY_NAME = "Deleted user";
-
-function exportedMessage(row: ExportedMessage) {
-  return {
-    id: row.id,
-    conversation_id: row.conversationId,
-    seq: row.seq,
-    type: row.type,
-    content: row.deletedAt === null ? row.content : null,
-    reply_to: row.replyTo,
-    attachments: row.deletedAt === null ? row.attachments : [],
-    created_at: row.createdAt.toISOString(),
-    edited_at: row.editedAt?.toISOString() ?? null,
-    deleted: row.deletedAt !== null,
-  };
-}
 
 /**
  * The data subject's rights (GDPR art. 15 and 20: access and portability; art. 17: erasure). An export is a
@@ -103,7 +88,7 @@ export class DataSubjectService {
       for (;;) {
         const rows = await subjects.sentMessages(db, user.id, storage, cursor, pageSize);
         if (rows.length === 0) break;
-        yield `${first ? "" : ","}${rows.map((row) => JSON.stringify(exportedMessage(row))).join(",")}`;
+        yield `${first ? "" : ","}${rows.map((row) => JSON.stringify(toWireMessage(row))).join(",")}`;
         first = false;
         cursor = rows.at(-1)?.id;
         if (rows.length < pageSize) break;

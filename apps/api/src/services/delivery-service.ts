@@ -1,14 +1,16 @@
 import type { Database } from "@parley/db";
 import type { DeliveredResponse } from "@parley/protocol";
 import type { OutboxRelay } from "../events/outbox-relay";
-import type { DeliveryRepository } from "../repositories/delivery-repository";
+import type { MarkRepository } from "../repositories/mark-repository";
 import type { OutboxRepository } from "../repositories/outbox-repository";
+import type { ParticipantRepository } from "../repositories/participant-repository";
 import type { Actor } from "./actor";
 import { conversationNotFound } from "./conversation-access";
 
 export interface DeliveryServiceDeps {
   readonly database: Database;
-  readonly deliveries: DeliveryRepository;
+  readonly marks: MarkRepository;
+  readonly participants: Pick<ParticipantRepository, "activeUserIds">;
   readonly outbox: OutboxRepository;
   readonly relay: Pick<OutboxRelay, "kick">;
 }
@@ -22,15 +24,15 @@ export class DeliveryService {
    * When it moved: `messages_delivered` to the other participants.
    */
   async markDelivered(actor: Actor, conversationId: string, upToSeq: number): Promise<DeliveredResponse> {
-    const { database, deliveries, outbox } = this.deps;
+    const { database, marks, participants, outbox } = this.deps;
     const outcome = await database.db.transaction(async (tx) => {
-      const current = await deliveries.deliveredSeq(tx, conversationId, actor.id);
+      const current = await marks.mark(tx, "delivered", conversationId, actor.id);
       if (current === undefined) throw conversationNotFound();
-      const lastSeq = await deliveries.lockLastSeq(tx, conversationId);
+      const lastSeq = await marks.lockLastSeq(tx, conversationId);
       if (lastSeq === undefined) throw conversationNotFound();
-      const moved = await deliveries.advance(tx, conversationId, actor.id, Math.min(upToSeq, lastSeq));
-      if (moved === undefined) return { moved: false, deliveredSeq: (await deliveries.deliveredSeq(tx, conversationId, actor.id)) ?? current };
-      const others = await deliveries.otherParticipantIds(tx, conversationId, actor.id);
+      const moved = await marks.advance(tx, "delivered", conversationId, actor.id, Math.min(upToSeq, lastSeq));
+      if (moved === undefined) return { moved: false, deliveredSeq: (await marks.mark(tx, "delivered", conversationId, actor.id)) ?? current };
+      const others = (await participants.activeUserIds(tx, conversationId)).filter((id) => id !== actor.id);
       await outbox.add(tx, [{ recipients: others, event: { type: "messages_delivered", conversation_id: conversationId, user_id: actor.id, up_to_seq: moved } }]);
       return { moved: others.length > 0, deliveredSeq: moved };
     });

@@ -2,7 +2,7 @@ import { ParleyError, type AddParticipantsBody, type Page, type Participant } fr
 import type { ConversationRow } from "../repositories/conversation-repository";
 import type { ParticipantRow } from "../repositories/participant-repository";
 import type { RecipientUnreadRepository } from "../repositories/recipient-unread-repository";
-import type { Tx } from "../repositories/transaction";
+import type { Tx } from "@parley/db";
 import type { Actor } from "./actor";
 import { conversationNotFound, isService, unique } from "./conversation-access";
 import type { ConversationDeps } from "./conversation-service";

@@ -1,24 +1,25 @@
-import type { Database } from "@parley/db";
-import { ParleyError, type EditMessageBody, type HistoryQuery, type Message, type Page, type SendMessageBody } from "@parley/protocol";
+import type { Database, Executor, Tx } from "@parley/db";
+import { ParleyError, toWireMessage, type EditMessageBody, type HistoryQuery, type Message, type Page, type SendMessageBody } from "@parley/protocol";
 import type { MessageRepository, ParticipantRole } from "../repositories/message-repository";
 import type { OutboxRelay } from "../events/outbox-relay";
 import type { OutboxRepository, PendingEvent } from "../repositories/outbox-repository";
+import type { ParticipantRepository } from "../repositories/participant-repository";
 import type { RecipientUnreadRepository } from "../repositories/recipient-unread-repository";
 import type { ClientMsgKey, SendBatchRepository } from "../repositories/send-batch-repository";
 import type { Registry } from "prom-client";
 import { GroupCommit, type ItemOutcome } from "./group-commit";
-import type { Executor, Tx } from "../repositories/transaction";
 import type { Clock } from "@parley/config";
 import type { Actor } from "./actor";
 import { assertWritable, closedRefusal } from "./conversation-access";
 import type { MessageWriter } from "./message-writer";
-import { toMessage, type MessageRow } from "./message-view";
+import type { MessageRow } from "../repositories/message-columns";
 import { SERVICE_ROLE, type Policy } from "./policy";
 import type { RateLimits } from "../repositories/rate-limits";
 
 export interface MessageServiceDeps {
   readonly database: Database;
   readonly messages: MessageRepository;
+  readonly participants: Pick<ParticipantRepository, "activeUserIds">;
   readonly writer: MessageWriter;
   readonly outbox: OutboxRepository;
   readonly limits: RateLimits;
@@ -209,7 +210,7 @@ export class MessageService {
     const forward = query.after_seq !== undefined;
     if (!forward) pageRows.reverse();
     const edge = forward ? pageRows.at(-1) : pageRows[0];
-    return { items: pageRows.map(toMessage), next_cursor: more && edge ? String(edge.seq) : null };
+    return { items: pageRows.map(toWireMessage), next_cursor: more && edge ? String(edge.seq) : null };
   }
 
   /** The sender changes the content; `message_updated` goes to every participant. */
@@ -222,12 +223,12 @@ export class MessageService {
       if (found.row.deletedAt !== null) throw new ParleyError("conflict", "The message was deleted.");
       this.checkContent(body.content, found.row.attachments.length);
       const updated = await messages.updateContent(tx, messageId, found.archived, body.content, clock.now());
-      const participants = await messages.activeParticipantIds(tx, updated.conversationId);
-      await outbox.add(tx, [{ recipients: participants, event: { type: "message_updated", conversation_id: updated.conversationId, message: toMessage(updated) } }]);
+      const participants = await this.deps.participants.activeUserIds(tx, updated.conversationId);
+      await outbox.add(tx, [{ recipients: participants, event: { type: "message_updated", conversation_id: updated.conversationId, message: toWireMessage(updated) } }]);
       return updated;
     });
     this.deps.relay.kick();
-    return toMessage(row);
+    return toWireMessage(row);
   }
 
   /**
@@ -245,7 +246,7 @@ export class MessageService {
       const { conversationId, seq, senderId } = found.row;
       // Live or archived, the message counted for whoever had not read it.
       const [hadUnread] = await Promise.all([this.deps.recipientUnread.forgetMessage(tx, conversationId, seq, senderId), messages.tombstone(tx, messageId, found.archived, clock.now())]);
-      const participants = await messages.activeParticipantIds(tx, conversationId);
+      const participants = await this.deps.participants.activeUserIds(tx, conversationId);
       await outbox.add(tx, [
         { recipients: participants, event: { type: "message_deleted", conversation_id: conversationId, message_id: messageId, seq } },
         ...(await writer.unreadEvents(tx, conversationId, hadUnread)),
@@ -295,7 +296,7 @@ export class MessageService {
     if (row.conversationId !== conversationId) {
       throw new ParleyError("conflict", "client_msg_id: already used for a message in another conversation", "client_msg_id");
     }
-    return toMessage(row);
+    return toWireMessage(row);
   }
 }
 

@@ -1,12 +1,12 @@
-import { ParleyError, unreadCountEvents, type Attachment, type MessageType } from "@parley/protocol";
+import { ParleyError, toWireMessage, unreadCountEvents, type Attachment, type MessageType } from "@parley/protocol";
 import type { ArchiveRepository } from "../repositories/archive-repository";
 import type { LockedConversation, MessageRepository } from "../repositories/message-repository";
 import type { OutboxEntry, OutboxRepository, PendingEvent } from "../repositories/outbox-repository";
 import type { RecipientUnread, RecipientUnreadRepository } from "../repositories/recipient-unread-repository";
 import type { BumpedUnread, SendBatchRepository } from "../repositories/send-batch-repository";
-import type { Tx } from "../repositories/transaction";
+import type { Tx } from "@parley/db";
 import type { Clock } from "@parley/config";
-import { toMessage, type MessageRow } from "./message-view";
+import type { MessageRow } from "../repositories/message-columns";
 
 export interface AppendInput {
   readonly conversationId: string;
@@ -122,7 +122,7 @@ export class MessageWriter {
       const unread = present.filter((member) => member.changed).map(({ userId, unread: count, total }) => ({ userId, unread: count, total }));
       for (const row of rows) {
         if (row.conversationId !== conversationId) continue;
-        const event = { type: "new_message", conversation_id: conversationId, message: toMessage(row) } as const;
+        const event = { type: "new_message", conversation_id: conversationId, message: toWireMessage(row) } as const;
         entries.push(row.id === last.id && unread.length > 0 ? { recipients, event, unread } : { recipients, event });
       }
     }

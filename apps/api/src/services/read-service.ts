@@ -1,19 +1,14 @@
-import type { Database } from "@parley/db";
 import { ParleyError, type UnreadSummary } from "@parley/protocol";
-import type { MessageRepository } from "../repositories/message-repository";
-import type { OutboxRelay } from "../events/outbox-relay";
-import type { OutboxRepository } from "../repositories/outbox-repository";
+import type { MarkRepository } from "../repositories/mark-repository";
 import type { RecipientUnreadRepository } from "../repositories/recipient-unread-repository";
 import type { Actor } from "./actor";
+import type { MessageDeps } from "./message-deps";
 import type { MessageWriter } from "./message-writer";
 
-export interface ReadServiceDeps {
-  readonly database: Database;
-  readonly messages: MessageRepository;
+export interface ReadServiceDeps extends MessageDeps {
+  readonly marks: MarkRepository;
   readonly unread: RecipientUnreadRepository;
   readonly writer: MessageWriter;
-  readonly outbox: OutboxRepository;
-  readonly relay: Pick<OutboxRelay, "kick">;
 }
 
 export interface ReadOutcome {
@@ -30,18 +25,18 @@ export class ReadService {
    * When it moved: `messages_read` to every participant (receipts) and `unread_count` to the caller's devices.
    */
   async markRead(actor: Actor, conversationId: string, upToSeq: number): Promise<ReadOutcome> {
-    const { database, messages, outbox, writer } = this.deps;
+    const { database, messages, marks, outbox, writer } = this.deps;
     const outcome = await database.db.transaction(async (tx) => {
       if (!(await messages.activeParticipant(tx, conversationId, actor.id))) throw new ParleyError("not_found");
       // A share lock: reads of one conversation run side by side, but their events follow any send they raced.
       const conversation = await messages.lockConversation(tx, conversationId, "share");
       if (!conversation) throw new ParleyError("not_found");
-      const moved = await messages.advanceRead(tx, conversationId, actor.id, Math.min(upToSeq, conversation.lastSeq));
+      const moved = await marks.advance(tx, "read", conversationId, actor.id, Math.min(upToSeq, conversation.lastSeq));
       if (moved === undefined) {
         const [mine] = await this.deps.unread.ofUser(tx, actor.id, conversationId);
-        return { moved: false, lastReadSeq: await messages.lastReadSeq(tx, conversationId, actor.id), unread: mine?.unread ?? 0 };
+        return { moved: false, lastReadSeq: (await marks.mark(tx, "read", conversationId, actor.id)) ?? 0, unread: mine?.unread ?? 0 };
       }
-      const [participants] = await Promise.all([messages.activeParticipantIds(tx, conversationId), this.deps.unread.recount(tx, conversationId, [actor.id])]);
+      const [participants] = await Promise.all([this.deps.participants.activeUserIds(tx, conversationId), this.deps.unread.recount(tx, conversationId, [actor.id])]);
       const unreadEvents = await writer.unreadEvents(tx, conversationId, [actor.id]);
       await outbox.add(tx, [
         { recipients: participants, event: { type: "messages_read", conversation_id: conversationId, user_id: actor.id, up_to_seq: moved } },

@@ -1,6 +1,6 @@
 import type { Database } from "@parley/db";
 import type { Clock } from "@parley/config";
-import { message as messageSchema, ParleyError, uuid, type Page, type Report, type ReportBody, type ReportListQuery, type ResolveReportBody } from "@parley/protocol";
+import { message as messageSchema, ParleyError, toWireMessage, uuid, type Page, type Report, type ReportBody, type ReportListQuery, type ResolveReportBody } from "@parley/protocol";
 import type { MessageRepository } from "../repositories/message-repository";
 import type { ReportRepository, ReportRow } from "../repositories/report-repository";
 import type { Actor } from "./actor";
@@ -8,7 +8,6 @@ import type { AdminService } from "./admin-service";
 import { isService } from "./conversation-access";
 import type { MembershipService } from "./membership-service";
 import type { MessageService } from "./message-service";
-import { toMessage } from "./message-view";
 import { newestFirstPage, pageOf } from "./page-cursor";
 import type { Policy } from "./policy";
 import type { UserDirectoryService } from "./user-directory-service";
@@ -66,7 +65,7 @@ export class ReportService {
       if (!found || !(await messages.activeParticipant(database.db, found.row.conversationId, actor.id))) {
         throw new ParleyError("not_found", "message_id: no such message", "message_id");
       }
-      snapshot = toMessage(found.row);
+      snapshot = toWireMessage(found.row);
       conversationId = found.row.conversationId;
       userId ??= found.row.senderId;
     }

@@ -1,20 +1,13 @@
-import type { Database } from "@parley/db";
 import type { Clock } from "@parley/config";
 import { ParleyError, type Conversation } from "@parley/protocol";
-import type { OutboxRelay } from "../events/outbox-relay";
 import type { ArchiveRepository } from "../repositories/archive-repository";
-import type { MessageRepository } from "../repositories/message-repository";
-import type { OutboxRepository } from "../repositories/outbox-repository";
 import type { Actor } from "./actor";
 import type { ConversationViews } from "./conversation-view";
+import type { MessageDeps } from "./message-deps";
 
-export interface RestoreServiceDeps {
-  readonly database: Database;
-  readonly messages: MessageRepository;
+export interface RestoreServiceDeps extends MessageDeps {
   readonly archive: ArchiveRepository;
   readonly views: ConversationViews;
-  readonly outbox: OutboxRepository;
-  readonly relay: Pick<OutboxRelay, "kick">;
   readonly clock: Clock;
 }
 
@@ -37,7 +30,7 @@ export class RestoreService {
       if (conversation.archivedAt === null) return false;
       // A restore is activity: the conversation stays back until it is idle for ARCHIVE_AFTER again.
       await archive.restore(tx, conversationId, this.deps.clock.now());
-      await outbox.add(tx, await views.updatedEvents(tx, conversationId, await messages.activeParticipantIds(tx, conversationId)));
+      await outbox.add(tx, await views.updatedEvents(tx, conversationId, await this.deps.participants.activeUserIds(tx, conversationId)));
       return true;
     });
     if (restored) this.deps.relay.kick();

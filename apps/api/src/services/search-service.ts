@@ -1,10 +1,9 @@
 import type { Database } from "@parley/db";
-import { ParleyError, type Message, type Page } from "@parley/protocol";
+import { ParleyError, toWireMessage, type Message, type Page } from "@parley/protocol";
 import { z } from "zod";
 import type { MessageRepository } from "../repositories/message-repository";
 import { HIGHLIGHT_START, HIGHLIGHT_STOP, type SearchRepository } from "../repositories/search-repository";
 import type { Actor } from "./actor";
-import { toMessage } from "./message-view";
 import { decodeCursor, encodeCursor } from "./page-cursor";
 
 export interface SearchServiceDeps {
@@ -72,7 +71,7 @@ export class SearchService {
       const row = rows.get(hit.id);
       // Deleted between the two reads: a deleted message never matches.
       if (row?.deletedAt !== null) continue;
-      const message = toMessage(row);
+      const message = toWireMessage(row);
       items.push({ ...message, message, snippet: snippetHtml(hit.snippet), rank: hit.rank });
     }
     const last = page.at(-1);

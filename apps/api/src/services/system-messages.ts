@@ -1,4 +1,4 @@
-import type { Tx } from "../repositories/transaction";
+import type { Tx } from "@parley/db";
 
 /**
  * Appends a `system` message (sender null) to a conversation inside the caller's transaction: takes the next

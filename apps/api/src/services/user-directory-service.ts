@@ -1,7 +1,6 @@
-import type { Database } from "@parley/db";
+import type { Database, Executor } from "@parley/db";
 import { ParleyError, text, type Page, type PublicUser } from "@parley/protocol";
 import { z } from "zod";
-import type { Executor } from "../repositories/transaction";
 import type { UserRow } from "../repositories/user-repository";
 import type { ContactFilter, ContactRule, UserDirectoryRepository } from "../repositories/user-directory-repository";
 import type { Actor } from "./actor";
