@@ -11,6 +11,9 @@ export interface ApiError {
   readonly retry_after_ms?: number;
 }
 
+/** The answer when the API could not be reached (whichever way the edge asked): 503 unavailable, to retry. */
+export const API_UNAVAILABLE = { ok: false, status: ERRORS.unavailable.status, error: { code: "unavailable", message: "The API did not answer; retry later." } } as const satisfies ApiAnswer;
+
 export type ApiAnswer = { readonly ok: true; readonly status: number; readonly body: unknown } | { readonly ok: false; readonly status: number; readonly error: ApiError };
 
 export interface ApiRequest {
@@ -114,7 +117,7 @@ export class ApiClient implements ApiGateway {
       text = await response.text();
     } catch (error) {
       this.options.logger.warn({ err: error, method, path }, "API request failed");
-      return { ok: false, status: 503, error: { code: "unavailable", message: "The API did not answer; retry later." } };
+      return API_UNAVAILABLE;
     }
     let parsed: unknown;
     try {

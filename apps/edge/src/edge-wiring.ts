@@ -1,5 +1,6 @@
 import { createTokenVerifier, fromConfig, RevocationStore } from "@parley/auth";
-import { BLOCKS_CONTROL, blockSignal, busKeys, ChannelSubscriber, createRedisClient, parseJsonWith, PresenceStore, type BusKeys } from "@parley/bus";
+import { BLOCKS_CONTROL, blockSignal, busKeys, ChannelSubscriber, createRedisClient, PresenceStore, type BusKeys } from "@parley/bus";
+import { parseJsonWith } from "@parley/protocol";
 import { systemClock, type Clock, type EdgeConfig } from "@parley/config";
 import { createMetrics, logConnectionErrors, redisCheck, type CloseStep, type Logger, type ReadinessCheck } from "@parley/observability";
 import type { Registry } from "prom-client";

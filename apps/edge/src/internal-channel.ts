@@ -1,5 +1,5 @@
 import type { Logger } from "@parley/observability";
-import { isErrorCode } from "@parley/protocol";
+import { isErrorCode, parseJsonWith } from "@parley/protocol";
 import {
   INTERNAL_CHANNEL_PATH,
   internalResponseFrame,
@@ -9,7 +9,7 @@ import {
   type InternalResult,
 } from "@parley/protocol/internal";
 import { WebSocket } from "ws";
-import type { ApiAnswer, ApiCall, ApiCaller, ApiGateway } from "./api-client";
+import { API_UNAVAILABLE, type ApiAnswer, type ApiCall, type ApiCaller, type ApiGateway } from "./api-client";
 
 export interface InternalChannelOptions {
   /** The API's base URL (http:// or https://); the channel is its ws:// or wss:// twin. */
@@ -28,7 +28,6 @@ interface Pending {
   readonly deadline: number;
 }
 
-const UNAVAILABLE: ApiAnswer = { ok: false, status: 503, error: { code: "unavailable", message: "The API did not answer; retry later." } };
 const RECONNECT_MIN_MS = 100;
 const RECONNECT_MAX_MS = 5_000;
 
@@ -174,7 +173,7 @@ export class InternalChannel implements ApiGateway {
     this.outgoing = [];
     const ws = this.ws;
     if (ws === undefined || !this.open) {
-      for (const command of commands) this.settle(command.id, UNAVAILABLE);
+      for (const command of commands) this.settle(command.id, API_UNAVAILABLE);
       return;
     }
     for (let start = 0; start < commands.length; start += MAX_INTERNAL_BATCH) {
@@ -183,20 +182,14 @@ export class InternalChannel implements ApiGateway {
   }
 
   private receive(text: string): void {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(text);
-    } catch {
-      raw = undefined;
-    }
-    const frame = internalResponseFrame.safeParse(raw);
-    if (!frame.success) {
+    const frame = parseJsonWith(internalResponseFrame, text);
+    if (frame === undefined) {
       // Answers we cannot read would leave commands hanging: reconnect, and the pending ones fail as unavailable.
       this.options.logger.error("internal channel answer did not parse; reconnecting");
       this.ws?.terminate();
       return;
     }
-    for (const result of frame.data.results) this.settle(result.id, toAnswer(result));
+    for (const result of frame.results) this.settle(result.id, toAnswer(result));
   }
 
   private settle(id: number, answer: ApiAnswer): void {
@@ -210,7 +203,7 @@ export class InternalChannel implements ApiGateway {
     const pending = [...this.pending.values()];
     this.pending.clear();
     this.outgoing = [];
-    for (const { resolve } of pending) resolve(UNAVAILABLE);
+    for (const { resolve } of pending) resolve(API_UNAVAILABLE);
   }
 
   /** Pending commands are in id order, and every deadline is the same length after its start: stop at the first live one. */
@@ -218,7 +211,7 @@ export class InternalChannel implements ApiGateway {
     const now = Date.now();
     for (const [id, pending] of this.pending) {
       if (pending.deadline > now) return;
-      this.settle(id, UNAVAILABLE);
+      this.settle(id, API_UNAVAILABLE);
     }
   }
 }

@@ -17,20 +17,18 @@ export function algorithmForKey(key: KeyObject): JwtAlgorithm {
   throw new AuthConfigError(`unsupported key type ${key.asymmetricKeyType ?? "unknown"}: use an RSA or P-256 EC key`);
 }
 
-export function algorithmForPublicKey(pem: string): JwtAlgorithm {
-  try {
-    return algorithmForKey(createPublicKey(pem));
-  } catch (error) {
-    if (error instanceof AuthConfigError) throw error;
-    throw new AuthConfigError("the JWT public key is not a readable PEM (SPKI) key", { cause: error });
-  }
-}
+const PEM_KINDS = {
+  public: { read: createPublicKey, format: "SPKI" },
+  private: { read: createPrivateKey, format: "PKCS#8" },
+} as const;
 
-export function algorithmForPrivateKey(pem: string): JwtAlgorithm {
+/** The algorithm of a PEM key (`public`: SPKI, to verify; `private`: PKCS#8, to sign); a key it cannot read or use is an AuthConfigError. */
+export function algorithmForPem(pem: string, kind: keyof typeof PEM_KINDS): JwtAlgorithm {
+  const { read, format } = PEM_KINDS[kind];
   try {
-    return algorithmForKey(createPrivateKey(pem));
+    return algorithmForKey(read(pem));
   } catch (error) {
     if (error instanceof AuthConfigError) throw error;
-    throw new AuthConfigError("the JWT private key is not a readable PEM (PKCS#8) key", { cause: error });
+    throw new AuthConfigError(`the JWT ${kind} key is not a readable PEM (${format}) key`, { cause: error });
   }
 }

@@ -1,4 +1,5 @@
 import { Cluster, type Redis } from "ioredis";
+import { parseJsonWith } from "@parley/protocol";
 import { z } from "zod";
 
 /** What the verifier needs: is this token id revoked? */
@@ -207,23 +208,17 @@ export class RevocationStore implements RevocationChecker {
 
   readonly #onMessage = (channel: string, message: string): void => {
     if (channel !== this.#channel) return;
-    let payload: unknown;
-    try {
-      payload = JSON.parse(message);
-    } catch {
-      return;
-    }
-    const parsed = revocationMessage.safeParse(payload);
-    if (!parsed.success) return;
+    const signal = parseJsonWith(revocationMessage, message);
+    if (signal === undefined) return;
     this.#broadcasts += 1;
-    if ("sub" in parsed.data) {
-      const { sub, revoked } = parsed.data;
+    if ("sub" in signal) {
+      const { sub, revoked } = signal;
       if (revoked) this.#subjectCache.set(sub, { revoked: true, until: Number.POSITIVE_INFINITY });
       else this.#subjectCache.delete(sub);
       if (revoked) for (const listener of [...this.#subjectListeners]) listener(sub);
       return;
     }
-    const { jti, exp } = parsed.data;
+    const { jti, exp } = signal;
     this.#remember(jti, { revoked: true, until: exp * 1000 });
     for (const listener of [...this.#listeners]) listener(jti);
   };

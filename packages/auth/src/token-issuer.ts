@@ -1,7 +1,7 @@
 import type { JwtConfig } from "@parley/config";
 import { importPKCS8, SignJWT, type CryptoKey, type JWTPayload } from "jose";
 import { uuidv7 } from "uuidv7";
-import { algorithmForPrivateKey, assertSecret, type JwtAlgorithm } from "./algorithms";
+import { algorithmForPem, assertSecret, type JwtAlgorithm } from "./algorithms";
 import { AuthConfigError } from "./auth-error";
 import { tokenClaimsSchema, type TokenClaims } from "./token-claims";
 
@@ -52,7 +52,7 @@ function signingKey(options: TokenIssuerOptions): { algorithm: JwtAlgorithm; key
     return { algorithm: "HS256", key: () => Promise.resolve(key) };
   }
   const pem = options.privateKey ?? "";
-  const algorithm = algorithmForPrivateKey(pem);
+  const algorithm = algorithmForPem(pem, "private");
   if (options.algorithm !== undefined && options.algorithm !== algorithm) throw new AuthConfigError(`the private key is for ${algorithm}, not ${options.algorithm}`);
   let imported: Promise<CryptoKey> | undefined;
   return {

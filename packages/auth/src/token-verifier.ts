@@ -1,6 +1,6 @@
 import type { JwtConfig } from "@parley/config";
 import { createRemoteJWKSet, errors, importSPKI, jwtVerify, type JWTPayload, type JWTVerifyOptions } from "jose";
-import { algorithmForPublicKey, assertSecret, type JwtAlgorithm } from "./algorithms";
+import { algorithmForPem, assertSecret, type JwtAlgorithm } from "./algorithms";
 import { AuthConfigError, AuthError } from "./auth-error";
 import type { RevocationChecker } from "./revocation-store";
 import { tokenClaimsSchema, type TokenClaims } from "./token-claims";
@@ -59,7 +59,7 @@ function keySource(options: TokenVerifierOptions): { algorithms: JwtAlgorithm[];
 
   if (options.publicKey !== undefined) {
     const pem = options.publicKey;
-    const alg = algorithmForPublicKey(pem);
+    const alg = algorithmForPem(pem, "public");
     if (options.algorithms !== undefined && !options.algorithms.includes(alg)) {
       throw new AuthConfigError(`the public key is for ${alg}, which is not in the configured algorithms (${options.algorithms.join(", ")})`);
     }

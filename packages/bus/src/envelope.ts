@@ -1,4 +1,4 @@
-import { conversationEvent, type ConversationEvent } from "@parley/protocol";
+import { conversationEvent, parseJsonWith, type ConversationEvent } from "@parley/protocol";
 import { z } from "zod";
 
 /** What travels on a user's channel, fully parsed: the event, its position in that user's stream, and its commit time (ms). */
@@ -25,18 +25,6 @@ export type LiveHeader = z.infer<typeof liveHeader>;
 export interface LivePayload {
   readonly header: LiveHeader;
   readonly frame: string;
-}
-
-/** Parses a JSON payload from Redis with `schema`; undefined for anything malformed (never throws). */
-export function parseJsonWith<S extends z.ZodType>(schema: S, text: string): z.output<S> | undefined {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  const parsed = schema.safeParse(raw);
-  return parsed.success ? parsed.data : undefined;
 }
 
 /**

@@ -1,5 +1,5 @@
 export { ChannelSubscriber } from "./channel-subscriber";
-export { comparePos, EVENT_TYPES, eventEnvelope, liveHeader, parseEnvelope, parseJsonWith, parseLivePayload, parseStoredEvent, staticHeaderOf, type EventEnvelope, type LiveHeader, type LivePayload } from "./envelope";
+export { comparePos, EVENT_TYPES, eventEnvelope, liveHeader, parseEnvelope, parseLivePayload, parseStoredEvent, staticHeaderOf, type EventEnvelope, type LiveHeader, type LivePayload } from "./envelope";
 export { EventPublisher, type EventPublisherOptions, type PublishableEvent, type UnreadCompanion } from "./event-publisher";
 export { latestPos, readUserStream, type ReplayResult } from "./event-stream";
 export { busKeys, type BusKeys } from "./keys";

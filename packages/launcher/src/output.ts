@@ -1,3 +1,4 @@
+import { parseJsonWith } from "@parley/protocol";
 import { z } from "zod";
 
 /** Where the launcher writes: its own lines and every child's, each prefixed with a padded name. */
@@ -84,15 +85,9 @@ const LEVEL_NAMES: Record<string, { label: string; color: number } | undefined> 
 /** `{"level":30,"time":…,"msg":"listening"}` → `12:00:01.123 INFO  listening`; anything else unchanged. */
 export function prettyLogLine(text: string, color = false): string {
   if (!text.startsWith("{")) return text;
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return text;
-  }
-  const parsed = pinoLine.safeParse(json);
-  if (!parsed.success || parsed.data.msg === undefined) return text;
-  const { time, level, msg, err } = parsed.data;
+  const parsed = parseJsonWith(pinoLine, text);
+  if (parsed?.msg === undefined) return text;
+  const { time, level, msg, err } = parsed;
   const known = typeof level === "number" ? LEVELS[level] : LEVEL_NAMES[String(level)];
   const label = known?.label ?? String(level ?? "").toUpperCase().padEnd(5);
   const when = time === undefined ? "" : `${clock(time)} `;

@@ -2,6 +2,7 @@ export * from "./common";
 export * from "./errors";
 export * from "./events";
 export * from "./frames";
+export * from "./json";
 export * from "./rest";
 export * from "./server-frames";
 export * from "./rest-routes";

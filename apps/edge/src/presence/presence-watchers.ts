@@ -1,6 +1,6 @@
-import { parseJsonWith, type BusKeys, type ChannelSubscriber, type PresenceStore } from "@parley/bus";
+import type { BusKeys, ChannelSubscriber, PresenceStore } from "@parley/bus";
 import type { Logger } from "@parley/observability";
-import { presenceEvent, type Presence } from "@parley/protocol";
+import { parseJsonWith, presenceEvent, type Presence } from "@parley/protocol";
 import type { Clock } from "@parley/config";
 import type { Connection } from "../connection";
 import { TopicHub } from "../delivery/topic-hub";

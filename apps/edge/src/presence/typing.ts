@@ -1,6 +1,6 @@
-import { parseJsonWith, publishToChannel, type BusKeys, type ChannelSubscriber, type RedisClient } from "@parley/bus";
+import { publishToChannel, type BusKeys, type ChannelSubscriber, type RedisClient } from "@parley/bus";
 import type { Logger } from "@parley/observability";
-import { typingEvent, type TypingEvent } from "@parley/protocol";
+import { parseJsonWith, typingEvent, type TypingEvent } from "@parley/protocol";
 import { z } from "zod";
 import type { Connection } from "../connection";
 import { TopicHub } from "../delivery/topic-hub";
