@@ -10,6 +10,14 @@ import { TcpBalancer } from "./tcp-balancer";
 const here = path.dirname(fileURLToPath(import.meta.url));
 const appDir = (app: "api" | "edge" | "worker") => path.resolve(here, "../../../apps", app);
 const UNLIMITED = "1000000";
+/** The load is the experiment: no rate limit of the API or the edges may shape it (each app reads the ones it has). */
+const NO_RATE_LIMITS = {
+  MESSAGE_RATE_LIMIT: UNLIMITED,
+  REQUEST_RATE_LIMIT: UNLIMITED,
+  IP_REQUEST_RATE_LIMIT: UNLIMITED,
+  REGISTER_RATE_LIMIT: UNLIMITED,
+  HANDSHAKE_RATE_LIMIT: UNLIMITED,
+} as const;
 
 export interface ClusterSettings {
   /** How long a draining edge spreads its clients' reconnects over (DRAIN_SPREAD_MS). */
@@ -201,20 +209,16 @@ export class ChaosCluster {
   private apiEnv(): Record<string, string> {
     return {
       ...this.common(),
+      ...NO_RATE_LIMITS,
       DATABASE_URL: this.database.url,
-      MESSAGE_RATE_LIMIT: UNLIMITED,
-      REQUEST_RATE_LIMIT: UNLIMITED,
-      IP_REQUEST_RATE_LIMIT: UNLIMITED,
-      REGISTER_RATE_LIMIT: UNLIMITED,
     };
   }
 
   private edgeEnv(): Record<string, string> {
     return {
       ...this.common(),
+      ...NO_RATE_LIMITS,
       API_URL: this.balancer.url,
-      MESSAGE_RATE_LIMIT: UNLIMITED,
-      HANDSHAKE_RATE_LIMIT: UNLIMITED,
       MAX_CONNECTIONS_PER_USER: "10",
       HEARTBEAT_MS: "2s",
       DRAIN_SPREAD_MS: this.settings.drainSpread,

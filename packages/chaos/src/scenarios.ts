@@ -1,6 +1,6 @@
 import { waitFor } from "@parley/testing";
 import type postgres from "postgres";
-import type { ChaosCluster } from "./cluster";
+import type { ChaosCluster, Node } from "./cluster";
 import type { Fleet } from "./fleet";
 
 export interface FaultContext {
@@ -25,6 +25,16 @@ export interface Scenario {
   readonly offlineRecipients?: number;
   /** Breaks the cluster and brings it back; returns once the fault is over (clients may still be reconnecting). */
   run(ctx: FaultContext): Promise<void>;
+}
+
+/** Runs `during` with the node frozen (SIGSTOP), and thaws it (SIGCONT) however `during` ends. */
+async function whileStopped(node: Node, during: () => Promise<unknown>): Promise<void> {
+  node.signal("SIGSTOP");
+  try {
+    await during();
+  } finally {
+    node.signal("SIGCONT");
+  }
 }
 
 const acked = (fleet: Fleet) => fleet.records.reduce((sum, record) => sum + record.acked.length, 0);
@@ -87,15 +97,12 @@ export const SCENARIOS: readonly Scenario[] = [
     apis: 1,
     async run({ cluster, fleet, note }) {
       const edge = cluster.edge(0);
-      edge.signal("SIGSTOP");
-      try {
+      await whileStopped(edge, async () => {
         await progress(fleet, 5);
         await cluster.redis.restart({ keepData: false });
         await progress(fleet, 5);
         await waitFor(() => fleet.allOpen() && fleet.on(edge.name) === 0, { timeout: 60_000, interval: 100, message: "clients of the stalled edge reconnected elsewhere" });
-      } finally {
-        edge.signal("SIGCONT");
-      }
+      });
       note("clients resumed from positions in the lost streams");
     },
   },
@@ -160,11 +167,8 @@ export const SCENARIOS: readonly Scenario[] = [
     fault: "SIGSTOP edge-2, SIGCONT after the stall",
     apis: 1,
     async run({ cluster, stallMs, note }) {
-      const edge = cluster.edge(1);
-      edge.signal("SIGSTOP");
       // The stall is the fault itself: the edge stays frozen this long, whatever the clients do meanwhile.
-      await new Promise((resolve) => setTimeout(resolve, stallMs));
-      edge.signal("SIGCONT");
+      await whileStopped(cluster.edge(1), () => new Promise((resolve) => setTimeout(resolve, stallMs)));
       note(`edge-2 stopped for ${stallMs / 1000} s`);
     },
   },

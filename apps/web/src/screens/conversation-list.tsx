@@ -1,8 +1,10 @@
 import type { RestResponse } from "@parley/sdk";
 import { useCallback, useEffect, useState } from "preact/hooks";
+import { MoreButton, ToggleButton } from "../components/buttons";
 import { PresenceDot } from "../components/presence-dot";
 import { describeError } from "../errors";
 import type { Live } from "../live";
+import { appendNextPage } from "../paging";
 import { navigate } from "../router";
 import type { Me, Session } from "../session";
 import { useStore } from "../store";
@@ -56,16 +58,7 @@ export function ConversationList({ session, live, me, archived }: { session: Ses
     return live.onConversationsChanged(() => void load());
   }, [load, live]);
 
-  const more = async () => {
-    if (cursor === null) return;
-    try {
-      const page = await session.rest.api.listConversations({ query: { archived, limit: 50, cursor } });
-      setItems((current) => [...(current ?? []), ...page.items]);
-      setCursor(page.next_cursor);
-    } catch (caught) {
-      setError(describeError(caught));
-    }
-  };
+  const more = () => appendNextPage(cursor, (after) => session.rest.api.listConversations({ query: { archived, limit: 50, cursor: after } }), { setItems, setCursor, setError });
 
   const settings = async (conversation: Conversation, change: { muted?: boolean; archived?: boolean }) => {
     try {
@@ -124,33 +117,15 @@ export function ConversationList({ session, live, me, archived }: { session: Ses
                   )}
                 </a>
                 <span class="list-actions">
-                  <button
-                    type="button"
-                    class="small"
-                    aria-label={`${conversation.muted ? "Unmute" : "Mute"} ${title}`}
-                    onClick={() => void settings(conversation, { muted: !conversation.muted })}
-                  >
-                    {conversation.muted ? "Unmute" : "Mute"}
-                  </button>
-                  <button
-                    type="button"
-                    class="small"
-                    aria-label={`${conversation.archived ? "Unarchive" : "Archive"} ${title}`}
-                    onClick={() => void settings(conversation, { archived: !conversation.archived })}
-                  >
-                    {conversation.archived ? "Unarchive" : "Archive"}
-                  </button>
+                  <ToggleButton on={conversation.muted} verb={["Mute", "Unmute"]} subject={title} onToggle={() => void settings(conversation, { muted: !conversation.muted })} />
+                  <ToggleButton on={conversation.archived} verb={["Archive", "Unarchive"]} subject={title} onToggle={() => void settings(conversation, { archived: !conversation.archived })} />
                 </span>
               </li>
             );
           })}
         </ul>
       )}
-      {cursor !== null && (
-        <button type="button" onClick={() => void more()}>
-          Show more
-        </button>
-      )}
+      <MoreButton cursor={cursor} label="Show more" onMore={more} />
     </section>
   );
 }

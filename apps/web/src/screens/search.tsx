@@ -1,6 +1,8 @@
 import type { RestResponse } from "@parley/sdk";
 import { useEffect, useState } from "preact/hooks";
+import { MoreButton } from "../components/buttons";
 import { describeError } from "../errors";
+import { appendNextPage } from "../paging";
 import { navigate } from "../router";
 import type { Session } from "../session";
 
@@ -32,16 +34,7 @@ export function SearchScreen({ session, q }: { session: Session; q: string }) {
     };
   }, [session, q]);
 
-  const more = async () => {
-    if (cursor === null) return;
-    try {
-      const page = await session.rest.api.searchMessages({ query: { q, limit: 50, cursor } });
-      setHits((current) => [...(current ?? []), ...page.items]);
-      setCursor(page.next_cursor);
-    } catch (caught) {
-      setError(describeError(caught));
-    }
-  };
+  const more = () => appendNextPage(cursor, (after) => session.rest.api.searchMessages({ query: { q, limit: 50, cursor: after } }), { setItems: setHits, setCursor, setError });
 
   const submit = (event: SubmitEvent) => {
     event.preventDefault();
@@ -81,11 +74,7 @@ export function SearchScreen({ session, q }: { session: Session; q: string }) {
               </li>
             ))}
           </ul>
-          {cursor !== null && (
-            <button type="button" onClick={() => void more()}>
-              More results
-            </button>
-          )}
+          <MoreButton cursor={cursor} label="More results" onMore={more} />
         </>
       )}
     </section>
