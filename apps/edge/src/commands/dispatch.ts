@@ -14,36 +14,33 @@ export type CommandContext = Pick<EdgeContext, "api" | "blocks" | "clock" | "log
   readonly config: Pick<EdgeConfig, "JWT_CLOCK_TOLERANCE" | "REDIS_KEY_PREFIX">;
 };
 
+/** Each client frame type with its frame. */
+type FrameOf = { [F in ClientFrame as F["type"]]: F };
+
+/** One handler per client frame type: the table is exhaustive, so a frame type without a command does not compile. */
+type Commands = { [T in keyof FrameOf]: (ctx: CommandContext, connection: Connection, frame: FrameOf[T]) => Promise<void> | void };
+
+const COMMANDS: Commands = {
+  ping: (_ctx, connection, frame) => {
+    connection.send({ type: "pong", ...(frame.id === undefined ? {} : { id: frame.id }) });
+  },
+  auth: reauthenticate,
+  send_message: sendMessage,
+  edit_message: editMessage,
+  delete_message: deleteMessage,
+  mark_read: markRead,
+  mark_delivered: markDelivered,
+  typing_start: typing,
+  typing_stop: typing,
+  subscribe,
+  unsubscribe,
+  resume,
+  set_status: setStatus,
+  watch_presence: watchPresence,
+};
+
 /** Runs one parsed command of an open socket; every command is answered (`ack`/`error`, `pong` for ping). */
-export async function runCommand(ctx: CommandContext, connection: Connection, frame: ClientFrame): Promise<void> {
-  switch (frame.type) {
-    case "ping":
-      connection.send({ type: "pong", ...(frame.id === undefined ? {} : { id: frame.id }) });
-      return;
-    case "auth":
-      return reauthenticate(ctx, connection, frame);
-    case "send_message":
-      return sendMessage(ctx, connection, frame);
-    case "edit_message":
-      return editMessage(ctx, connection, frame);
-    case "delete_message":
-      return deleteMessage(ctx, connection, frame);
-    case "mark_read":
-      return markRead(ctx, connection, frame);
-    case "mark_delivered":
-      return markDelivered(ctx, connection, frame);
-    case "typing_start":
-    case "typing_stop":
-      return typing(ctx, connection, frame);
-    case "subscribe":
-      return subscribe(ctx, connection, frame);
-    case "unsubscribe":
-      return unsubscribe(ctx, connection, frame);
-    case "resume":
-      return resume(ctx, connection, frame);
-    case "set_status":
-      return setStatus(ctx, connection, frame);
-    case "watch_presence":
-      return watchPresence(ctx, connection, frame);
-  }
+export async function runCommand<T extends keyof FrameOf>(ctx: CommandContext, connection: Connection, frame: FrameOf[T] & { type: T }): Promise<void> {
+  const command: Commands[T] = COMMANDS[frame.type];
+  await command(ctx, connection, frame);
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { policySchema, type ContactRule, type PolicyDefinition } from "./policy-schema";
-import { POLICY_PRESETS } from "./presets";
+import { POLICY_PRESETS, type PresetName } from "./presets";
 
 /** The role of back-office integrations: acts through REST only, may act on behalf of anyone. */
 export const SERVICE_ROLE = "service";
@@ -103,22 +103,21 @@ export class PolicyError extends Error {
 
 /** PARLEY_POLICY: a preset name, or a path to a JSON policy file. */
 export function loadPolicy(spec: string): Policy {
-  if (Object.hasOwn(POLICY_PRESETS, spec)) {
-    return new Policy(policySchema.parse(POLICY_PRESETS[spec as keyof typeof POLICY_PRESETS]));
-  }
-  if (!/[/\\.]/.test(spec)) {
+  const preset = Object.hasOwn(POLICY_PRESETS, spec);
+  if (!preset && !/[/\\.]/.test(spec)) {
     throw new PolicyError(`PARLEY_POLICY: unknown preset "${spec}" (presets: ${Object.keys(POLICY_PRESETS).join(", ")}; or a path to a JSON file)`);
   }
+  const file = preset ? POLICY_PRESETS[spec as PresetName] : spec;
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(spec, "utf8"));
+    raw = JSON.parse(readFileSync(file, "utf8"));
   } catch (error) {
-    throw new PolicyError(`PARLEY_POLICY: cannot read policy file ${spec}: ${(error as Error).message}`);
+    throw new PolicyError(`PARLEY_POLICY: cannot read policy file ${file}: ${(error as Error).message}`);
   }
   const parsed = policySchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new PolicyError(`PARLEY_POLICY: ${spec}: ${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}`);
+    throw new PolicyError(`PARLEY_POLICY: ${file}: ${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}`);
   }
   return new Policy(parsed.data);
 }
