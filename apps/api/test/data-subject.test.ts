@@ -179,8 +179,9 @@ describe("DELETE /v1/users/me (GDPR art. 17)", () => {
       const events = await probe.next();
       const counts = ofType(events.get(bob.id), "unread_count");
       expect(counts.filter((e) => e.conversation_id === group).at(-1)).toMatchObject({ unread_count: 1 });
-      expect(counts.filter((e) => e.conversation_id === direct.id).at(-1)).toMatchObject({ unread_count: 0 });
-      expect(counts.at(-1)?.total).toBe(1);
+      // The archived direct conversation is erased last (live storage first), so its event carries the final total.
+      // Events of different conversations may reach a stream in either order (docs/ARCHITECTURE.md, "Unread counters").
+      expect(counts.filter((e) => e.conversation_id === direct.id).at(-1)).toMatchObject({ unread_count: 0, total: 1 });
       // Cy had read everything of Ada's (their own message came after): nothing changed for them.
       expect(ofType(events.get(cy.id), "unread_count")).toEqual([]);
     } finally {
