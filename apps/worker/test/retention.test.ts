@@ -1,5 +1,6 @@
 import { RETENTION_SCHEDULER_ID } from "@parley/bus";
 import { recountOfParticipant, schema } from "@parley/db";
+import { systemClock } from "@parley/config";
 import { createLogger } from "@parley/observability";
 import { and, eq, isNull, sql } from "drizzle-orm";
 import { mkdtempSync, writeFileSync } from "node:fs";
@@ -114,7 +115,7 @@ describe("MESSAGE_RETENTION purge", () => {
     writeFileSync(file, JSON.stringify({ name: "custom", retention: { direct: "7d", group: "off" } }));
     const retention = retentionByType(30 * DAY, file);
     expect(retention).toEqual({ direct: 7 * DAY, group: undefined, support: 30 * DAY });
-    const purger = new Purger({ database: harness.db, clock: { now: () => new Date() }, logger: silent, metrics: node.metrics, retention, batchSize: 100 });
+    const purger = new Purger({ database: harness.db, clock: systemClock, logger: silent, metrics: node.metrics, retention, batchSize: 100 });
     const now = new Date();
     const [a, b] = [await harness.user(), await harness.user()];
     const group = await harness.conversation([a.id, b.id]);

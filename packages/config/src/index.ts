@@ -16,4 +16,4 @@ export {
   type WorkerConfig,
 } from "./schemas";
 export { clientAddressResolver, type TrustProxySetting } from "./client-address";
-export { systemClock, type Clock } from "./clock";
+export { systemClock, type Clock, type ClockTimer } from "./clock";

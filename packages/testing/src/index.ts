@@ -1,5 +1,5 @@
 export { freePort, startAppProcess, type AppProcess, type AppProcessOptions } from "./app-process";
-export { ShiftedClock } from "./clock";
+export { ManualClock, ShiftedClock } from "./clock";
 export { createTestDatabase, databaseUrl, type TestDatabase, type TestDatabaseOptions } from "./databases";
 export { createTestRedis, type TestRedis, type TestRedisOptions } from "./redis";
 export { resolveRedisCluster, startRedisCluster, type RedisClusterNode, type RedisClusterOptions, type TestRedisCluster } from "./redis-cluster";

@@ -2,7 +2,7 @@ import { EMAIL_JOB_NAME, emailJobOptions, PresenceStore, type EmailJobData } fro
 import { loadConfig, workerEnv, type Clock, type WorkerConfig } from "@parley/config";
 import { createDb, migrate, migrationsFingerprint, schema, type Database } from "@parley/db";
 import { createLogger, type Logger } from "@parley/observability";
-import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from "@parley/testing";
+import { createTestDatabase, createTestRedis, ManualClock, type TestDatabase, type TestRedis } from "@parley/testing";
 import type { Job } from "bullmq";
 import { and, eq, sql } from "drizzle-orm";
 import { Redis } from "ioredis";
@@ -14,14 +14,10 @@ import { SmtpInbox } from "@parley/testing/smtp-inbox";
 export const TEST_EMAIL_DELAY_MS = 300;
 export const TEST_APP_URL = "https://app.parley.test";
 
-/** A clock the test moves by hand. */
-export class TestClock implements Clock {
-  constructor(private current: Date = new Date()) {}
-  now(): Date {
-    return new Date(this.current);
-  }
+/** A clock the test moves by hand; it stands still in between, so rows written at `now()` compare equal to it. */
+export class TestClock extends ManualClock implements Clock {
   set(at: Date): void {
-    this.current = at;
+    this.setTo(at);
   }
 }
 
