@@ -1,6 +1,6 @@
 import { AuthError, type TokenVerifier } from "@parley/auth";
 import type { Logger } from "@parley/observability";
-import type { Clock } from "@parley/config";
+import type { Clock, ClockTimer } from "@parley/config";
 import type { Connection, Identity } from "./connection";
 import type { EdgeMetrics } from "./metrics";
 
@@ -29,13 +29,11 @@ export async function authenticate(verifier: TokenVerifier, token: string, metri
   }
 }
 
-const expiryTimers = new WeakMap<Connection, NodeJS.Timeout>();
-/** The longest delay a timer honours (about 24.8 days): a token that lives longer is looked at again then. */
-const MAX_TIMER_MS = 2_147_483_647;
+const expiryTimers = new WeakMap<Connection, ClockTimer>();
 
 /**
  * Closes the socket 4001 when its token expires (as the verifier sees it: exp plus the allowed clock skew),
- * unless a fresh `auth` frame replaced the token before.
+ * unless a fresh `auth` frame replaced the token before. The timer runs on the injected clock, as the verifier does.
  */
 export function trackExpiry(connection: Connection, clock: Clock, clockToleranceMs: number): void {
   connection.cancel(expiryTimers.get(connection));
@@ -44,9 +42,6 @@ export function trackExpiry(connection: Connection, clock: Clock, clockTolerance
   const delay = exp * 1000 + clockToleranceMs - clock.now().getTime();
   expiryTimers.set(
     connection,
-    connection.after(Math.min(delay, MAX_TIMER_MS), () => {
-      if (delay > MAX_TIMER_MS) trackExpiry(connection, clock, clockToleranceMs);
-      else connection.close("token_expired");
-    }),
+    connection.after(delay, () => connection.close("token_expired"), clock),
   );
 }

@@ -2,7 +2,7 @@ import type { TokenClaims } from "@parley/auth";
 import { CloseCode, closeCodeOf, ERRORS, type ErrorCode, type ServerFrame } from "@parley/protocol";
 import type { Duplex } from "node:stream";
 import type { WebSocket } from "ws";
-import type { Clock } from "@parley/config";
+import { systemClock, type Clock, type ClockTimer } from "@parley/config";
 import { EventGate, type DeliverableEvent } from "./delivery/event-gate";
 import type { EdgeMetrics } from "./metrics";
 
@@ -92,7 +92,7 @@ export class Connection {
   private subscribed: Set<string> | undefined;
   private typing: Set<string> | undefined;
   private watching: Set<string> | undefined;
-  readonly timers = new Set<NodeJS.Timeout>();
+  private readonly timers = new Set<ClockTimer>();
   readonly events: EventGate;
   private closing = false;
   private strikes: number[] = [];
@@ -247,9 +247,7 @@ export class Connection {
     const ws = this.options.ws;
     if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) {
       ws.close(closeCode, code);
-      const force = setTimeout(() => ws.terminate(), CLOSE_HANDSHAKE_MS);
-      force.unref();
-      this.timers.add(force);
+      this.timers.add(systemClock.setTimeout(() => ws.terminate(), CLOSE_HANDSHAKE_MS));
     }
     this.options.onClosing(this);
   }
@@ -268,24 +266,27 @@ export class Connection {
     if (this.isOpen()) this.options.ws.ping();
   }
 
-  after(ms: number, action: () => void): NodeJS.Timeout {
-    const timer = setTimeout(() => {
+  /**
+   * Runs `action` after `ms` unless the connection closes first. Real time unless `clock` is given: the timers a
+   * test may move (token expiry) run on the injected clock, the technical ones (auth deadline, hold) on real time.
+   */
+  after(ms: number, action: () => void, clock: Clock = systemClock): ClockTimer {
+    const timer = clock.setTimeout(() => {
       this.timers.delete(timer);
       action();
-    }, Math.max(0, Math.min(ms, 2_147_483_647)));
-    timer.unref();
+    }, ms);
     this.timers.add(timer);
     return timer;
   }
 
-  cancel(timer: NodeJS.Timeout | undefined): void {
+  cancel(timer: ClockTimer | undefined): void {
     if (timer === undefined) return;
-    clearTimeout(timer);
+    timer.clear();
     this.timers.delete(timer);
   }
 
   private clearTimers(): void {
-    for (const timer of this.timers) clearTimeout(timer);
+    for (const timer of this.timers) timer.clear();
     this.timers.clear();
   }
 }

@@ -106,12 +106,13 @@ export async function wireEdge(config: EdgeConfig, nodeId: string, logger: Logge
     keys,
     nodeId,
     graceMs,
+    clock,
     logger,
     localRefs: () => registry.authenticated().map((connection) => ({ userId: connection.userId, connectionId: connection.id, node: nodeId })),
   });
   const watchers = new PresenceWatchers({ subscriber, store, keys, clock, graceMs, pollMs: store.refreshIntervalMs, logger });
   const blocks = new BlockLists({ api, clock, logger });
-  const typing = new TypingHub({ subscriber, redis, keys, nodeId, ttlMs: options.typingTtlMs ?? 5_000, logger, blocked: (viewer, typist) => blocks.blocked(viewer, typist) || blocks.recentlyBlocked(viewer, typist) });
+  const typing = new TypingHub({ subscriber, redis, keys, nodeId, ttlMs: options.typingTtlMs ?? 5_000, clock, logger, blocked: (viewer, typist) => blocks.blocked(viewer, typist) || blocks.recentlyBlocked(viewer, typist) });
   const stopBlockWatch = await watchBlockSignals(subscriber, keys, blocks, watchers, registry, logger);
   const delivery = new UserDelivery({
     subscriber,

@@ -1,4 +1,5 @@
 import { publishToChannel, type BusKeys, type ConnectionRef, type PresenceStore, type RedisClient } from "@parley/bus";
+import type { Clock, ClockTimer } from "@parley/config";
 import type { Logger } from "@parley/observability";
 import type { PresenceEvent, PresenceStatus } from "@parley/protocol";
 
@@ -9,6 +10,8 @@ export interface PresenceTrackerOptions {
   readonly nodeId: string;
   /** After a user's last connection closes, how long to wait before announcing them offline (a reconnect does not flap). */
   readonly graceMs: number;
+  /** Whose time the grace period runs on (the store's `now` reads the same clock). */
+  readonly clock: Clock;
   readonly logger: Logger;
   /** This node's live connections, refreshed in the store so they outlive the TTL only while the node lives. */
   readonly localRefs: () => ConnectionRef[];
@@ -21,7 +24,7 @@ export interface PresenceTrackerOptions {
  */
 export class PresenceTracker {
   private refreshTimer: NodeJS.Timeout | undefined;
-  private readonly graces = new Map<string, NodeJS.Timeout>();
+  private readonly graces = new Map<string, ClockTimer>();
   private closed = false;
 
   constructor(private readonly options: PresenceTrackerOptions) {}
@@ -72,7 +75,7 @@ export class PresenceTracker {
 
   private afterGrace(userId: string): void {
     if (this.closed || this.graces.has(userId)) return;
-    const timer = setTimeout(() => {
+    const timer = this.options.clock.setTimeout(() => {
       this.graces.delete(userId);
       void this.options.store
         .connectionCount(userId)
@@ -83,7 +86,6 @@ export class PresenceTracker {
           this.options.logger.warn({ err: error, userId }, "presence grace check failed");
         });
     }, this.options.graceMs);
-    timer.unref();
     this.graces.set(userId, timer);
   }
 
@@ -92,7 +94,7 @@ export class PresenceTracker {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.refreshTimer);
-    for (const timer of this.graces.values()) clearTimeout(timer);
+    for (const timer of this.graces.values()) timer.clear();
     this.graces.clear();
     await this.options.store.removeNode(this.options.nodeId).catch((error: unknown) => {
       this.options.logger.warn({ err: error }, "could not remove this node from presence");

@@ -1,4 +1,5 @@
 import { publishToChannel, type BusKeys, type ChannelSubscriber, type RedisClient } from "@parley/bus";
+import type { Clock, ClockTimer } from "@parley/config";
 import type { Logger } from "@parley/observability";
 import { parseJsonWith, typingEvent, type TypingEvent } from "@parley/protocol";
 import { z } from "zod";
@@ -18,6 +19,8 @@ export interface TypingHubOptions {
   readonly nodeId: string;
   /** A typing indicator with no fresh `typing_start` for this long ends by itself. */
   readonly ttlMs: number;
+  /** Whose time the TTL runs on. */
+  readonly clock: Clock;
   readonly logger: Logger;
   /** Whether `viewerId` blocked `typistId`: then the viewer's sockets do not get the typist's typing. */
   readonly blocked: (viewerId: string, typistId: string) => boolean;
@@ -30,7 +33,7 @@ export interface TypingHubOptions {
  */
 export class TypingHub {
   private readonly hub: TopicHub<Connection>;
-  private readonly expiries = new Map<string, NodeJS.Timeout>();
+  private readonly expiries = new Map<string, ClockTimer>();
 
   constructor(private readonly options: TypingHubOptions) {
     this.hub = new TopicHub(options.subscriber, (channel, message) => {
@@ -61,14 +64,13 @@ export class TypingHub {
     const { node: _node, hide_from: hideFrom, ...frame } = signal;
     const hidden = new Set(hideFrom);
     const key = `${frame.conversation_id}|${frame.user_id}`;
-    clearTimeout(this.expiries.get(key));
+    this.expiries.get(key)?.clear();
     this.expiries.delete(key);
     if (frame.is_typing) {
-      const timer = setTimeout(() => {
+      const timer = this.options.clock.setTimeout(() => {
         this.expiries.delete(key);
         this.deliver(channel, { ...frame, is_typing: false }, hidden);
       }, this.options.ttlMs);
-      timer.unref();
       this.expiries.set(key, timer);
     }
     this.deliver(channel, frame, hidden);
@@ -87,7 +89,7 @@ export class TypingHub {
   }
 
   close(): void {
-    for (const timer of this.expiries.values()) clearTimeout(timer);
+    for (const timer of this.expiries.values()) timer.clear();
     this.expiries.clear();
   }
 }
