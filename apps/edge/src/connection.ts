@@ -267,8 +267,8 @@ export class Connection {
   }
 
   /**
-   * Runs `action` after `ms` unless the connection closes first. Real time unless `clock` is given: the timers a
-   * test may move (token expiry) run on the injected clock, the technical ones (auth deadline, hold) on real time.
+   * Runs `action` after `ms` unless the connection closes first. Real time unless `clock` is given: the deadlines a
+   * test moves the clock past (auth, token expiry) run on the injected clock, the technical ones on real time.
    */
   after(ms: number, action: () => void, clock: Clock = systemClock): ClockTimer {
     const timer = clock.setTimeout(() => {

@@ -90,11 +90,15 @@ export function startSession(ctx: EdgeContext, ws: WebSocket, socket: Duplex, re
   if (identity !== undefined) {
     void establish(ctx, connection, identity);
   } else {
-    connection.after(ctx.config.AUTH_TIMEOUT_MS, () => {
-      if (connection.state !== "awaiting_auth") return;
-      ctx.metrics.authFailures.inc({ reason: "timeout" });
-      connection.close("auth_timeout");
-    });
+    connection.after(
+      ctx.config.AUTH_TIMEOUT_MS,
+      () => {
+        if (connection.state !== "awaiting_auth") return;
+        ctx.metrics.authFailures.inc({ reason: "timeout" });
+        connection.close("auth_timeout");
+      },
+      ctx.clock,
+    );
   }
   return connection;
 }

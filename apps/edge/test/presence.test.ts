@@ -1,20 +1,42 @@
 import type { Stats } from "@parley/protocol";
-import { waitFor } from "@parley/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ShiftedClock, waitFor } from "@parley/testing";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { TestCluster, type RunningEdge, type TestUser } from "./support/cluster";
-import { socketsPerTest, WsClient } from "@parley/testing/ws-client";
+import { socketsPerTest, WsClient, type Frame } from "@parley/testing/ws-client";
 
 let cluster: TestCluster;
 let edgeA: RunningEdge;
 let edgeB: RunningEdge;
+/**
+ * An edge on the real clock with the default short presence TTL: nobody announces a dead node's users, a watcher's
+ * edge finds them by polling the store every TTL / 3.
+ */
+let lookout: RunningEdge;
 const open = socketsPerTest();
 let opsToken: string;
+/** The cluster's time: both edges read it, and a test moves it past a typing TTL or a grace period instead of waiting. */
+const clock = new ShiftedClock();
+const TYPING_TTL_MS = 20_000;
+const GRACE_MS = 30_000;
+/** Edges on the moved clock; they keep connections alive for minutes, so a move past a grace period leaves live ones live. */
+const onTheClock = { clock, typingTtlMs: TYPING_TTL_MS, presenceGraceMs: GRACE_MS, presenceTtlMs: 300_000 };
 
 const track = (client: WsClient) => open.track(client);
 
 async function pair(): Promise<{ alice: TestUser; bob: TestUser; conversationId: string }> {
   const [alice, bob] = await Promise.all([cluster.register(), cluster.register()]);
   return { alice, bob, conversationId: await cluster.directConversation(alice, bob) };
+}
+
+/**
+ * Resolves once the edges have set `count` timers of `ms` on the clock since `since` (a grace period starts once the
+ * store has the closed socket unregistered): only then does moving the clock run them.
+ */
+async function timersSet(since: number, ms: number, count = 1): Promise<void> {
+  await waitFor(() => {
+    const now = clock.now().getTime();
+    return clock.pending().filter((due) => now + due >= since + ms && now + due < since + ms + 10_000).length >= count;
+  });
 }
 
 async function stats(): Promise<Stats> {
@@ -25,9 +47,13 @@ async function stats(): Promise<Stats> {
 
 beforeAll(async () => {
   cluster = await TestCluster.start();
-  [edgeA, edgeB] = await Promise.all([cluster.startEdge(), cluster.startEdge()]);
+  [edgeA, edgeB, lookout] = await Promise.all([cluster.startEdge({}, onTheClock), cluster.startEdge({}, onTheClock), cluster.startEdge()]);
   opsToken = await cluster.token({ sub: "ops-integration", role: "service" });
 }, 60_000);
+
+afterEach(() => {
+  clock.reset();
+});
 
 afterAll(async () => {
   await cluster.close();
@@ -49,8 +75,14 @@ describe("typing", () => {
     const before = watcher.of("typing").length;
     await typist.request({ type: "typing_start", conversation_id: conversationId });
     await watcher.next((frame) => frame.type === "typing" && frame.is_typing === true && watcher.of("typing").indexOf(frame) >= before);
-    // No typing_stop: the indicator expires after the typing TTL (0.7 s in these tests).
-    await watcher.next((frame) => frame.type === "typing" && frame.is_typing === false && watcher.of("typing").indexOf(frame) > before, 3_000);
+    // No typing_stop: the indicator expires after the typing TTL on the watcher's edge, not before.
+    const expired = (frame: Frame) => frame.type === "typing" && frame.is_typing === false && watcher.of("typing").indexOf(frame) > before;
+    clock.advance(TYPING_TTL_MS - 5_000);
+    // An expiry would have been written to the socket before this pong.
+    await watcher.request({ type: "ping" });
+    expect(watcher.frames.filter(expired)).toEqual([]);
+    clock.advance(5_000);
+    await watcher.next(expired, 2_000);
 
     expect(unsubscribed.of("typing")).toHaveLength(0);
     expect(typist.of("typing")).toHaveLength(0);
@@ -84,8 +116,12 @@ describe("presence", () => {
     await waitFor(async () => (await stats()).nodes.find((node) => node.node === edgeA.node.nodeId)?.connections === 0);
     expect(watcher.of("presence").map((frame) => frame.status)).toEqual(["online", "away"]);
 
+    const closedAt = clock.now().getTime();
     await second.close();
-    const offline = await watcher.next((frame) => frame.type === "presence" && frame.status === "offline", 5_000);
+    await timersSet(closedAt, GRACE_MS);
+    expect(watcher.of("presence").map((frame) => frame.status)).toEqual(["online", "away"]);
+    clock.advance(GRACE_MS);
+    const offline = await watcher.next((frame) => frame.type === "presence" && frame.status === "offline", 2_000);
     expect(offline.last_seen).toEqual(expect.any(String));
     expect(watcher.of("presence").map((frame) => frame.status)).toEqual(["online", "away", "offline"]);
   });
@@ -101,11 +137,14 @@ describe("presence", () => {
     const leaving = track(await WsClient.connect(edgeA.url, carol.token));
     await watcher.next((frame) => frame.type === "presence" && frame.user_id === alice.id && frame.status === "online");
     await watcher.next((frame) => frame.type === "presence" && frame.user_id === carol.id && frame.status === "online");
+    const closedAt = clock.now().getTime();
     await first.close();
     track(await WsClient.connect(edgeB.url, alice.token));
     await leaving.close();
+    await timersSet(closedAt, GRACE_MS, 2);
+    clock.advance(GRACE_MS);
     // Carol left after alice's first socket closed: once the watcher hears carol went offline, alice's grace period has run out too.
-    await watcher.next((frame) => frame.type === "presence" && frame.user_id === carol.id && frame.status === "offline", 5_000);
+    await watcher.next((frame) => frame.type === "presence" && frame.user_id === carol.id && frame.status === "offline", 2_000);
     expect(watcher.of("presence").filter((frame) => frame.user_id === alice.id).map((frame) => frame.status)).toEqual(["online"]);
   });
 
@@ -128,7 +167,7 @@ describe("presence", () => {
   it("stops counting the connections of a node killed without warning after their TTL, and watchers see the user go offline", async () => {
     const { alice, bob } = await pair();
     const doomed = await cluster.startEdgeProcess("edge-doomed", { HEARTBEAT_MS: "1000" });
-    const watcher = track(await WsClient.connect(edgeA.url, bob.token));
+    const watcher = track(await WsClient.connect(lookout.url, bob.token));
     await watcher.request({ type: "watch_presence", user_ids: [alice.id] });
     const victim = track(await WsClient.connect(doomed.wsUrl, alice.token));
     await watcher.next((frame) => frame.type === "presence" && frame.status === "online");
