@@ -1,6 +1,7 @@
 import { ShiftedClock } from "@parley/testing";
 import net from "node:net";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
+import { sharedPerFile } from "@parley/testing/per-file";
 import { TestCluster, type RunningEdge } from "./support/cluster";
 import { handshakeStatus, socketsPerTest, WsClient } from "@parley/testing/ws-client";
 
@@ -19,18 +20,15 @@ function expiryOf(token: string): number {
 
 const track = (client: WsClient) => open.track(client);
 
-beforeAll(async () => {
+sharedPerFile(async () => {
   cluster = await TestCluster.start();
   [edgeA, edgeB] = await Promise.all([cluster.startEdge({ ALLOWED_ORIGINS: "https://app.example.com" }, { clock: clockA }), cluster.startEdge({}, { clock: clockB })]);
-}, 60_000);
+  return cluster;
+});
 
 afterEach(() => {
   clockA.reset();
   clockB.reset();
-});
-
-afterAll(async () => {
-  await cluster.close();
 });
 
 describe("authentication at the handshake", () => {

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { sharedPerFile } from "@parley/testing/per-file";
 import { TestCluster, type RunningEdge, type TestUser } from "./support/cluster";
 import { handshakeStatus, WsClient } from "@parley/testing/ws-client";
 
@@ -10,7 +11,7 @@ let alice: TestUser;
 let bob: TestUser;
 let conversationId: string;
 
-beforeAll(async () => {
+sharedPerFile(async () => {
   // A small per-address budget on the API: whose address it counts decides who gets refused.
   cluster = await TestCluster.start({ IP_REQUEST_RATE_LIMIT: "12" });
   [alice, bob] = await Promise.all([cluster.register(), cluster.register()]);
@@ -18,11 +19,8 @@ beforeAll(async () => {
   // The per-address REST budget counts commands that travel as REST requests (no INTERNAL_SECRET): internal-channel
   // commands are exempt from per-request limits by design (docs/ARCHITECTURE.md "Internal channel").
   [trusting, limited] = await Promise.all([cluster.startEdge({ TRUST_PROXY: "loopback", INTERNAL_SECRET: "" }), cluster.startEdge({ HANDSHAKE_RATE_LIMIT: "3" })]);
-}, 60_000);
-afterAll(async () => {
-  await cluster.close();
+  return cluster;
 });
-
 /** A socket that arrives through a load balancer on loopback, which names the client in X-Forwarded-For. */
 function viaProxy(edge: RunningEdge, token: string, clientAddress: string): Promise<WsClient> {
   return WsClient.connect(edge.url, token, { headers: { "x-forwarded-for": clientAddress } });

@@ -1,5 +1,6 @@
 import { serverFrame } from "@parley/protocol";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
+import { sharedPerFile } from "@parley/testing/per-file";
 import { TestCluster, type RunningEdge, type TestUser } from "./support/cluster";
 import { WsClient } from "@parley/testing/ws-client";
 
@@ -14,14 +15,14 @@ async function connect(edge: RunningEdge, user: TestUser): Promise<WsClient> {
   return client;
 }
 
-beforeAll(async () => {
+sharedPerFile(async () => {
   cluster = await TestCluster.start();
   [edgeA, edgeB] = await Promise.all([cluster.startEdge(), cluster.startEdge()]);
-}, 60_000);
+  return cluster;
+});
 
-afterAll(async () => {
+afterAll(() => {
   for (const client of clients) client.ws.terminate();
-  await cluster.close();
 });
 
 describe("mark_delivered", () => {

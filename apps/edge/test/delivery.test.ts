@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
+import { sharedPerFile } from "@parley/testing/per-file";
 import { busKeys, EventPublisher } from "@parley/bus";
 import { createDb } from "@parley/db";
 import { randomUUID } from "node:crypto";
@@ -22,19 +23,16 @@ const newMessages = (client: WsClient, conversation = conversationId) =>
 const RELAY_LOCK = 0x7061726c;
 const seqOf = (frame: Frame) => (frame.message as { seq: number }).seq;
 
-beforeAll(async () => {
+sharedPerFile(async () => {
   cluster = await TestCluster.start();
   [edgeA, edgeB] = await Promise.all([cluster.startEdge(), cluster.startEdge()]);
-}, 60_000);
+  return cluster;
+});
 
 // Fresh users per test: each test's sockets count against their own per-user cap.
 beforeEach(async () => {
   [alice, bob] = await Promise.all([cluster.register(), cluster.register()]);
   conversationId = await cluster.directConversation(alice, bob);
-});
-
-afterAll(async () => {
-  await cluster.close();
 });
 
 describe("delivery across edges", () => {

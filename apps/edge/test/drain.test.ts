@@ -1,5 +1,6 @@
 import { waitFor, type AppProcess } from "@parley/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { sharedPerFile } from "@parley/testing/per-file";
 import { TestCluster, type RunningEdge } from "./support/cluster";
 import { ResumingReceiver, StreamingSender } from "./support/resilient-clients";
 import { handshakeStatus, WsClient } from "@parley/testing/ws-client";
@@ -7,13 +8,10 @@ import { handshakeStatus, WsClient } from "@parley/testing/ws-client";
 let cluster: TestCluster;
 let edgeB: RunningEdge;
 
-beforeAll(async () => {
+sharedPerFile(async () => {
   cluster = await TestCluster.start();
   edgeB = await cluster.startEdge();
-}, 60_000);
-
-afterAll(async () => {
-  await cluster.close();
+  return cluster;
 });
 
 const MESSAGES = 40;

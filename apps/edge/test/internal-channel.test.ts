@@ -1,7 +1,8 @@
 import { closeCodeOf } from "@parley/protocol";
 import { INTERNAL_CHANNEL_PATH, type InternalCommand, type InternalResult } from "@parley/protocol/internal";
 import { randomUUID } from "node:crypto";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
+import { sharedPerFile } from "@parley/testing/per-file";
 import { WebSocket } from "ws";
 import { INTERNAL_SECRET, TestCluster, type RunningEdge, type TestUser } from "./support/cluster";
 import { WsClient } from "@parley/testing/ws-client";
@@ -11,20 +12,17 @@ let edge: RunningEdge;
 let clients: WsClient[] = [];
 let channels: WebSocket[] = [];
 
-beforeAll(async () => {
+sharedPerFile(async () => {
   cluster = await TestCluster.start();
   edge = await cluster.startEdge();
-}, 60_000);
+  return cluster;
+});
 
 afterEach(() => {
   for (const client of clients) client.ws.terminate();
   for (const ws of channels) ws.terminate();
   clients = [];
   channels = [];
-});
-
-afterAll(async () => {
-  await cluster.close();
 });
 
 const channelUrl = () => `${cluster.api.url.replace(/^http/, "ws")}${INTERNAL_CHANNEL_PATH}`;

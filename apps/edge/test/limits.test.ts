@@ -2,7 +2,8 @@ import { EventPublisher, PresenceStore } from "@parley/bus";
 import { waitFor } from "@parley/testing";
 import { Redis } from "ioredis";
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { sharedPerFile } from "@parley/testing/per-file";
 import { TestCluster, type RunningEdge } from "./support/cluster";
 import { socketsPerTest, WsClient } from "@parley/testing/ws-client";
 
@@ -13,14 +14,11 @@ const open = socketsPerTest();
 
 const track = (client: WsClient) => open.track(client);
 
-beforeAll(async () => {
+sharedPerFile(async () => {
   // The API enforces the default 100 messages a minute per user (WebSocket and REST together).
   cluster = await TestCluster.start({ MESSAGE_RATE_LIMIT: "100" });
   [edgeA, edgeB] = await Promise.all([cluster.startEdge({ MAX_PAYLOAD_BYTES: "4096", SLOW_CONSUMER_BYTES: "65536" }), cluster.startEdge()]);
-}, 60_000);
-
-afterAll(async () => {
-  await cluster.close();
+  return cluster;
 });
 
 async function closeCount(edge: RunningEdge, code: number): Promise<number> {

@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { sharedPerFile } from "@parley/testing/per-file";
 import { TestCluster, type RunningEdge, type TestUser } from "./support/cluster";
 import { socketsPerTest, type Frame, type WsClient } from "@parley/testing/ws-client";
 
@@ -15,13 +16,10 @@ const leftUpdate = (conversationId: string, userId: string) => (frame: Frame) =>
   return conversation.id === conversationId && conversation.participants !== undefined && !conversation.participants.some((p) => p.user_id === userId);
 };
 
-beforeAll(async () => {
+sharedPerFile(async () => {
   cluster = await TestCluster.start();
   [edgeA, edgeB] = await Promise.all([cluster.startEdge(), cluster.startEdge()]);
-}, 60_000);
-
-afterAll(async () => {
-  await cluster.close();
+  return cluster;
 });
 
 describe("a member removed from a group", () => {

@@ -1,6 +1,7 @@
 import type { Stats } from "@parley/protocol";
 import { ShiftedClock, waitFor } from "@parley/testing";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
+import { sharedPerFile } from "@parley/testing/per-file";
 import { TestCluster, type RunningEdge, type TestUser } from "./support/cluster";
 import { socketsPerTest, WsClient, type Frame } from "@parley/testing/ws-client";
 
@@ -45,18 +46,15 @@ async function stats(): Promise<Stats> {
   return response.body;
 }
 
-beforeAll(async () => {
+sharedPerFile(async () => {
   cluster = await TestCluster.start();
   [edgeA, edgeB, lookout] = await Promise.all([cluster.startEdge({}, onTheClock), cluster.startEdge({}, onTheClock), cluster.startEdge()]);
   opsToken = await cluster.token({ sub: "ops-integration", role: "service" });
-}, 60_000);
+  return cluster;
+});
 
 afterEach(() => {
   clock.reset();
-});
-
-afterAll(async () => {
-  await cluster.close();
 });
 
 describe("typing", () => {

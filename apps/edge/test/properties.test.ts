@@ -3,7 +3,8 @@ import { hostileValue, validOrHostile } from "@parley/testing";
 import fc from "fast-check";
 import { randomUUID } from "node:crypto";
 import { WebSocket } from "ws";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
+import { sharedPerFile } from "@parley/testing/per-file";
 import { TestCluster, type RunningEdge, type TestUser } from "./support/cluster";
 
 // Every client frame type, generated from its protocol schema plus hostile mutations and raw garbage: each frame
@@ -19,15 +20,15 @@ let conversationId: string;
 const RUNS = Number(process.env.PARLEY_PROPERTY_RUNS ?? "120");
 const DOCUMENTED_CLOSES = new Set<number>([CloseCode.normal, CloseCode.frameTooLarge, CloseCode.badToken, CloseCode.forbidden, CloseCode.rateLimited, CloseCode.slowConsumer, CloseCode.tooManyConnections]);
 
-beforeAll(async () => {
+sharedPerFile(async () => {
   cluster = await TestCluster.start({ MESSAGE_RATE_LIMIT: "1000000", REQUEST_RATE_LIMIT: "1000000", IP_REQUEST_RATE_LIMIT: "1000000", MAX_MESSAGE_LENGTH: "2000" });
   edge = await cluster.startEdge({ MAX_CONNECTIONS_PER_USER: "1000", MAX_PAYLOAD_BYTES: "16384" });
   [alice, bob] = await Promise.all([cluster.register(), cluster.register()]);
   conversationId = await cluster.directConversation(alice, bob);
-}, 60_000);
-afterAll(async () => {
+  return cluster;
+});
+afterAll(() => {
   socket?.terminate();
-  await cluster.close();
 });
 
 let socket: WebSocket | undefined;

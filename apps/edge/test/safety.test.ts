@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { sharedPerFile } from "@parley/testing/per-file";
 import { TestCluster, type RunningEdge, type TestUser } from "./support/cluster";
 import { handshakeStatus, socketsPerTest, type Frame, type WsClient } from "@parley/testing/ws-client";
 
@@ -40,14 +41,11 @@ async function sharedGroup(): Promise<{ ada: TestUser; bob: TestUser; cy: TestUs
   return { ada, bob, cy, conversationId: created.body.id };
 }
 
-beforeAll(async () => {
+sharedPerFile(async () => {
   cluster = await TestCluster.start({ PARLEY_POLICY: "clinic" });
   [edgeA, edgeB] = await Promise.all([cluster.startEdge(), cluster.startEdge()]);
   service = await cluster.token({ sub: "care-system", role: "service" });
-}, 60_000);
-
-afterAll(async () => {
-  await cluster.close();
+  return cluster;
 });
 
 describe("a care link removed while both sides are connected to different edges", () => {

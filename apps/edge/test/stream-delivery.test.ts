@@ -1,7 +1,8 @@
 import { busKeys, PresenceStore } from "@parley/bus";
 import { waitFor } from "@parley/testing";
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { sharedPerFile } from "@parley/testing/per-file";
 import { systemClock } from "@parley/config";
 import { catchUpAfterReconnect } from "../src/delivery/catch-up";
 import { resumeFromStream } from "../src/delivery/stream-replay";
@@ -11,12 +12,9 @@ import type { Frame } from "@parley/testing/ws-client";
 
 let harness: SocketHarness;
 
-beforeAll(async () => {
+sharedPerFile(async () => {
   harness = await SocketHarness.start("edge-stream");
-});
-
-afterAll(async () => {
-  await harness.close();
+  return harness;
 });
 
 /** What a client saw: acks by id, counters by value. */

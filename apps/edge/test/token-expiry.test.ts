@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { sharedPerFile } from "@parley/testing/per-file";
 import { trackExpiry } from "../src/authentication";
 import { systemClock } from "@parley/config";
 import { SocketHarness } from "./support/socket-harness";
@@ -10,16 +11,13 @@ const MAX_TIMER_MS = 2_147_483_647;
 
 let harness: SocketHarness;
 
-beforeAll(async () => {
+sharedPerFile(async () => {
   harness = await SocketHarness.start("edge-expiry");
+  return harness;
 });
 
 afterEach(() => {
   vi.useRealTimers();
-});
-
-afterAll(async () => {
-  await harness.close();
 });
 
 describe("token expiry", () => {

@@ -2,7 +2,7 @@ import { createTokenIssuer } from "@parley/auth";
 import { edgeEnv, loadConfig } from "@parley/config";
 import { migrate, migrationsFingerprint } from "@parley/db";
 import { createLogger } from "@parley/observability";
-import { createTestDatabase, createTestRedis, startAppProcess, waitFor, type AppProcess, type TestDatabase, type TestRedis } from "@parley/testing";
+import { startAppProcess, StoresHarness, TestStores, waitFor, type AppProcess } from "@parley/testing";
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { Writable } from "node:stream";
@@ -46,21 +46,22 @@ function testLogger(name: string) {
 }
 
 /** The real API as a child process on its own database and Redis prefix, plus edges in-process or as processes. */
-export class TestCluster {
-  private readonly edges: RunningEdge[] = [];
-  private readonly processes: AppProcess[] = [];
+export class TestCluster extends StoresHarness {
   private users = 0;
 
+  /** `stores`: the database and Redis prefix, and everything started on them (the API, edges, edge processes). */
   private constructor(
+    stores: TestStores,
     readonly api: AppProcess,
-    readonly database: TestDatabase,
-    readonly redis: TestRedis,
     /** The API's INTERNAL_SECRET ("" when the channel is off). */
     readonly apiSecret: string,
-  ) {}
+  ) {
+    super(stores);
+  }
 
   static async start(apiEnv: Record<string, string> = {}): Promise<TestCluster> {
-    const [database, redis] = await Promise.all([createTestDatabase({ migrate, templateKey: migrationsFingerprint() }), createTestRedis("edge")]);
+    const stores = await TestStores.create("edge", { migrate, templateKey: migrationsFingerprint() });
+    const { database, redis } = stores;
     const api = await startAppProcess({
       cwd: API_DIR,
       name: "api",
@@ -77,7 +78,8 @@ export class TestCluster {
         ...apiEnv,
       },
     });
-    return new TestCluster(api, database, redis, apiEnv.INTERNAL_SECRET ?? INTERNAL_SECRET);
+    stores.started(api, () => api.stop());
+    return new TestCluster(stores, api, apiEnv.INTERNAL_SECRET ?? INTERNAL_SECRET);
   }
 
   /** The environment an edge reads: this cluster's Redis prefix and API, short timers. */
@@ -108,15 +110,12 @@ export class TestCluster {
     if (config.INTERNAL_SECRET !== undefined && config.INTERNAL_SECRET === this.apiSecret) {
       await waitFor(() => node.internalChannelOpen, { timeout: 5_000, message: "the internal channel opens" });
     }
-    const edge = { node, port, url: `ws://127.0.0.1:${port}/v1/ws`, httpUrl: `http://127.0.0.1:${port}`, opsUrl: `http://127.0.0.1:${opsPort}` };
-    this.edges.push(edge);
-    return edge;
+    return this.stores.started({ node, port, url: `ws://127.0.0.1:${port}/v1/ws`, httpUrl: `http://127.0.0.1:${port}`, opsUrl: `http://127.0.0.1:${opsPort}` }, (edge) => edge.node.close());
   }
 
   /** An edge as a real child process (for SIGTERM / SIGKILL). */
   async startEdgeProcess(name: string, overrides: Record<string, string> = {}): Promise<AppProcess & { wsUrl: string }> {
-    const process = await startAppProcess({ cwd: EDGE_DIR, name, env: this.edgeEnv({ NODE_ID: name, ...overrides }) });
-    this.processes.push(process);
+    const process = this.stores.started(await startAppProcess({ cwd: EDGE_DIR, name, env: this.edgeEnv({ NODE_ID: name, ...overrides }) }), (started) => started.stop("SIGKILL"));
     return Object.assign(process, { wsUrl: `ws://127.0.0.1:${process.port}/v1/ws` });
   }
 
@@ -152,13 +151,5 @@ export class TestCluster {
     const response = await this.request<{ id: string }>("POST", "/v1/conversations", { token: a.token, body: { type: "direct", participant_ids: [b.id] } });
     if (response.status !== 201 && response.status !== 200) throw new Error(`conversation failed: ${response.status} ${JSON.stringify(response.body)}`);
     return response.body.id;
-  }
-
-  async close(): Promise<void> {
-    await Promise.allSettled(this.edges.map((edge) => edge.node.close()));
-    await Promise.allSettled(this.processes.map((process) => process.stop("SIGKILL")));
-    await this.api.stop();
-    await this.database.drop();
-    await this.redis.cleanup();
   }
 }

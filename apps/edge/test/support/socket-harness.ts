@@ -13,7 +13,7 @@ import { Connection, DEFAULT_LIMITS } from "../../src/connection";
 import { ConnectionRegistry } from "../../src/connection-registry";
 import { UserDelivery } from "../../src/delivery/user-delivery";
 import { createEdgeMetrics } from "../../src/metrics";
-import { WsClient } from "@parley/testing/ws-client";
+import { OpenSockets, WsClient } from "@parley/testing/ws-client";
 
 export const silentLogger = createLogger({ name: "edge-harness", level: "warn", destination: new Writable({ write: (_chunk, _enc, done) => done() }) });
 
@@ -38,29 +38,27 @@ export class SocketHarness {
     draining: () => false,
   });
   private readonly issuer = createTokenIssuer({ secret: "socket-harness-secret-long-enough-for-hs256-0001", ttlMs: 3_600_000 });
+  readonly redis: Redis;
+  readonly subscriberRedis: Redis;
   private readonly wss: WebSocketServer;
-  private readonly clients: WsClient[] = [];
+  private readonly clients = new OpenSockets();
   private eventIds = 0;
 
-  private constructor(
-    readonly testRedis: TestRedis,
-    readonly redis: Redis,
-    readonly subscriberRedis: Redis,
-  ) {
-    this.publisher = new EventPublisher({ redis, keyPrefix: testRedis.prefix });
-    this.subscriber = new ChannelSubscriber(subscriberRedis);
+  private constructor(readonly testRedis: TestRedis) {
+    this.redis = new Redis(testRedis.url);
+    this.subscriberRedis = new Redis(testRedis.url, { connectionName: `harness-${randomUUID()}`, lazyConnect: true });
+    this.publisher = new EventPublisher({ redis: this.redis, keyPrefix: testRedis.prefix });
+    this.subscriber = new ChannelSubscriber(this.subscriberRedis);
     this.delivery = new UserDelivery({ subscriber: this.subscriber, keys: busKeys(testRedis.prefix), logger: silentLogger });
     this.wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
   }
 
   static async start(label: string): Promise<SocketHarness> {
-    const testRedis = await createTestRedis(label);
-    const redis = new Redis(testRedis.url);
-    const subscriberRedis = new Redis(testRedis.url, { connectionName: `harness-${randomUUID()}`, lazyConnect: true });
+    const harness = new SocketHarness(await createTestRedis(label));
+    const listening = new Promise((resolve) => harness.wss.once("listening", resolve));
     // Connected before its first SUBSCRIBE, as the edge does: ioredis's ready check cannot run in subscriber mode.
-    await subscriberRedis.connect();
-    const harness = new SocketHarness(testRedis, redis, subscriberRedis);
-    await new Promise((resolve) => harness.wss.once("listening", resolve));
+    await harness.subscriberRedis.connect();
+    await listening;
     return harness;
   }
 
@@ -74,8 +72,7 @@ export class SocketHarness {
    */
   async open(userId: string, onClosing?: (connection: Connection) => void): Promise<{ connection: Connection; client: WsClient }> {
     const accepted = new Promise<WebSocket>((resolve) => this.wss.once("connection", resolve));
-    const client = await WsClient.open(`ws://127.0.0.1:${(this.wss.address() as AddressInfo).port}/`);
-    this.clients.push(client);
+    const client = this.clients.track(await WsClient.open(`ws://127.0.0.1:${(this.wss.address() as AddressInfo).port}/`));
     const ws = await accepted;
     const issued = await this.issuer.issue({ sub: userId, role: "user" });
     const connection = new Connection({
@@ -136,7 +133,7 @@ export class SocketHarness {
   }
 
   async close(): Promise<void> {
-    for (const client of this.clients) client.ws.terminate();
+    this.clients.terminateAll();
     for (const connection of this.registry.connections()) connection.terminate();
     await new Promise((resolve) => this.wss.close(resolve));
     await this.subscriber.close();

@@ -2,7 +2,7 @@ import { EMAIL_JOB_NAME, emailJobOptions, PresenceStore, type EmailJobData } fro
 import { loadConfig, workerEnv, type Clock, type WorkerConfig } from "@parley/config";
 import { createDb, migrate, migrationsFingerprint, schema, type Database } from "@parley/db";
 import { createLogger, type Logger } from "@parley/observability";
-import { createTestDatabase, createTestRedis, ManualClock, type TestDatabase, type TestRedis } from "@parley/testing";
+import { ManualClock, StoresHarness, TestStores } from "@parley/testing";
 import type { Job } from "bullmq";
 import { and, eq, sql } from "drizzle-orm";
 import { Redis } from "ioredis";
@@ -28,27 +28,30 @@ export function testLogger(name: string): Logger {
 }
 
 /** Real PostgreSQL, Redis and SMTP for one test file, worker nodes on top, and direct-SQL seeding. */
-export class WorkerHarness {
-  private readonly nodes: WorkerNode[] = [];
+export class WorkerHarness extends StoresHarness {
   private counter = 0;
+  readonly db: Database;
+  readonly presence: PresenceStore;
 
+  /**
+   * `stores`: the database and Redis prefix, and everything started on them (nodes, clients, the SMTP inbox).
+   * `client`: a plain client on the test Redis (presence registrations, stream reads).
+   */
   private constructor(
-    readonly database: TestDatabase,
-    readonly redis: TestRedis,
+    stores: TestStores,
     readonly smtp: SmtpInbox,
     readonly env: Readonly<Record<string, string>>,
-    readonly db: Database,
-    readonly presence: PresenceStore,
-    /** A plain client on the test Redis (presence registrations, stream reads). */
     readonly client: Redis,
-  ) {}
+  ) {
+    super(stores);
+    this.db = stores.started(createDb(stores.database.url, { max: 4 }), (db) => db.close());
+    this.presence = new PresenceStore({ redis: client, keyPrefix: stores.redis.prefix });
+  }
 
   static async start(env: Record<string, string> = {}): Promise<WorkerHarness> {
-    const [database, redis, smtp] = await Promise.all([
-      createTestDatabase({ migrate, templateKey: migrationsFingerprint() }),
-      createTestRedis("worker"),
-      SmtpInbox.start(),
-    ]);
+    const [stores, smtp] = await Promise.all([TestStores.create("worker", { migrate, templateKey: migrationsFingerprint() }), SmtpInbox.start()]);
+    const { database, redis } = stores;
+    stores.started(smtp, () => smtp.close());
     const baseEnv = {
       DATABASE_URL: database.url,
       REDIS_URL: redis.url,
@@ -60,17 +63,15 @@ export class WorkerHarness {
       PORT: "0",
       ...env,
     };
-    const presenceRedis = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 2 });
-    await presenceRedis.connect();
-    const presence = new PresenceStore({ redis: presenceRedis, keyPrefix: redis.prefix });
-    return new WorkerHarness(database, redis, smtp, baseEnv, createDb(database.url, { max: 4 }), presence, presenceRedis);
+    const client = stores.started(new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 2 }), (started) => started.disconnect());
+    await client.connect();
+    return new WorkerHarness(stores, smtp, baseEnv, client);
   }
 
   /** A started worker node (several may run at once); e-mail retries back off from 50 ms. */
   async startNode(options: WorkerNodeOptions = {}, env: Record<string, string> = {}): Promise<WorkerNode> {
     const config = this.configWith(env);
-    const node = createWorkerNode(config, { logger: testLogger("worker-test"), emailRetryBaseMs: 50, port: 0, ...options });
-    this.nodes.push(node);
+    const node = this.stores.started(createWorkerNode(config, { logger: testLogger("worker-test"), emailRetryBaseMs: 50, port: 0, ...options }), (started) => started.close());
     await node.start();
     return node;
   }
@@ -177,14 +178,5 @@ export class WorkerHarness {
   /** Marks the user connected on an edge, as the edge's presence registration does. */
   async connect(userId: string): Promise<void> {
     await this.presence.register({ userId, connectionId: uuidv7(), node: "edge-test" }, 5);
-  }
-
-  async close(): Promise<void> {
-    await Promise.all(this.nodes.map((node) => node.close()));
-    await this.db.close();
-    this.client.disconnect();
-    await this.smtp.close();
-    await this.database.drop();
-    await this.redis.cleanup();
   }
 }
