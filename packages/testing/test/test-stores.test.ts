@@ -1,0 +1,24 @@
+import { Redis } from "ioredis";
+import postgres from "postgres";
+import { describe, expect, it } from "vitest";
+import { resolveServices, TestStores } from "../src";
+
+describe("a test file's stores", () => {
+  it("stop what was started on them, the last started first and every one even when one fails, then are dropped", async () => {
+    const stores = await TestStores.create("stores", {});
+    const redis = new Redis(stores.redis.url);
+    await redis.set(`${stores.redis.prefix}k`, "1");
+    const stopped: string[] = [];
+    stores.started("first", (name) => stopped.push(name));
+    stores.started("failing", () => Promise.reject(new Error("could not stop")));
+    expect(stores.started("last", (name) => stopped.push(name))).toBe("last");
+
+    await expect(stores.close()).rejects.toThrow("could not stop");
+    expect(stopped).toEqual(["last", "first"]);
+    expect(await redis.get(`${stores.redis.prefix}k`)).toBeNull();
+    const admin = postgres((await resolveServices()).adminDatabaseUrl, { max: 1 });
+    expect(await admin`SELECT datname FROM pg_database WHERE datname = ${stores.database.name}`).toEqual([]);
+    await admin.end();
+    redis.disconnect();
+  });
+});
