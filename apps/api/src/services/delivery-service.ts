@@ -1,18 +1,12 @@
-import type { Database } from "@parley/db";
 import type { DeliveredResponse } from "@parley/protocol";
-import type { OutboxRelay } from "../events/outbox-relay";
 import type { MarkRepository } from "../repositories/mark-repository";
-import type { OutboxRepository } from "../repositories/outbox-repository";
-import type { ParticipantRepository } from "../repositories/participant-repository";
 import type { Actor } from "./actor";
 import { conversationNotFound } from "./conversation-access";
+import type { MessageDeps } from "./message-deps";
 
-export interface DeliveryServiceDeps {
-  readonly database: Database;
+/** Delivered marks need no message reads: the message services' dependencies without the message repository. */
+export interface DeliveryServiceDeps extends Omit<MessageDeps, "messages"> {
   readonly marks: MarkRepository;
-  readonly participants: Pick<ParticipantRepository, "activeUserIds">;
-  readonly outbox: OutboxRepository;
-  readonly relay: Pick<OutboxRelay, "kick">;
 }
 
 /** Delivered state: what a participant's devices acknowledged receiving (`mark_delivered`), beside read marks. */
