@@ -1,37 +1,21 @@
-import { createTestDatabase, type TestDatabase } from "@parley/testing";
 import { eq, inArray, sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDb, type Database, migrate, migrationsFingerprint, users } from "../src";
+import { describe, expect, it } from "vitest";
+import { users } from "../src";
+import { useMigratedDatabase } from "./support/databases";
 
-let database: TestDatabase;
-let handle: Database;
-
-beforeAll(async () => {
-  database = await createTestDatabase({
-    migrate: async (url) => {
-      await migrate(url);
-    },
-    templateKey: migrationsFingerprint(),
-  });
-  // One connection: pg_prepared_statements lists the statements of the session that asks.
-  handle = createDb(database.url, { max: 1 });
-});
-
-afterAll(async () => {
-  await handle.close();
-  await database.drop();
-});
+// One connection: pg_prepared_statements lists the statements of the session that asks.
+const database = useMigratedDatabase(1);
 
 /** Named statements this connection holds whose text contains `fragment`. */
 async function preparedLike(fragment: string): Promise<number> {
-  const [row] = await handle.sql<{ count: number }[]>`
+  const [row] = await database.handle.sql<{ count: number }[]>`
     SELECT count(*)::int AS count FROM pg_prepared_statements WHERE statement LIKE ${`%${fragment}%`}`;
   return row?.count ?? 0;
 }
 
 describe("createDb", () => {
   it("runs drizzle's queries as named prepared statements, one per distinct text, outside and inside transactions", async () => {
-    const { db } = handle;
+    const { db } = database.handle;
     for (const id of ["a", "b", "c"]) {
       expect(await db.select({ id: users.id }).from(users).where(eq(users.id, id))).toEqual([]);
     }
@@ -47,7 +31,7 @@ describe("createDb", () => {
   });
 
   it("still rolls a failed transaction back and reports the database's error", async () => {
-    const { db } = handle;
+    const { db } = database.handle;
     const attempt = db.transaction(async (tx) => {
       await tx.insert(users).values({ id: "u2", username: "u2", displayName: "Two", role: "user" });
       await tx.execute(sql`SELECT 1 / ${0}`);
@@ -57,7 +41,7 @@ describe("createDb", () => {
   });
 
   it("keeps nested transactions (savepoints) working through the same view of the client", async () => {
-    const { db } = handle;
+    const { db } = database.handle;
     await db.transaction(async (tx) => {
       await tx.insert(users).values({ id: "u3", username: "u3", displayName: "Three", role: "user" });
       await expect(

@@ -1,34 +1,20 @@
 import { execFile } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { databaseUrl, resolveServices } from "@parley/testing";
-import postgres from "postgres";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { missingDatabase } from "./support/databases";
 
 const run = promisify(execFile);
 const packageDir = fileURLToPath(new URL("..", import.meta.url));
-const name = `parley_t_${randomBytes(6).toString("hex")}`;
-let adminUrl: string | undefined;
+const missing = missingDatabase();
 
 function migrateCli(env: Record<string, string>) {
   return run("pnpm", ["exec", "tsx", "src/migrate-cli.ts"], { cwd: packageDir, env: { ...process.env, ...env } });
 }
 
-afterAll(async () => {
-  if (!adminUrl) return;
-  const admin = postgres(adminUrl, { max: 1, onnotice: () => undefined });
-  try {
-    await admin`DROP DATABASE IF EXISTS ${admin(name)} WITH (FORCE)`;
-  } finally {
-    await admin.end();
-  }
-});
-
 describe("pnpm migrate", () => {
   it("creates the database when missing, migrates it, and says so in one JSON line", async () => {
-    adminUrl = (await resolveServices()).adminDatabaseUrl;
-    const url = databaseUrl(adminUrl, name);
+    const url = await missing.url();
 
     const first = await migrateCli({ DATABASE_URL: url });
     const second = await migrateCli({ DATABASE_URL: url });

@@ -3,10 +3,11 @@ import path from "node:path";
 import { createTestDatabase, type TestDatabase } from "@parley/testing";
 import { getTableName, is } from "drizzle-orm";
 import { PgTable } from "drizzle-orm/pg-core";
-import postgres from "postgres";
+import type postgres from "postgres";
 import { afterAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { migrate, MigrationError, migrationsFingerprint, migrationsFolder, schema } from "../src";
+import { migratedTestDatabase, withSql } from "./support/databases";
 
 const journal = z
   .object({ entries: z.array(z.object({ tag: z.string() })) })
@@ -25,13 +26,19 @@ async function emptyDatabase(): Promise<TestDatabase> {
   return database;
 }
 
-async function withSql<T>(url: string, run: (sql: postgres.Sql) => Promise<T>): Promise<T> {
-  const sql = postgres(url, { max: 1, onnotice: () => undefined });
-  try {
-    return await run(sql);
-  } finally {
-    await sql.end();
-  }
+/** Applies one migration's SQL by hand, in one transaction. */
+function applyByHand(sql: postgres.Sql, tag: string): Promise<void> {
+  return sql.begin(async (tx) => {
+    const text = readFileSync(path.join(migrationsFolder, `${tag}.sql`), "utf8");
+    for (const statement of text.split("--> statement-breakpoint")) await tx.unsafe(statement);
+  });
+}
+
+/** Applies, by hand, every migration before `tag` (the `position`-th, 0-based, which the test names to be sure). */
+async function applyBefore(sql: postgres.Sql, tag: string, position: number): Promise<void> {
+  const before = journal.entries.findIndex((entry) => entry.tag === tag);
+  expect(before).toBe(position);
+  for (const entry of journal.entries.slice(0, before)) await applyByHand(sql, entry.tag);
 }
 
 afterAll(async () => {
@@ -90,19 +97,12 @@ describe("migrate", () => {
   it("turns e-mail log rows written before 0002 into sent rows claimed when they were sent", async () => {
     const database = await emptyDatabase();
     // Each migration's SQL by hand, up to the one under test, with a row written by the old schema in between.
-    const apply = (sql: postgres.Sql, tag: string) =>
-      sql.begin(async (tx) => {
-        const text = readFileSync(path.join(migrationsFolder, `${tag}.sql`), "utf8");
-        for (const statement of text.split("--> statement-breakpoint")) await tx.unsafe(statement);
-      });
-    const before = journal.entries.findIndex((entry) => entry.tag === "0002_email_log_status");
-    expect(before).toBe(2);
     const rows = await withSql(database.url, async (sql) => {
-      for (const entry of journal.entries.slice(0, before)) await apply(sql, entry.tag);
+      await applyBefore(sql, "0002_email_log_status", 2);
       await sql`INSERT INTO users (id, username, display_name, role) VALUES ('u1', 'u1', 'U1', 'user')`;
       const [conversation] = await sql<{ id: string }[]>`INSERT INTO conversations (type, title) VALUES ('group', 'g') RETURNING id`;
       await sql`INSERT INTO email_log (user_id, conversation_id, from_seq, to_seq, sent_at) VALUES ('u1', ${conversation?.id ?? ""}, 1, 3, '2026-01-02T03:04:05Z')`;
-      await apply(sql, "0002_email_log_status");
+      await applyByHand(sql, "0002_email_log_status");
       return sql<{ status: string; claimed_at: Date; sent_at: Date | null; attempts: number }[]>`SELECT status, claimed_at, sent_at, attempts FROM email_log`;
     });
     const sentAt = new Date("2026-01-02T03:04:05Z");
@@ -111,15 +111,8 @@ describe("migrate", () => {
 
   it("backfills 0003's unread counters (live and archived messages) and the unpublished events' conversations", async () => {
     const database = await emptyDatabase();
-    const apply = (sql: postgres.Sql, tag: string) =>
-      sql.begin(async (tx) => {
-        const text = readFileSync(path.join(migrationsFolder, `${tag}.sql`), "utf8");
-        for (const statement of text.split("--> statement-breakpoint")) await tx.unsafe(statement);
-      });
-    const before = journal.entries.findIndex((entry) => entry.tag === "0003_counters_and_outbox_conversation");
-    expect(before).toBe(3);
     const { counters, outbox } = await withSql(database.url, async (sql) => {
-      for (const entry of journal.entries.slice(0, before)) await apply(sql, entry.tag);
+      await applyBefore(sql, "0003_counters_and_outbox_conversation", 3);
       await sql`INSERT INTO users (id, username, display_name, role) VALUES ('a', 'a', 'A', 'user'), ('b', 'b', 'B', 'user'), ('c', 'c', 'C', 'user')`;
       const [conversation] = await sql<{ id: string }[]>`INSERT INTO conversations (type, title, last_seq) VALUES ('group', 'g', 5) RETURNING id`;
       const id = conversation?.id ?? "";
@@ -129,7 +122,7 @@ describe("migrate", () => {
       await sql`INSERT INTO messages (conversation_id, seq, sender_id, content) VALUES (${id}, 4, 'b', 'x'), (${id}, 5, 'a', 'x')`;
       await sql`INSERT INTO outbox (recipients, event) VALUES (${["a"]}, ${sql.json({ type: "messages_read", conversation_id: id, user_id: "a", up_to_seq: 1 })}),
         (${["b"]}, ${sql.json({ type: "conversation_updated", conversation: { id } })})`;
-      await apply(sql, "0003_counters_and_outbox_conversation");
+      await applyByHand(sql, "0003_counters_and_outbox_conversation");
       return {
         counters: await sql<{ user_id: string; unread_count: number }[]>`SELECT user_id, unread_count FROM participants ORDER BY user_id`,
         outbox: await sql<{ conversation_id: string }[]>`SELECT conversation_id FROM outbox ORDER BY id`,
@@ -161,12 +154,7 @@ describe("migrationsFingerprint", () => {
   });
 
   it("names a template that test databases are cloned from already migrated", async () => {
-    const database = await createTestDatabase({
-      migrate: async (url) => {
-        await migrate(url);
-      },
-      templateKey: migrationsFingerprint(),
-    });
+    const database = await migratedTestDatabase();
     databases.push(database);
 
     expect(await migrate(database.url)).toEqual({ applied: 0 });
