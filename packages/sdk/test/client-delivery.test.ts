@@ -4,7 +4,7 @@ import { ParleyClient } from "../src/client";
 import { memoryStorage, type KeyValueStorage } from "../src/storage";
 import { FakeClock, settle } from "./support/fake-clock";
 import { FakeSocket } from "./support/fake-socket";
-import { CONVERSATION, FakeApi, message, OTHER_CONVERSATION } from "./support/fixtures";
+import { CONVERSATION, conversationRecord, FakeApi, message, OTHER_CONVERSATION } from "./support/fixtures";
 
 let clock: FakeClock;
 let api: FakeApi;
@@ -166,24 +166,6 @@ describe("delivered receipts", () => {
     expect(socket.of("mark_delivered")).toHaveLength(3);
   });
 });
-
-function conversationRecord(id: string) {
-  return {
-    id,
-    type: "direct",
-    title: null,
-    created_by: "u-me",
-    created_at: new Date(0).toISOString(),
-    last_activity_at: new Date(0).toISOString(),
-    last_seq: 0,
-    last_message: null,
-    unread_count: 0,
-    muted: false,
-    archived: false,
-    archived_at: null,
-    closed: false,
-  };
-}
 
 describe("a gap that history cannot serve", () => {
   it("asks a few times, then releases what waited rather than stall the conversation", async () => {

@@ -40,6 +40,14 @@ function start(
   return client;
 }
 
+/** The newest socket, once the client opened it and the edge accepted it. */
+async function acceptedSocket(): Promise<FakeSocket> {
+  await settle();
+  const socket = FakeSocket.latest();
+  socket.accept();
+  return socket;
+}
+
 describe("connecting", () => {
   it("authenticates with a first auth frame (never a token in the URL), then reports open", async () => {
     const client = start();
@@ -165,9 +173,7 @@ describe("reconnecting", () => {
 describe("dead sockets and tokens", () => {
   it("pings after a silence and abandons the socket when the pong does not come", async () => {
     start();
-    await settle();
-    const socket = FakeSocket.latest();
-    socket.accept();
+    const socket = await acceptedSocket();
     await clock.advance(24_999);
     expect(socket.of("ping")).toHaveLength(0);
     await clock.advance(1);
@@ -182,9 +188,7 @@ describe("dead sockets and tokens", () => {
 
   it("keeps a socket that answers: any frame counts", async () => {
     start();
-    await settle();
-    const socket = FakeSocket.latest();
-    socket.accept();
+    const socket = await acceptedSocket();
     await clock.advance(25_000);
     socket.receive({ type: "pong", id: socket.of("ping")[0]?.id });
     await clock.advance(20_000);
@@ -203,9 +207,7 @@ describe("dead sockets and tokens", () => {
       // No pings in this test: the fake server would not answer them.
       pingAfterMs: 3_600_000,
     });
-    await settle();
-    const socket = FakeSocket.latest();
-    socket.accept();
+    const socket = await acceptedSocket();
     await clock.advance(9 * 60_000 - 1);
     expect(socket.of("auth")).toHaveLength(1);
     await clock.advance(1);
@@ -221,9 +223,7 @@ describe("dead sockets and tokens", () => {
 describe("commands", () => {
   it("resolves with the typed ack data and rejects with the protocol code", async () => {
     const client = start();
-    await settle();
-    const socket = FakeSocket.latest();
-    socket.accept();
+    const socket = await acceptedSocket();
     const ok = client.command("mark_delivered", { conversation_id: CONVERSATION, up_to_seq: 4 });
     socket.ack("mark_delivered", { conversation_id: CONVERSATION, delivered_seq: 4 });
     await expect(ok).resolves.toEqual({ conversation_id: CONVERSATION, delivered_seq: 4 });

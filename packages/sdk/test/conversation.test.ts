@@ -4,7 +4,7 @@ import { ParleyClient } from "../src/client";
 import { memoryStorage } from "../src/storage";
 import { FakeClock, settle } from "./support/fake-clock";
 import { FakeSocket } from "./support/fake-socket";
-import { CONVERSATION, FakeApi, message } from "./support/fixtures";
+import { CONVERSATION, conversationRecord, FakeApi, message } from "./support/fixtures";
 
 let clock: FakeClock;
 let client: ParleyClient;
@@ -28,19 +28,8 @@ beforeEach(async () => {
     .on("GET", /^\/v1\/conversations\/[^/]+$/, () => ({
       status: 200,
       body: {
-        id: CONVERSATION,
-        type: "direct",
-        title: null,
-        created_by: "u-me",
-        created_at: new Date(0).toISOString(),
-        last_activity_at: new Date(0).toISOString(),
+        ...conversationRecord(CONVERSATION),
         last_seq: 120,
-        last_message: null,
-        unread_count: 0,
-        muted: false,
-        archived: false,
-        archived_at: null,
-        closed: false,
         participants: [
           { user_id: "u-me", role: "member", joined_at: new Date(0).toISOString(), last_read_seq: 120, delivered_seq: 0 },
           { user_id: "u-other", role: "member", joined_at: new Date(0).toISOString(), last_read_seq: 100, delivered_seq: 110 },

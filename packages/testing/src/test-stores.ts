@@ -1,5 +1,6 @@
+import { startAppProcess, type AppProcess, type AppProcessOptions } from "./app-process";
 import { createTestDatabase, type TestDatabase, type TestDatabaseOptions } from "./databases";
-import { createTestRedis, type TestRedis } from "./redis";
+import { createTestRedis, type TestRedis, type TestRedisOptions } from "./redis";
 
 /**
  * A test file's own PostgreSQL database and Redis key prefix, and what a harness started on them (API processes,
@@ -13,10 +14,28 @@ export class TestStores {
     readonly redis: TestRedis,
   ) {}
 
-  /** A database (cloned from the migrated template when `database.migrate` is given) and a prefix named after `label`. */
-  static async create(label: string, database: TestDatabaseOptions): Promise<TestStores> {
-    const [db, redis] = await Promise.all([createTestDatabase(database), createTestRedis(label)]);
-    return new TestStores(db, redis);
+  /**
+   * A database (cloned from the migrated template when `database.migrate` is given) and a prefix named after `label`
+   * (on a Redis Cluster when `redis` asks for one).
+   */
+  static async create(label: string, database: TestDatabaseOptions, redis: TestRedisOptions = {}): Promise<TestStores> {
+    const [db, prefix] = await Promise.all([createTestDatabase(database), createTestRedis(label, redis)]);
+    return new TestStores(db, prefix);
+  }
+
+  /** What `build` makes on these stores; when it throws, the stores are closed before the error goes on. */
+  async closedOnFailure<T>(build: () => Promise<T>): Promise<T> {
+    try {
+      return await build();
+    } catch (error) {
+      await this.close();
+      throw error;
+    }
+  }
+
+  /** Starts an app as a child process (startAppProcess), stopped on close: SIGTERM, SIGKILL after 5 s. */
+  async startApp(options: AppProcessOptions): Promise<AppProcess> {
+    return this.started(await startAppProcess(options), (node) => node.stop("SIGTERM", 5_000));
   }
 
   /** Returns `resource`, to be stopped with `stop` when the stores close. */

@@ -21,4 +21,16 @@ describe("a test file's stores", () => {
     await admin.end();
     redis.disconnect();
   });
+
+  it("are closed when what is built on them fails, and the failure goes on", async () => {
+    const stores = await TestStores.create("stores", {});
+    const stopped: string[] = [];
+    stores.started("node", (name) => stopped.push(name));
+
+    await expect(stores.closedOnFailure(() => Promise.reject(new Error("the API did not start")))).rejects.toThrow("the API did not start");
+    expect(stopped).toEqual(["node"]);
+    const admin = postgres((await resolveServices()).adminDatabaseUrl, { max: 1 });
+    expect(await admin`SELECT datname FROM pg_database WHERE datname = ${stores.database.name}`).toEqual([]);
+    await admin.end();
+  });
 });

@@ -1,5 +1,5 @@
 import { migrate, migrationsFingerprint } from "@parley/db";
-import { createTestDatabase, createTestRedis, startAppProcess, type AppProcess, type TestDatabase, type TestRedis } from "@parley/testing";
+import { TestStores, type AppProcess } from "@parley/testing";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -34,52 +34,38 @@ export interface Cluster {
 
 /** The real API, edges and (optionally) worker as child processes on a fresh database and Redis prefix. */
 export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
-  const [database, redis]: [TestDatabase, TestRedis] = await Promise.all([
-    createTestDatabase({ migrate, templateKey: migrationsFingerprint() }),
-    createTestRedis("contract", {
-      cluster: options.redisCluster !== undefined || process.env.PARLEY_TEST_REDIS_CLUSTER === "true",
-      ...(options.redisCluster === undefined ? {} : { clusterUrl: options.redisCluster }),
-    }),
-  ]);
-  const common = {
-    REDIS_URL: redis.url,
-    REDIS_CLUSTER: String(redis.cluster),
-    REDIS_KEY_PREFIX: redis.prefix,
-    LOG_LEVEL: "warn",
-    NODE_ENV: "test",
+  const redisOptions = {
+    cluster: options.redisCluster !== undefined || process.env.PARLEY_TEST_REDIS_CLUSTER === "true",
+    ...(options.redisCluster === undefined ? {} : { clusterUrl: options.redisCluster }),
   };
-  const started: AppProcess[] = [];
-  const close = async () => {
-    await Promise.allSettled(started.map((node) => node.stop("SIGTERM", 5_000)));
-    await database.drop();
-    await redis.cleanup();
-  };
-  try {
-    const api = await startAppProcess({
+  const stores = await TestStores.create("contract", { migrate, templateKey: migrationsFingerprint() }, redisOptions);
+  const { database, redis } = stores;
+  return stores.closedOnFailure(async () => {
+    const common = {
+      REDIS_URL: redis.url,
+      REDIS_CLUSTER: String(redis.cluster),
+      REDIS_KEY_PREFIX: redis.prefix,
+      LOG_LEVEL: "warn",
+      NODE_ENV: "test",
+    };
+    const api = await stores.startApp({
       cwd: appDir("api"),
       name: "api",
       env: { ...common, DATABASE_URL: database.url, JWT_SECRET, ...options.api },
     });
-    started.push(api);
     const [edges, worker] = await Promise.all([
       Promise.all(
         Array.from({ length: options.edges ?? 2 }, (_, i) =>
-          startAppProcess({
+          stores.startApp({
             cwd: appDir("edge"),
             name: `edge-${i + 1}`,
             env: { ...common, JWT_SECRET, API_URL: api.url, ...options.edge },
-          }).then((edge) => {
-            started.push(edge);
-            return edge;
           }),
         ),
       ),
       options.worker === undefined
         ? Promise.resolve(undefined)
-        : startAppProcess({ cwd: appDir("worker"), name: "worker", env: { ...common, DATABASE_URL: database.url, ...options.worker } }).then((node) => {
-            started.push(node);
-            return node;
-          }),
+        : stores.startApp({ cwd: appDir("worker"), name: "worker", env: { ...common, DATABASE_URL: database.url, ...options.worker } }),
     ]);
     return {
       api,
@@ -91,10 +77,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
         if (edge === undefined) throw new Error(`no edge ${n}`);
         return `ws://127.0.0.1:${edge.port}/v1/ws`;
       },
-      close,
+      close: () => stores.close(),
     };
-  } catch (error) {
-    await close();
-    throw error;
-  }
+  });
 }

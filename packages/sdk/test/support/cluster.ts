@@ -1,5 +1,5 @@
 import { migrate, migrationsFingerprint } from "@parley/db";
-import { createTestDatabase, createTestRedis, startAppProcess, type AppProcess, type TestDatabase, type TestRedis } from "@parley/testing";
+import { TestStores, type AppProcess, type TestRedis } from "@parley/testing";
 import { SignJWT } from "jose";
 import { randomBytes, randomUUID } from "node:crypto";
 import path from "node:path";
@@ -29,24 +29,13 @@ export interface SdkCluster {
 
 /** The real API and `edges` edges as child processes on a fresh database and Redis prefix. */
 export async function startSdkCluster(options: { edges: number; api?: Record<string, string>; edge?: Record<string, string> }): Promise<SdkCluster> {
-  const [database, redis]: [TestDatabase, TestRedis] = await Promise.all([createTestDatabase({ migrate, templateKey: migrationsFingerprint() }), createTestRedis("sdk")]);
-  const common = { REDIS_URL: redis.url, REDIS_KEY_PREFIX: redis.prefix, LOG_LEVEL: "warn", NODE_ENV: "test", JWT_SECRET };
-  const started: AppProcess[] = [];
-  const close = async () => {
-    await Promise.allSettled(started.map((node) => node.stop("SIGTERM", 5_000)));
-    await database.drop();
-    await redis.cleanup();
-  };
-  try {
-    const api = await startAppProcess({ cwd: appDir("api"), name: "api", env: { ...common, DATABASE_URL: database.url, ...options.api } });
-    started.push(api);
+  const stores = await TestStores.create("sdk", { migrate, templateKey: migrationsFingerprint() });
+  const { database, redis } = stores;
+  return stores.closedOnFailure(async () => {
+    const common = { REDIS_URL: redis.url, REDIS_KEY_PREFIX: redis.prefix, LOG_LEVEL: "warn", NODE_ENV: "test", JWT_SECRET };
+    const api = await stores.startApp({ cwd: appDir("api"), name: "api", env: { ...common, DATABASE_URL: database.url, ...options.api } });
     const edges = await Promise.all(
-      Array.from({ length: options.edges }, (_, i) =>
-        startAppProcess({ cwd: appDir("edge"), name: `edge-${i + 1}`, env: { ...common, API_URL: api.url, ...options.edge } }).then((edge) => {
-          started.push(edge);
-          return edge;
-        }),
-      ),
+      Array.from({ length: options.edges }, (_, i) => stores.startApp({ cwd: appDir("edge"), name: `edge-${i + 1}`, env: { ...common, API_URL: api.url, ...options.edge } })),
     );
     const rest = new RestClient({ baseUrl: api.url });
     return {
@@ -70,10 +59,7 @@ export async function startSdkCluster(options: { edges: number; api?: Record<str
           .setExpirationTime(now + seconds)
           .sign(new TextEncoder().encode(JWT_SECRET));
       },
-      close,
+      close: () => stores.close(),
     };
-  } catch (error) {
-    await close();
-    throw error;
-  }
+  });
 }

@@ -21,6 +21,25 @@ export function message(seq: number, options: { conversation?: string; sender?: 
   };
 }
 
+/** A conversation as the API lists it: direct, empty, created at the epoch by `u-me`. */
+export function conversationRecord(id: string) {
+  return {
+    id,
+    type: "direct",
+    title: null,
+    created_by: "u-me",
+    created_at: new Date(0).toISOString(),
+    last_activity_at: new Date(0).toISOString(),
+    last_seq: 0,
+    last_message: null,
+    unread_count: 0,
+    muted: false,
+    archived: false,
+    archived_at: null,
+    closed: false,
+  };
+}
+
 /** A JWT-shaped token whose payload carries `exp` (seconds); the signature is not checked client-side. */
 export function tokenExpiringAt(expMs: number, n = 0): string {
   const encode = (value: object) => Buffer.from(JSON.stringify(value)).toString("base64url");
