@@ -1,4 +1,4 @@
-import nodemailer from "nodemailer";
+import nodemailer, { type SendMailOptions } from "nodemailer";
 import { afterEach, describe, expect, it } from "vitest";
 import { SmtpCatcher, type CaughtMessage } from "../src/smtp-catcher";
 
@@ -11,6 +11,16 @@ async function startCatcher(capacity?: number): Promise<SmtpCatcher> {
   return catcher;
 }
 
+/** Sends `mails` to `catcher` over SMTP, one after the other on one connection. */
+async function mailTo(catcher: SmtpCatcher, ...mails: SendMailOptions[]): Promise<void> {
+  const transport = nodemailer.createTransport(catcher.smtpUrl);
+  try {
+    for (const mail of mails) await transport.sendMail(mail);
+  } finally {
+    transport.close();
+  }
+}
+
 afterEach(async () => {
   await Promise.all(catchers.splice(0).map((catcher) => catcher.close()));
 });
@@ -18,8 +28,7 @@ afterEach(async () => {
 describe("SMTP catcher", () => {
   it("receives a mail over SMTP and serves it on its HTTP API", async () => {
     const catcher = await startCatcher();
-    const transport = nodemailer.createTransport(catcher.smtpUrl);
-    await transport.sendMail({
+    await mailTo(catcher, {
       from: "Parley <no-reply@parley.local>",
       to: "alice@example.com",
       bcc: "audit@example.com",
@@ -29,7 +38,6 @@ describe("SMTP catcher", () => {
       date: new Date("2026-01-02T03:04:05Z"),
       messageId: "<digest-1@parley.local>",
     });
-    transport.close();
 
     const list = await fetch(`${catcher.httpUrl}/api/messages`);
     expect(list.status).toBe(200);
@@ -55,15 +63,13 @@ describe("SMTP catcher", () => {
 
   it("escapes everything on its HTML page", async () => {
     const catcher = await startCatcher();
-    const transport = nodemailer.createTransport(catcher.smtpUrl);
-    await transport.sendMail({
+    await mailTo(catcher, {
       from: '"<b>Mallory</b>" <mallory@example.com>',
       to: "alice@example.com",
       subject: "<script>alert(1)</script>",
       text: "<img src=x onerror=alert(2)>",
       html: '<p onclick="alert(3)">hi</p>',
     });
-    transport.close();
 
     const page = await fetch(`${catcher.httpUrl}/`);
     expect(page.status).toBe(200);
@@ -81,11 +87,7 @@ describe("SMTP catcher", () => {
 
   it("keeps only the newest messages and forgets them all on DELETE", async () => {
     const catcher = await startCatcher(2);
-    const transport = nodemailer.createTransport(catcher.smtpUrl);
-    for (const n of [1, 2, 3]) {
-      await transport.sendMail({ from: "a@example.com", to: "b@example.com", subject: `mail ${n}`, text: `body ${n}` });
-    }
-    transport.close();
+    await mailTo(catcher, ...[1, 2, 3].map((n) => ({ from: "a@example.com", to: "b@example.com", subject: `mail ${n}`, text: `body ${n}` })));
 
     const kept = (await (await fetch(`${catcher.httpUrl}/api/messages`)).json()) as CaughtMessage[];
     expect(kept.map((message) => message.subject)).toEqual(["mail 3", "mail 2"]);
