@@ -21,9 +21,26 @@ async function mailTo(catcher: SmtpCatcher, ...mails: SendMailOptions[]): Promis
   }
 }
 
+/** GETs `url`, insisting on a 200 answer of `contentType`. */
+async function fetchOk(url: string, contentType: RegExp): Promise<Response> {
+  const response = await fetch(url);
+  expect(response.status).toBe(200);
+  expect(response.headers.get("content-type")).toMatch(contentType);
+  return response;
+}
+
 afterEach(async () => {
   await Promise.all(catchers.splice(0).map((catcher) => catcher.close()));
 });
+
+/** A mail whose every field tries to put markup on the catcher's page. */
+const HOSTILE_MAIL: SendMailOptions = {
+  from: '"<b>Mallory</b>" <mallory@example.com>',
+  to: "alice@example.com",
+  subject: "<script>alert(1)</script>",
+  text: "<img src=x onerror=alert(2)>",
+  html: '<p onclick="alert(3)">hi</p>',
+};
 
 describe("SMTP catcher", () => {
   it("receives a mail over SMTP and serves it on its HTTP API", async () => {
@@ -39,9 +56,7 @@ describe("SMTP catcher", () => {
       messageId: "<digest-1@parley.local>",
     });
 
-    const list = await fetch(`${catcher.httpUrl}/api/messages`);
-    expect(list.status).toBe(200);
-    expect(list.headers.get("content-type")).toMatch(/^application\/json/);
+    const list = await fetchOk(`${catcher.httpUrl}/api/messages`, /^application\/json/);
     const messages = (await list.json()) as CaughtMessage[];
     expect(messages).toHaveLength(1);
     const [message] = messages;
@@ -63,17 +78,9 @@ describe("SMTP catcher", () => {
 
   it("escapes everything on its HTML page", async () => {
     const catcher = await startCatcher();
-    await mailTo(catcher, {
-      from: '"<b>Mallory</b>" <mallory@example.com>',
-      to: "alice@example.com",
-      subject: "<script>alert(1)</script>",
-      text: "<img src=x onerror=alert(2)>",
-      html: '<p onclick="alert(3)">hi</p>',
-    });
+    await mailTo(catcher, HOSTILE_MAIL);
 
-    const page = await fetch(`${catcher.httpUrl}/`);
-    expect(page.status).toBe(200);
-    expect(page.headers.get("content-type")).toMatch(/^text\/html/);
+    const page = await fetchOk(`${catcher.httpUrl}/`, /^text\/html/);
     const html = await page.text();
     expect(html).toContain("&lt;script&gt;alert(1)&lt;/script&gt;");
     expect(html).toContain("&lt;img src=x onerror=alert(2)&gt;");
