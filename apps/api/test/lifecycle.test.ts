@@ -1,4 +1,4 @@
-import { freePort, waitFor } from "@parley/testing";
+import { freePort, redisAnswers, waitFor } from "@parley/testing";
 import { spawn, type ChildProcess } from "node:child_process";
 import { Writable } from "node:stream";
 import { afterAll, describe, expect, it, vi } from "vitest";
@@ -14,20 +14,7 @@ async function startOwnRedis(): Promise<string> {
   const port = await freePort();
   redisServer = spawn("redis-server", ["--port", String(port), "--save", "", "--appendonly", "no"], { stdio: "ignore" });
   const url = `redis://127.0.0.1:${port}`;
-  await waitFor(async () => {
-    const { Redis } = await import("ioredis");
-    const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    probe.on("error", () => undefined);
-    try {
-      await probe.connect();
-      await probe.ping();
-      return true;
-    } catch {
-      return false;
-    } finally {
-      probe.disconnect();
-    }
-  }, { timeout: 10_000 });
+  await waitFor(() => redisAnswers(url), { timeout: 10_000 });
   return url;
 }
 

@@ -1,4 +1,5 @@
 import { waitFor } from "@parley/testing";
+import { twoUsersOnTwoEdges } from "@parley/testing/presence";
 import { PresenceStore } from "@parley/bus";
 import type { Presence } from "@parley/protocol";
 import { Redis } from "ioredis";
@@ -36,27 +37,17 @@ const presence = (token: string, query = "") => api.request<{ items: Presence[] 
 describe("GET /v1/stats", () => {
   it("reports connections, users and nodes across the cluster to admin and service tokens", async () => {
     const [a, b] = [await api.register("student"), await provision(api, "teacher")];
-    await connect(a, "edge-1", "c1");
-    await connect(a, "edge-2", "c2");
-    await connect(b, "edge-2", "c3");
-    const expected = {
-      connections: 3,
-      users: 2,
-      users_with_multiple_connections: 1,
-      nodes: [
-        { node: "edge-1", connections: 1, users: 1 },
-        { node: "edge-2", connections: 2, users: 2 },
-      ],
-    };
+    const scene = twoUsersOnTwoEdges(a.id, b.id);
+    for (const connection of scene.connections) await store.register(connection, 5);
     const admin = await provision(api, "admin");
-    expect(await api.request("GET", "/v1/stats", { token: admin.token })).toMatchObject({ status: 200, body: expected });
-    expect((await api.request("GET", "/v1/stats", { token: await serviceToken(api) })).body).toEqual(expected);
+    expect(await api.request("GET", "/v1/stats", { token: admin.token })).toMatchObject({ status: 200, body: scene.stats });
+    expect((await api.request("GET", "/v1/stats", { token: await serviceToken(api) })).body).toEqual(scene.stats);
 
-    await store.unregister({ userId: a.id, node: "edge-1", connectionId: "c1" });
+    const [aOnEdge1, ...onEdge2] = scene.connections;
+    await store.unregister(aOnEdge1);
     await store.removeNode("edge-1");
     expect((await api.request("GET", "/v1/stats", { token: admin.token })).body).toMatchObject({ connections: 2, users: 2, users_with_multiple_connections: 0, nodes: [{ node: "edge-2" }] });
-    await store.unregister({ userId: a.id, node: "edge-2", connectionId: "c2" });
-    await store.unregister({ userId: b.id, node: "edge-2", connectionId: "c3" });
+    for (const connection of onEdge2) await store.unregister(connection);
     await store.removeNode("edge-2");
   });
 

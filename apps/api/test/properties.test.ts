@@ -17,7 +17,7 @@ import {
   updateMeBody,
   userSearchQuery,
 } from "@parley/protocol";
-import { hostileValue, validOrHostile } from "@parley/testing";
+import { hostileValue, requestJson, validOrHostile } from "@parley/testing";
 import fc from "fast-check";
 import type { z } from "zod";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -87,19 +87,8 @@ interface Answer {
   readonly body: unknown;
 }
 
-async function call(method: string, path: string, token: string | undefined, body?: unknown): Promise<Answer> {
-  const headers: Record<string, string> = {};
-  if (token !== undefined) headers.authorization = `Bearer ${token}`;
-  if (body !== undefined) headers["content-type"] = "application/json";
-  const response = await fetch(`${api.baseUrl}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-  const text = await response.text();
-  let parsed: unknown = text;
-  try {
-    parsed = text === "" ? undefined : JSON.parse(text);
-  } catch {
-    // kept as text; the assertion below reports it
-  }
-  return { status: response.status, body: parsed };
+function call(method: string, path: string, token: string | undefined, body?: unknown): Promise<Answer> {
+  return requestJson(method, `${api.baseUrl}${path}`, { token, body });
 }
 
 /** Success, or an error whose code is in the table with exactly this status. */

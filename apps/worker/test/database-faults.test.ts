@@ -1,6 +1,6 @@
 import { conversation, message, page, type Message } from "@parley/protocol";
 import { ensureDatabase, migrate } from "@parley/db";
-import { resolveServices, startAppProcess, waitFor, type AppProcess } from "@parley/testing";
+import { requestJson, resolveServices, startAppProcess, waitFor, type AppProcess, type JsonAnswer } from "@parley/testing";
 import { fileURLToPath } from "node:url";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -25,21 +25,8 @@ interface Account {
   readonly email: string;
 }
 
-async function call(method: string, path: string, token: string | undefined, body?: unknown): Promise<{ status: number; body: unknown }> {
-  const response = await fetch(`${api.url}${path}`, {
-    method,
-    headers: { ...(token === undefined ? {} : { authorization: `Bearer ${token}` }), ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    signal: AbortSignal.timeout(10_000),
-  });
-  const text = await response.text();
-  let parsed: unknown = text;
-  try {
-    parsed = text === "" ? undefined : JSON.parse(text);
-  } catch {
-    // an error page: kept as text for the failure message
-  }
-  return { status: response.status, body: parsed };
+function call(method: string, path: string, token: string | undefined, body?: unknown): Promise<JsonAnswer> {
+  return requestJson(method, `${api.url}${path}`, { token, body, signal: AbortSignal.timeout(10_000) });
 }
 
 async function register(name: string): Promise<Account> {

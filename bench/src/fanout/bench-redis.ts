@@ -3,7 +3,7 @@
  * bench's alone, read from /proc), else the shared test Redis with a key prefix per target (CPU from `INFO cpu`,
  * which then includes whatever else uses that Redis).
  */
-import { freePort, resolveServices, startRedisCluster } from "@parley/testing";
+import { freePort, redisAnswers, resolveServices, startRedisCluster } from "@parley/testing";
 import { Redis } from "ioredis";
 import { spawn, type ChildProcess } from "node:child_process";
 import { parseInfoCpuMicros } from "./resource-usage";
@@ -14,20 +14,6 @@ export interface BenchRedis {
   readonly pids: readonly number[];
   infoCpuMicros(): Promise<number>;
   close(): Promise<void>;
-}
-
-async function answers(url: string): Promise<boolean> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  redis.on("error", () => undefined);
-  try {
-    await redis.connect();
-    await redis.ping();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    redis.disconnect();
-  }
 }
 
 function withInfo(url: string, pid: number | undefined, stop: () => Promise<void>): BenchRedis {
@@ -65,7 +51,7 @@ export async function startBenchRedis(sharedUrl?: string, cluster = false): Prom
     spawned.once("error", () => undefined);
     const url = `redis://127.0.0.1:${port}`;
     const deadline = Date.now() + 10_000;
-    while (!(await answers(url))) {
+    while (!(await redisAnswers(url))) {
       if (Date.now() > deadline || spawned.exitCode !== null || spawned.pid === undefined) throw new Error("redis-server did not start");
       await new Promise((resolve) => setTimeout(resolve, 100));
     }

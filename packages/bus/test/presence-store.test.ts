@@ -1,4 +1,5 @@
 import { createTestRedis, type TestRedis } from "@parley/testing";
+import { twoUsersOnTwoEdges } from "@parley/testing/presence";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PresenceStore } from "../src";
@@ -7,6 +8,7 @@ let testRedis: TestRedis;
 let redis: Redis;
 let clock = 1_700_000_000_000;
 let store: PresenceStore;
+const scene = twoUsersOnTwoEdges("bob", "cat");
 
 beforeAll(async () => {
   testRedis = await createTestRedis("presence");
@@ -43,28 +45,14 @@ describe("presence", () => {
   });
 
   it("gives cluster statistics per node", async () => {
-    await store.register({ userId: "bob", connectionId: "b1", node: "edge-1" }, 5);
-    await store.register({ userId: "bob", connectionId: "b2", node: "edge-2" }, 5);
-    await store.register({ userId: "cat", connectionId: "k1", node: "edge-2" }, 5);
-    expect(await store.stats()).toEqual({
-      connections: 3,
-      users: 2,
-      users_with_multiple_connections: 1,
-      nodes: [
-        { node: "edge-1", connections: 1, users: 1 },
-        { node: "edge-2", connections: 2, users: 2 },
-      ],
-    });
+    for (const connection of scene.connections) await store.register(connection, 5);
+    expect(await store.stats()).toEqual(scene.stats);
   });
 
   it("stops counting a dead node's connections after their TTL", async () => {
     await store.register({ userId: "dan", connectionId: "d1", node: "edge-dead" }, 5);
     clock += 20_000;
-    await store.refresh("edge-1", [{ userId: "bob", connectionId: "b1", node: "edge-1" }]);
-    await store.refresh("edge-2", [
-      { userId: "bob", connectionId: "b2", node: "edge-2" },
-      { userId: "cat", connectionId: "k1", node: "edge-2" },
-    ]);
+    for (const node of ["edge-1", "edge-2"]) await store.refresh(node, scene.connections.filter((connection) => connection.node === node));
     clock += 20_000; // edge-dead never refreshed: 40 s > 30 s TTL
     expect(await store.isOnline("dan")).toBe(false);
     const stats = await store.stats();

@@ -1,5 +1,6 @@
 import type { ConversationEvent } from "@parley/protocol";
 import { createTestRedis, waitFor, type TestRedis } from "@parley/testing";
+import { twoUsersOnTwoEdges } from "@parley/testing/presence";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { busKeys, ChannelSubscriber, createRedisClient, EventPublisher, hashSlot, parseEnvelope, PresenceStore, readUserStream, type RedisClient } from "../src";
 
@@ -92,26 +93,16 @@ describe("the bus on a Redis Cluster", () => {
 
   it("keeps presence and statistics across nodes without a command spanning slots", async () => {
     const store = new PresenceStore({ redis, keyPrefix: testRedis.prefix });
-    expect(await store.register({ userId: "ann", connectionId: "c1", node: "edge-1" }, 2)).toBe(1);
-    expect(await store.register({ userId: "ann", connectionId: "c2", node: "edge-2" }, 2)).toBe(2);
-    expect(await store.register({ userId: "ann", connectionId: "c3", node: "edge-1" }, 2)).toBeUndefined();
-    expect(await store.register({ userId: "bob", connectionId: "c4", node: "edge-1" }, 2)).toBe(1);
-    await store.refresh("edge-1", [
-      { userId: "ann", connectionId: "c1", node: "edge-1" },
-      { userId: "bob", connectionId: "c4", node: "edge-1" },
-    ]);
-    expect(await store.stats()).toEqual({
-      connections: 3,
-      users: 2,
-      users_with_multiple_connections: 1,
-      nodes: [
-        { node: "edge-1", connections: 2, users: 2 },
-        { node: "edge-2", connections: 1, users: 1 },
-      ],
-    });
-    expect(await store.unregister({ userId: "ann", connectionId: "c2", node: "edge-2" })).toBe(1);
+    const scene = twoUsersOnTwoEdges("ann", "bob");
+    const counts: (number | undefined)[] = [];
+    for (const connection of scene.connections) counts.push(await store.register(connection, 2));
+    expect(counts).toEqual([1, 2, 1]);
+    expect(await store.register({ userId: "ann", connectionId: "ann-3", node: "edge-1" }, 2)).toBeUndefined();
+    await store.refresh("edge-2", scene.connections.filter((connection) => connection.node === "edge-2"));
+    expect(await store.stats()).toEqual(scene.stats);
+    expect(await store.unregister(scene.connections[0])).toBe(1);
     expect((await store.get(["ann", "bob", "carol"])).map((presence) => presence.status)).toEqual(["online", "online", "offline"]);
-    await store.removeNode("edge-2");
-    expect((await store.stats()).nodes.map((node) => node.node)).toEqual(["edge-1"]);
+    await store.removeNode("edge-1");
+    expect((await store.stats()).nodes.map((node) => node.node)).toEqual(["edge-2"]);
   });
 });

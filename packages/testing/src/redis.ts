@@ -66,3 +66,18 @@ async function cleanupCluster(url: string, prefix: string): Promise<void> {
     cluster.disconnect();
   }
 }
+
+/** Whether a Redis answers PING at `url` right now (one attempt, no reconnects). */
+export async function redisAnswers(url: string): Promise<boolean> {
+  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  probe.on("error", () => undefined);
+  try {
+    await probe.connect();
+    await probe.ping();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    probe.disconnect();
+  }
+}

@@ -1,7 +1,7 @@
 import { apiEnv, loadConfig, type ApiConfig } from "@parley/config";
 import { migrate, migrationsFingerprint } from "@parley/db";
 import { createLogger } from "@parley/observability";
-import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from "@parley/testing";
+import { createTestDatabase, createTestRedis, requestJson, type TestDatabase, type TestRedis } from "@parley/testing";
 import { Writable } from "node:stream";
 import { createApiNode, type ApiNode } from "../../src/api-node";
 
@@ -75,22 +75,8 @@ export class ApiHarness {
   }
 
   async request<T = unknown>(method: string, path: string, options: RequestOptions = {}): Promise<ApiResponse<T>> {
-    const headers: Record<string, string> = { ...options.headers };
-    if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
-    let body: string | undefined;
-    if (options.body !== undefined) {
-      headers["content-type"] ??= "application/json";
-      body = typeof options.body === "string" ? options.body : JSON.stringify(options.body);
-    }
-    const response = await fetch(`${this.baseUrl}${path}`, { method, headers, ...(body === undefined ? {} : { body }) });
-    const text = await response.text();
-    let parsed: unknown = text;
-    try {
-      parsed = text === "" ? undefined : JSON.parse(text);
-    } catch {
-      // not JSON: keep the text
-    }
-    return { status: response.status, body: parsed as T, headers: response.headers };
+    const answer = await requestJson(method, `${this.baseUrl}${path}`, options);
+    return { status: answer.status, body: answer.body as T, headers: answer.headers };
   }
 
   /** Registers a user of `role` with a unique username and returns its token. */
