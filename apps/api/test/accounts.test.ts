@@ -1,14 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ApiHarness } from "./support/api-harness";
+import { describe, expect, it } from "vitest";
+import { api, useApiPerFile } from "./support/api-per-file";
 
-let api: ApiHarness;
-
-beforeAll(async () => {
-  api = await ApiHarness.start();
-});
-afterAll(async () => {
-  await api.close();
-});
+useApiPerFile();
 
 describe("accounts", () => {
   it("registers, logs in and reads the caller", async () => {

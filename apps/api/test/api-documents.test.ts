@@ -1,17 +1,10 @@
 import { Parser } from "@asyncapi/parser";
 import { createConfig, lintFromString } from "@redocly/openapi-core";
 import { clientFrameSchemas, restRoutes, serverFrame } from "@parley/protocol";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ApiHarness } from "./support/api-harness";
+import { describe, expect, it } from "vitest";
+import { api, useApiPerFile } from "./support/api-per-file";
 
-let api: ApiHarness;
-
-beforeAll(async () => {
-  api = await ApiHarness.start();
-});
-afterAll(async () => {
-  await api.close();
-});
+useApiPerFile();
 
 describe("GET /v1/openapi.json", () => {
   it("is lint-clean under Redocly's recommended rules", async () => {

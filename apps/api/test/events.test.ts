@@ -2,7 +2,7 @@ import type { ConversationEvent, Message } from "@parley/protocol";
 import { waitFor } from "@parley/testing";
 import { sql } from "drizzle-orm";
 import { randomUUID } from "node:crypto";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { ArchiveRepository } from "../src/repositories/archive-repository";
 import { MessageRepository } from "../src/repositories/message-repository";
 import { OutboxRepository } from "../src/repositories/outbox-repository";
@@ -11,33 +11,19 @@ import { RecipientUnreadRepository } from "../src/repositories/recipient-unread-
 import { systemClock } from "@parley/config";
 import { MessageWriter } from "../src/services/message-writer";
 import { systemMessageWriter } from "../src/services/system-message-writer";
-import { ApiHarness, type RegisteredUser } from "./support/api-harness";
-import { ChannelListener, openDirect, openGroup, send } from "./support/message-fixtures";
+import type { RegisteredUser } from "./support/api-harness";
+import { alice, api, bob, carol, useApiPerFile } from "./support/api-per-file";
+import { type ChannelListener, listenAfterRelay, openDirect, openGroup, send } from "./support/message-fixtures";
 
-let api: ApiHarness;
-let alice: RegisteredUser;
-let bob: RegisteredUser;
-let carol: RegisteredUser;
 let listener: ChannelListener;
 
-beforeAll(async () => {
-  api = await ApiHarness.start();
-  [alice, bob, carol] = await Promise.all([api.register("user"), api.register("user"), api.register("user")]);
-});
+useApiPerFile({ people: true });
 afterEach(async () => {
   await listener.close();
 });
-afterAll(async () => {
-  await api.close();
-});
 
-/** Starts listening once everything earlier (conversation creation, ...) has been published. */
 async function listen(...users: RegisteredUser[]): Promise<ChannelListener> {
-  await api.node.relay.flush();
-  listener = await ChannelListener.start(
-    api,
-    users.map((u) => u.id),
-  );
+  listener = await listenAfterRelay(api, users);
   return listener;
 }
 

@@ -25,54 +25,72 @@ async function may(policy: Policy, a: { id: string; role: string }, b: { id: str
   return [await policy.mayContact(a, b, lookup), await policy.mayContact(b, a, lookup)];
 }
 
+/** Two people as `id:role ~ id:role`, the relationship rows there are, and whether the two may talk (asked both ways). */
+type ContactCase = readonly [pair: string, rows: readonly string[], talk: boolean];
+
+const CONTACT_RULES: readonly { preset: PresetName; rule: string; cases: readonly ContactCase[] }[] = [
+  {
+    preset: "school",
+    rule: "a teacher reaches a student or a parent only through a class link (either direction); students never reach students",
+    cases: [
+      ["t:teacher ~ s:student", [], false],
+      ["t:teacher ~ s:student", ["t>s:class"], true],
+      ["t:teacher ~ s:student", ["s>t:class"], true],
+      // A link of another kind does not count.
+      ["t:teacher ~ s:student", ["t>s:guardian"], false],
+      ["t:teacher ~ p:parent", ["t>p:class"], true],
+      ["p:parent ~ s:student", ["p>s:guardian"], true],
+      ["s:student ~ s2:student", ["s>s2:class", "s2>s:class", "s>s2:guardian"], false],
+      ["p:parent ~ p2:parent", ["p>p2:guardian"], false],
+      ["t:teacher ~ t2:teacher", [], true],
+      ["a:admin ~ s2:student", [], true],
+    ],
+  },
+  {
+    preset: "clinic",
+    rule: "patients reach only doctors they have a care link with; admins reach doctors and admins, not patients",
+    cases: [
+      ["p:patient ~ d:doctor", [], false],
+      ["p:patient ~ d:doctor", ["d>p:care"], true],
+      ["p:patient ~ p2:patient", ["p>p2:care", "p2>p:care"], false],
+      ["a:admin ~ d:doctor", [], true],
+      ["a:admin ~ p:patient", [], false],
+    ],
+  },
+  {
+    preset: "dating",
+    rule: "only a mutual like (a match) lets two members talk",
+    cases: [
+      ["a:member ~ b:member", ["a>b:like"], false],
+      ["a:member ~ b:member", ["b>a:like"], false],
+      ["a:member ~ b:member", ["a>b:like", "b>a:like"], true],
+    ],
+  },
+  {
+    preset: "salon",
+    rule: "a client and a salon need a client link; salons talk among themselves",
+    cases: [
+      ["c:client ~ s:salon", [], false],
+      ["c:client ~ s:salon", ["s>c:client"], true],
+      ["s:salon ~ s2:salon", [], true],
+      ["c:client ~ c2:client", ["c>c2:client"], false],
+    ],
+  },
+];
+
+/** `id:role` as the person a contact check asks about. */
+function parsePerson(text: string): { id: string; role: string } {
+  const [id = "", role = ""] = text.split(":");
+  return person(id, role);
+}
+
 describe("contact rules of the presets", () => {
-  it("school: a teacher reaches a student or a parent only through a class link (either direction); students never reach students", async () => {
-    const school = loadPolicy("school");
-    const teacher = person("t", "teacher");
-    const student = person("s", "student");
-    const other = person("s2", "student");
-    const parent = person("p", "parent");
-    expect(await may(school, teacher, student, links())).toEqual([false, false]);
-    expect(await may(school, teacher, student, links("t>s:class"))).toEqual([true, true]);
-    expect(await may(school, teacher, student, links("s>t:class"))).toEqual([true, true]);
-    // A link of another kind does not count.
-    expect(await may(school, teacher, student, links("t>s:guardian"))).toEqual([false, false]);
-    expect(await may(school, teacher, parent, links("t>p:class"))).toEqual([true, true]);
-    expect(await may(school, parent, student, links("p>s:guardian"))).toEqual([true, true]);
-    expect(await may(school, student, other, links("s>s2:class", "s2>s:class", "s>s2:guardian"))).toEqual([false, false]);
-    expect(await may(school, parent, person("p2", "parent"), links("p>p2:guardian"))).toEqual([false, false]);
-    expect(await may(school, teacher, person("t2", "teacher"), links())).toEqual([true, true]);
-    expect(await may(school, person("a", "admin"), other, links())).toEqual([true, true]);
-  });
-
-  it("clinic: patients reach only doctors they have a care link with; admins reach doctors and admins, not patients", async () => {
-    const clinic = loadPolicy("clinic");
-    const doctor = person("d", "doctor");
-    const patient = person("p", "patient");
-    expect(await may(clinic, patient, doctor, links())).toEqual([false, false]);
-    expect(await may(clinic, patient, doctor, links("d>p:care"))).toEqual([true, true]);
-    expect(await may(clinic, patient, person("p2", "patient"), links("p>p2:care", "p2>p:care"))).toEqual([false, false]);
-    expect(await may(clinic, person("a", "admin"), doctor, links())).toEqual([true, true]);
-    expect(await may(clinic, person("a", "admin"), patient, links())).toEqual([false, false]);
-  });
-
-  it("dating: only a mutual like (a match) lets two members talk", async () => {
-    const dating = loadPolicy("dating");
-    const a = person("a", "member");
-    const b = person("b", "member");
-    expect(await may(dating, a, b, links("a>b:like"))).toEqual([false, false]);
-    expect(await may(dating, a, b, links("b>a:like"))).toEqual([false, false]);
-    expect(await may(dating, a, b, links("a>b:like", "b>a:like"))).toEqual([true, true]);
-  });
-
-  it("salon: a client and a salon need a client link; salons talk among themselves", async () => {
-    const salon = loadPolicy("salon");
-    const client = person("c", "client");
-    const shop = person("s", "salon");
-    expect(await may(salon, client, shop, links())).toEqual([false, false]);
-    expect(await may(salon, client, shop, links("s>c:client"))).toEqual([true, true]);
-    expect(await may(salon, shop, person("s2", "salon"), links())).toEqual([true, true]);
-    expect(await may(salon, client, person("c2", "client"), links("c>c2:client"))).toEqual([false, false]);
+  it.each(CONTACT_RULES)("$preset: $rule", async ({ preset, cases }) => {
+    const policy = loadPolicy(preset);
+    for (const [pair, rows, talk] of cases) {
+      const [a = "", b = ""] = pair.split(" ~ ");
+      expect(await may(policy, parsePerson(a), parsePerson(b), links(...rows)), `${pair} with [${rows.join(", ")}]`).toEqual([talk, talk]);
+    }
   });
 
   it.each(Object.keys(POLICY_PRESETS) as PresetName[])("%s: nobody contacts themself or a service; a service contacts anyone", async (name) => {

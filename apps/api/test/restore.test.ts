@@ -1,25 +1,16 @@
 import type { Conversation, Message, Page } from "@parley/protocol";
 import { randomUUID } from "node:crypto";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { ApiHarness, type RegisteredUser } from "./support/api-harness";
-import { ChannelListener, archiveLikeTheWorker, openGroup, send, tableCounts } from "./support/message-fixtures";
+import { afterEach, describe, expect, it } from "vitest";
+import type { RegisteredUser } from "./support/api-harness";
+import { alice, api, bob, outsider, useApiPerFile } from "./support/api-per-file";
+import { archiveLikeTheWorker, type ChannelListener, listenAfterRelay, openGroup, send, tableCounts } from "./support/message-fixtures";
 
-let api: ApiHarness;
-let alice: RegisteredUser;
-let bob: RegisteredUser;
-let outsider: RegisteredUser;
 let listener: ChannelListener | undefined;
 
-beforeAll(async () => {
-  api = await ApiHarness.start({ MESSAGE_RATE_LIMIT: "10000" });
-  [alice, bob, outsider] = await Promise.all([api.register("user"), api.register("user"), api.register("user")]);
-});
+useApiPerFile({ env: { MESSAGE_RATE_LIMIT: "10000" }, people: true });
 afterEach(async () => {
   await listener?.close();
   listener = undefined;
-});
-afterAll(async () => {
-  await api.close();
 });
 
 const restore = (token: string, conversationId: string) => api.request<Conversation>("POST", `/v1/conversations/${conversationId}/restore`, { token });
@@ -34,11 +25,7 @@ async function archivedGroup(count: number): Promise<{ conversationId: string; s
 }
 
 async function listen(...users: RegisteredUser[]): Promise<ChannelListener> {
-  await api.node.relay.flush();
-  listener = await ChannelListener.start(
-    api,
-    users.map((u) => u.id),
-  );
+  listener = await listenAfterRelay(api, users);
   return listener;
 }
 

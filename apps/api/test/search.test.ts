@@ -1,7 +1,8 @@
 import type { Message, Page } from "@parley/protocol";
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ApiHarness, type RegisteredUser } from "./support/api-harness";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { RegisteredUser } from "./support/api-harness";
+import { alice, api, bob, carol, useApiPerFile } from "./support/api-per-file";
 import { archiveLikeTheWorker, openDirect, openGroup, send } from "./support/message-fixtures";
 
 interface Hit {
@@ -10,26 +11,18 @@ interface Hit {
   rank: number;
 }
 
-let api: ApiHarness;
-let alice: RegisteredUser;
-let bob: RegisteredUser;
-let eve: RegisteredUser;
 let shared: string;
 let secret: string;
 
+useApiPerFile({ people: true });
 beforeAll(async () => {
-  api = await ApiHarness.start();
-  [alice, bob, eve] = await Promise.all([api.register("user"), api.register("user"), api.register("user")]);
   shared = await openGroup(api, alice, [bob], "Zoo trip");
-  secret = await openDirect(api, eve, bob);
+  secret = await openDirect(api, carol, bob);
   await send(api, alice, shared, "J'ai déjà vu un éléphant au zoo");
   await send(api, bob, shared, "The elephant house opens at nine");
   await send(api, alice, shared, "Elephant, elephant, elephant: the children only want to see the elephant");
   await send(api, bob, shared, "See <b>you</b> & the éléphant tomorrow");
-  await send(api, eve, secret, "Bob, the elephant plan is secret");
-});
-afterAll(async () => {
-  await api.close();
+  await send(api, carol, secret, "Bob, the elephant plan is secret");
 });
 
 const search = (user: RegisteredUser, query: string) => api.request<Page<Hit>>("GET", `/v1/search/messages?${query}`, { token: user.token });
@@ -80,7 +73,7 @@ describe("GET /v1/search/messages", () => {
 
   it("never returns messages of conversations the caller is not in", async () => {
     expect((await search(alice, q("secret"))).body.items).toEqual([]);
-    expect((await search(eve, q("elephant"))).body.items.map((h) => h.message.conversation_id)).toEqual([secret]);
+    expect((await search(carol, q("elephant"))).body.items.map((h) => h.message.conversation_id)).toEqual([secret]);
     expect((await search(bob, q("elephant"))).body.items).toHaveLength(3);
   });
 
@@ -103,8 +96,8 @@ describe("GET /v1/search/messages", () => {
   });
 
   it("searches archived conversations too", async () => {
-    const conversationId = await openDirect(api, alice, eve);
-    await send(api, eve, conversationId, "an archived pangolin");
+    const conversationId = await openDirect(api, alice, carol);
+    await send(api, carol, conversationId, "an archived pangolin");
     expect(await archiveLikeTheWorker(api, conversationId)).toBe(1);
     const [hit] = (await search(alice, q("pangolin"))).body.items;
     expect(hit?.message).toMatchObject({ conversation_id: conversationId, seq: 1, content: "an archived pangolin" });

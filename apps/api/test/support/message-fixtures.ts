@@ -66,6 +66,15 @@ export async function tableCounts(api: ApiHarness, conversationId: string): Prom
  * Listens on users' live channels (busKeys(prefix).userChannel) as an edge would, recording every envelope.
  * It never kicks the relay itself, so a test can tell a kick from a periodic sweep.
  */
+/** Starts listening to the channels of `users` once everything earlier (conversation creation, ...) has been published. */
+export async function listenAfterRelay(api: ApiHarness, users: readonly RegisteredUser[]): Promise<ChannelListener> {
+  await api.node.relay.flush();
+  return ChannelListener.start(
+    api,
+    users.map((u) => u.id),
+  );
+}
+
 export class ChannelListener {
   private readonly received = new Map<string, EventEnvelope[]>();
 
