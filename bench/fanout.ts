@@ -9,46 +9,42 @@
  *     [--parley-root DIR] [--baseline-root DIR] [--cpu-prof DIR] [--redis-url URL] [--docs true|false]
  *     [--api-nodes 1] [--edges 2] [--redis-cluster false]
  */
-import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { renderChart } from "./src/fanout/chart";
 import { computeTargets, renderMarkdown, writeDocsSection } from "./src/fanout/report";
 import { DEFAULT_SETTINGS, runFanout, type FanoutSettings } from "./src/fanout/run-fanout";
 import { REPO_ROOT, TARGET_NAMES, type TargetName } from "./src/fanout/targets";
+import { benchArgs } from "./src/cli-args";
+import { gitState } from "./src/git-state";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
-// `pnpm <script> -- --flag` passes the "--" through: skip it rather than fail on a positional.
-const { values: args } = parseArgs({
-  args: process.argv.slice(2).filter((arg) => arg !== "--"),
-  options: {
-    name: { type: "string", default: "latest" },
-    targets: { type: "string", default: DEFAULT_SETTINGS.targets.join(",") },
-    clients: { type: "string", default: String(DEFAULT_SETTINGS.clients) },
-    "group-size": { type: "string", default: String(DEFAULT_SETTINGS.groupSize) },
-    threads: { type: "string", default: String(DEFAULT_SETTINGS.threads) },
-    rates: { type: "string", default: DEFAULT_SETTINGS.rates.join(",") },
-    "step-seconds": { type: "string", default: String(DEFAULT_SETTINGS.stepSeconds) },
-    "drain-seconds": { type: "string", default: String(DEFAULT_SETTINGS.drainSeconds) },
-    "warmup-seconds": { type: "string", default: String(DEFAULT_SETTINGS.warmupSeconds) },
-    "idle-connections": { type: "string", default: String(DEFAULT_SETTINGS.idleConnections) },
-    "connect-concurrency": { type: "string", default: String(DEFAULT_SETTINGS.connectConcurrency) },
-    "max-minutes": { type: "string", default: String(DEFAULT_SETTINGS.maxMinutes) },
-    "p99-limit-ms": { type: "string", default: String(DEFAULT_SETTINGS.p99LimitMs) },
-    "parley-env": { type: "string", multiple: true, default: [] },
-    "parley-root": { type: "string" },
-    "baseline-root": { type: "string" },
-    "cpu-prof": { type: "string" },
-    "redis-url": { type: "string" },
-    docs: { type: "string", default: "true" },
-    "api-nodes": { type: "string", default: String(DEFAULT_SETTINGS.apiNodes) },
-    edges: { type: "string", default: String(DEFAULT_SETTINGS.edges) },
-    "redis-cluster": { type: "string", default: String(DEFAULT_SETTINGS.redisCluster) },
-  },
+const args = benchArgs({
+  name: { type: "string", default: "latest" },
+  targets: { type: "string", default: DEFAULT_SETTINGS.targets.join(",") },
+  clients: { type: "string", default: String(DEFAULT_SETTINGS.clients) },
+  "group-size": { type: "string", default: String(DEFAULT_SETTINGS.groupSize) },
+  threads: { type: "string", default: String(DEFAULT_SETTINGS.threads) },
+  rates: { type: "string", default: DEFAULT_SETTINGS.rates.join(",") },
+  "step-seconds": { type: "string", default: String(DEFAULT_SETTINGS.stepSeconds) },
+  "drain-seconds": { type: "string", default: String(DEFAULT_SETTINGS.drainSeconds) },
+  "warmup-seconds": { type: "string", default: String(DEFAULT_SETTINGS.warmupSeconds) },
+  "idle-connections": { type: "string", default: String(DEFAULT_SETTINGS.idleConnections) },
+  "connect-concurrency": { type: "string", default: String(DEFAULT_SETTINGS.connectConcurrency) },
+  "max-minutes": { type: "string", default: String(DEFAULT_SETTINGS.maxMinutes) },
+  "p99-limit-ms": { type: "string", default: String(DEFAULT_SETTINGS.p99LimitMs) },
+  "parley-env": { type: "string", multiple: true, default: [] },
+  "parley-root": { type: "string" },
+  "baseline-root": { type: "string" },
+  "cpu-prof": { type: "string" },
+  "redis-url": { type: "string" },
+  docs: { type: "string", default: "true" },
+  "api-nodes": { type: "string", default: String(DEFAULT_SETTINGS.apiNodes) },
+  edges: { type: "string", default: String(DEFAULT_SETTINGS.edges) },
+  "redis-cluster": { type: "string", default: String(DEFAULT_SETTINGS.redisCluster) },
 });
 
 function number(name: string, text: string, min: number, max: number): number {
@@ -105,16 +101,6 @@ function print(line = ""): void {
   process.stdout.write(`${line}\n`);
 }
 
-function gitCommit(dir: string): { commit: string; dirty: boolean } | null {
-  try {
-    const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: dir, encoding: "utf8" }).trim();
-    const dirty = execFileSync("git", ["status", "--porcelain", "--", "apps", "packages"], { cwd: dir, encoding: "utf8" }).trim() !== "";
-    return { commit, dirty };
-  } catch {
-    return null;
-  }
-}
-
 async function main(): Promise<void> {
   if (!/^[\w.-]+$/.test(args.name)) throw new Error("--name may hold letters, digits, '.', '_' and '-' only");
   const settings = parseSettings();
@@ -125,7 +111,7 @@ async function main(): Promise<void> {
     name: args.name,
     started_at: started.toISOString(),
     finished_at: new Date().toISOString(),
-    git: gitCommit(settings.parleyRoot),
+    git: gitState(settings.parleyRoot, ["apps", "packages"]) ?? null,
     machine: { cpus: os.cpus().length, node: process.version, loadavg_before: loadBefore, loadavg_after: os.loadavg() },
     ...run,
     targets_met: computeTargets(run),

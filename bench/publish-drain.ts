@@ -21,26 +21,24 @@ import { writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import postgres from "postgres";
 import { Redis, Cluster } from "ioredis";
 import { API_DIR } from "./src/api-fixture";
 import { startBenchRedis, type BenchRedis } from "./src/fanout/bench-redis";
 import { processCpuMicros } from "./src/fanout/resource-usage";
+import { benchArgs } from "./src/cli-args";
+
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const JWT_SECRET = "bench-secret-that-is-long-enough-for-hs256-0123456789";
 
-const { values: args } = parseArgs({
-  args: process.argv.slice(2).filter((arg) => arg !== "--"),
-  options: {
-    nodes: { type: "string", default: "1,2,3" },
-    events: { type: "string", default: "30000" },
-    recipients: { type: "string", default: "10" },
-    rounds: { type: "string", default: "2" },
-    "redis-cluster": { type: "boolean", default: false },
-    name: { type: "string", default: "publish-drain" },
-  },
+const args = benchArgs({
+  nodes: { type: "string", default: "1,2,3" },
+  events: { type: "string", default: "30000" },
+  recipients: { type: "string", default: "10" },
+  rounds: { type: "string", default: "2" },
+  "redis-cluster": { type: "boolean", default: false },
+  name: { type: "string", default: "publish-drain" },
 });
 
 const settings = {

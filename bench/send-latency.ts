@@ -9,38 +9,34 @@
  * Results go to bench/results/<name>.json. --api-dir starts another checkout's apps/api (an A/B comparison
  * against a copy of the tree at an older commit); the database is migrated by this checkout's @parley/db.
  */
-import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { API_DIR, startApiFixture, type BenchPair } from "./src/api-fixture";
 import type { JsonClient } from "./src/json-client";
 import { meanServerMs, scrapeRouteTimings } from "./src/server-timings";
 import { percentile, ratio, summarize, type LatencySummary } from "./src/stats";
+import { benchArgs } from "./src/cli-args";
+import { gitState } from "./src/git-state";
 
 const SEND_ROUTE = "POST /v1/conversations/:id/messages";
 const GET_ROUTE = "GET /v1/users/me";
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
-// `pnpm <script> -- --flag` passes the "--" through: skip it rather than fail on a positional.
-const { values: args } = parseArgs({
-  args: process.argv.slice(2).filter((arg) => arg !== "--"),
-  options: {
-    name: { type: "string", default: "latest" },
-    sequential: { type: "string", default: "2000" },
-    concurrent: { type: "string", default: "2000" },
-    concurrency: { type: "string", default: "8" },
-    warmup: { type: "string", default: "200" },
-    groups: { type: "string", default: "10" },
-    "messages-per-group": { type: "string", default: "20" },
-    "cpu-prof": { type: "string" },
-    "api-env": { type: "string", multiple: true, default: [] },
-    "api-dir": { type: "string" },
-  },
+const args = benchArgs({
+  name: { type: "string", default: "latest" },
+  sequential: { type: "string", default: "2000" },
+  concurrent: { type: "string", default: "2000" },
+  concurrency: { type: "string", default: "8" },
+  warmup: { type: "string", default: "200" },
+  groups: { type: "string", default: "10" },
+  "messages-per-group": { type: "string", default: "20" },
+  "cpu-prof": { type: "string" },
+  "api-env": { type: "string", multiple: true, default: [] },
+  "api-dir": { type: "string" },
 });
 
 function count(name: string, text: string | undefined): number {
@@ -120,17 +116,6 @@ function row(label: string, s: LatencySummary): string {
   return `${label.padEnd(22)}${cell(s.p50_ms)}${cell(s.p95_ms)}${cell(s.p99_ms)}${cell(s.mean_ms)}${s.throughput_rps.toFixed(1).padStart(10)}${String(s.errors).padStart(7)}`;
 }
 
-/** The commit the measured API was started from, and whether its apps/api or packages had uncommitted changes. */
-function gitDescription(apiDir: string): { commit: string; dirty: boolean } | undefined {
-  try {
-    const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: apiDir, encoding: "utf8" }).trim();
-    const dirty = execFileSync("git", ["status", "--porcelain", "--", ".", "../../packages"], { cwd: apiDir, encoding: "utf8" }).trim() !== "";
-    return { commit, dirty };
-  } catch {
-    return undefined;
-  }
-}
-
 async function main(): Promise<void> {
   const extraEnv: Record<string, string> = {};
   for (const pair of args["api-env"]) {
@@ -174,7 +159,8 @@ async function main(): Promise<void> {
     const result = {
       name: args.name,
       finished_at: new Date().toISOString(),
-      git: gitDescription(apiDir),
+      // The commit the measured API was started from, and whether its apps/api or packages had uncommitted changes.
+      git: gitState(apiDir, [".", "../../packages"]),
       api_dir: path.relative(HERE, apiDir),
       machine: { cpus: os.cpus().length, node: process.version, loadavg_before: loadBefore, loadavg_after: os.loadavg() },
       settings,

@@ -16,22 +16,19 @@ import { writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { parseArgs } from "node:util";
 import { API_DIR } from "./src/api-fixture";
+import { benchArgs } from "./src/cli-args";
+
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
-// `pnpm <script> -- --flag` passes the "--" through: skip it rather than fail on a positional.
-const { values: args } = parseArgs({
-  args: process.argv.slice(2).filter((arg) => arg !== "--"),
-  options: {
-    a: { type: "string" },
-    b: { type: "string" },
-    rounds: { type: "string", default: "2" },
-    concurrency: { type: "string", default: "8" },
-    sends: { type: "string", default: "300" },
-    name: { type: "string", default: "send-throughput" },
-  },
+const args = benchArgs({
+  a: { type: "string" },
+  b: { type: "string" },
+  rounds: { type: "string", default: "2" },
+  concurrency: { type: "string", default: "8" },
+  sends: { type: "string", default: "300" },
+  name: { type: "string", default: "send-throughput" },
 });
 
 interface Actor {

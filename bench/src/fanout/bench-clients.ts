@@ -33,15 +33,28 @@ const parleyFrame = z.discriminatedUnion("type", [
 /** The frames the generator reads; every other one (acks, unread counts, receipts) is skipped before JSON.parse. */
 const WANTED_FRAME = /"type"\s*:\s*"(?:connected|new_message|error)"/;
 
-class ParleyClient implements BenchClient {
-  private socket: WebSocket | undefined;
-  private closedByUs = false;
+/** What every protocol's client holds: its socket once connecting, and whether the close was ours. */
+abstract class SocketClient<S> implements BenchClient {
+  protected socket: S | undefined;
+  protected closedByUs = false;
 
   constructor(
-    private readonly spec: ClientSpec,
-    private readonly events: ClientEvents,
+    protected readonly spec: ClientSpec,
+    protected readonly events: ClientEvents,
   ) {}
 
+  abstract connect(): Promise<void>;
+  abstract send(conversationId: string, clientMsgId: string, content: string): void;
+  /** Drops the connection at once. */
+  protected abstract drop(socket: S): void;
+
+  close(): void {
+    this.closedByUs = true;
+    if (this.socket !== undefined) this.drop(this.socket);
+  }
+}
+
+class ParleyClient extends SocketClient<WebSocket> {
   connect(): Promise<void> {
     return new Promise((resolve, reject) => {
       const socket = new WebSocket(this.spec.url, { headers: { authorization: `Bearer ${this.spec.token}` }, perMessageDeflate: false });
@@ -89,24 +102,15 @@ class ParleyClient implements BenchClient {
     this.socket?.send(JSON.stringify({ type: "send_message", id: clientMsgId, conversation_id: conversationId, client_msg_id: clientMsgId, content }));
   }
 
-  close(): void {
-    this.closedByUs = true;
-    this.socket?.terminate();
+  protected drop(socket: WebSocket): void {
+    socket.terminate();
   }
 }
 
 const referenceMessage = z.object({ content: z.string() });
 const referenceAck = z.union([z.object({ ok: z.literal(true) }), z.object({ ok: z.literal(false), error: z.string() })]);
 
-class SocketIoClient implements BenchClient {
-  private socket: Socket | undefined;
-  private closedByUs = false;
-
-  constructor(
-    private readonly spec: ClientSpec,
-    private readonly events: ClientEvents,
-  ) {}
-
+class SocketIoClient extends SocketClient<Socket> {
   connect(): Promise<void> {
     return new Promise((resolve, reject) => {
       const socket = io(this.spec.url, {
@@ -140,21 +144,12 @@ class SocketIoClient implements BenchClient {
     });
   }
 
-  close(): void {
-    this.closedByUs = true;
-    this.socket?.close();
+  protected drop(socket: Socket): void {
+    socket.close();
   }
 }
 
-class RelayClient implements BenchClient {
-  private socket: WebSocket | undefined;
-  private closedByUs = false;
-
-  constructor(
-    private readonly spec: ClientSpec,
-    private readonly events: ClientEvents,
-  ) {}
-
+class RelayClient extends SocketClient<WebSocket> {
   connect(): Promise<void> {
     return new Promise((resolve, reject) => {
       const socket = new WebSocket(this.spec.url, { perMessageDeflate: false });
@@ -178,9 +173,8 @@ class RelayClient implements BenchClient {
     this.socket?.send(content);
   }
 
-  close(): void {
-    this.closedByUs = true;
-    this.socket?.terminate();
+  protected drop(socket: WebSocket): void {
+    socket.terminate();
   }
 }
 

@@ -2,10 +2,8 @@
  * The fanout chart as a PNG, drawn in pure JavaScript (pureimage, with DejaVu Sans from an npm package): no browser,
  * no system fonts, the same picture on a clean machine. Left: deliveries/s against the offered rate; right: p99.
  */
-import { createWriteStream, mkdirSync } from "node:fs";
-import path from "node:path";
-import * as PImage from "pureimage";
-import { FONT, loadFont } from "../chart-font";
+import { startPanel, whiteCanvas, writePng, type Context, type PanelFrame } from "../chart-canvas";
+import { FONT } from "../chart-font";
 import type { FanoutRun, StepResult } from "./run-fanout";
 import type { TargetName } from "./targets";
 
@@ -13,18 +11,11 @@ const WIDTH = 1200;
 const HEIGHT = 520;
 const COLORS: Readonly<Record<TargetName, string>> = { parley: "#1f77b4", "parley-baseline": "#9467bd", socketio: "#ff7f0e", relay: "#2ca02c" };
 
-interface Panel {
-  readonly x: number;
-  readonly y: number;
-  readonly w: number;
-  readonly h: number;
-  readonly title: string;
+interface Panel extends PanelFrame {
   readonly value: (step: StepResult) => number;
   /** A horizontal reference line (the p99 limit). */
   readonly limit?: number;
 }
-
-type Context = ReturnType<PImage.Bitmap["getContext"]>;
 
 /** 1, 2, 5, 10, 20, 50, ... covering [min, max]. */
 function logTicks(min: number, max: number): number[] {
@@ -54,12 +45,7 @@ function drawPanel(ctx: Context, panel: Panel, run: FanoutRun, xRange: readonly 
   const sx = (v: number) => panel.x + ((Math.log10(v) - Math.log10(xMin)) / (Math.log10(xMax) - Math.log10(xMin))) * panel.w;
   const sy = (v: number) => panel.y + panel.h - ((Math.log10(Math.max(v, yMin)) - Math.log10(yMin)) / (Math.log10(yMax) - Math.log10(yMin))) * panel.h;
 
-  ctx.fillStyle = "#000000";
-  ctx.font = `16pt ${FONT}`;
-  ctx.fillText(panel.title, panel.x, panel.y - 14);
-  ctx.font = `11pt ${FONT}`;
-  ctx.strokeStyle = "#dddddd";
-  ctx.lineWidth = 1;
+  startPanel(ctx, panel, { titlePt: 16, titleGap: 14, labelPt: 11 });
   for (const tick of logTicks(yMin, yMax)) {
     ctx.beginPath();
     ctx.moveTo(panel.x, sy(tick));
@@ -113,11 +99,7 @@ function drawPanel(ctx: Context, panel: Panel, run: FanoutRun, xRange: readonly 
 
 /** Draws the chart of `run` into `file` (PNG). */
 export async function renderChart(run: FanoutRun, file: string): Promise<void> {
-  await loadFont();
-  const image = PImage.make(WIDTH, HEIGHT);
-  const ctx = image.getContext("2d");
-  ctx.fillStyle = "#ffffff";
-  ctx.fillRect(0, 0, WIDTH, HEIGHT);
+  const { image, ctx } = await whiteCanvas(WIDTH, HEIGHT);
   const rates = run.targets.flatMap((target) => target.steps.map((step) => step.offered_rate));
   const xRange: [number, number] = [10 ** Math.floor(Math.log10(Math.min(...rates, 10))), 10 ** Math.ceil(Math.log10(Math.max(...rates, 100)))];
   drawPanel(ctx, { x: 90, y: 50, w: 460, h: 330, title: "deliveries/s (log)", value: (step) => step.deliveries_per_s }, run, xRange);
@@ -134,6 +116,5 @@ export async function renderChart(run: FanoutRun, file: string): Promise<void> {
   ctx.fillStyle = "#444444";
   ctx.font = `10pt ${FONT}`;
   ctx.fillText("filled: clean step; hollow: saturated (loss, p99 over the limit, or generator behind)", 90, HEIGHT - 4);
-  mkdirSync(path.dirname(file), { recursive: true });
-  await PImage.encodePNGToStream(image, createWriteStream(file));
+  await writePng(image, file);
 }

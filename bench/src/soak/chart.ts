@@ -1,8 +1,6 @@
 /** The soak chart as a PNG (pureimage): RSS and heap of every node, Redis memory and the backlogs over time. */
-import { createWriteStream, mkdirSync } from "node:fs";
-import path from "node:path";
-import * as PImage from "pureimage";
-import { FONT, loadFont } from "../chart-font";
+import { startPanel, whiteCanvas, writePng, type Context, type PanelFrame } from "../chart-canvas";
+import { FONT } from "../chart-font";
 import type { Sample } from "./sampler";
 
 const WIDTH = 1200;
@@ -10,19 +8,12 @@ const HEIGHT = 760;
 const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 const MIB = 1024 * 1024;
 
-type Context = ReturnType<PImage.Bitmap["getContext"]>;
-
 interface Line {
   readonly label: string;
   readonly points: readonly { t: number; v: number }[];
 }
 
-interface Panel {
-  readonly x: number;
-  readonly y: number;
-  readonly w: number;
-  readonly h: number;
-  readonly title: string;
+interface Panel extends PanelFrame {
   readonly lines: readonly Line[];
 }
 
@@ -37,12 +28,7 @@ function drawPanel(ctx: Context, panel: Panel, tMax: number, warmupS: number): v
   const yMax = niceMax(Math.max(1, ...panel.lines.flatMap((line) => line.points.map((point) => point.v))) * 1.1);
   const sx = (t: number) => panel.x + (t / Math.max(tMax, 1)) * panel.w;
   const sy = (v: number) => panel.y + panel.h - (v / yMax) * panel.h;
-  ctx.fillStyle = "#000000";
-  ctx.font = `14pt ${FONT}`;
-  ctx.fillText(panel.title, panel.x, panel.y - 10);
-  ctx.font = `10pt ${FONT}`;
-  ctx.strokeStyle = "#dddddd";
-  ctx.lineWidth = 1;
+  startPanel(ctx, panel, { titlePt: 14, titleGap: 10, labelPt: 10 });
   for (let i = 0; i <= 4; i++) {
     const value = (yMax * i) / 4;
     ctx.beginPath();
@@ -94,11 +80,7 @@ function perNode(samples: readonly Sample[], pick: (sample: Sample) => Readonly<
 
 /** Draws the soak's samples into `file` (PNG); the shaded band is the warm-up. */
 export async function renderSoakChart(samples: readonly Sample[], warmupS: number, file: string): Promise<void> {
-  await loadFont();
-  const image = PImage.make(WIDTH, HEIGHT);
-  const ctx = image.getContext("2d");
-  ctx.fillStyle = "#ffffff";
-  ctx.fillRect(0, 0, WIDTH, HEIGHT);
+  const { image, ctx } = await whiteCanvas(WIDTH, HEIGHT);
   const tMax = Math.max(1, ...samples.map((sample) => sample.t));
   const w = 390;
   const h = 250;
@@ -124,11 +106,5 @@ export async function renderSoakChart(samples: readonly Sample[], warmupS: numbe
   ctx.fillStyle = "#444444";
   ctx.font = `10pt ${FONT}`;
   ctx.fillText("shaded: warm-up (growth is measured after it); x: minutes since the load started", 70, HEIGHT - 12);
-  mkdirSync(path.dirname(file), { recursive: true });
-  await new Promise<void>((resolve, reject) => {
-    const stream = createWriteStream(file);
-    stream.once("finish", resolve);
-    stream.once("error", reject);
-    PImage.encodePNGToStream(image, stream).catch(reject);
-  });
+  await writePng(image, file);
 }
