@@ -103,51 +103,55 @@ describe("with a shared secret (HS256)", () => {
   });
 });
 
+interface PemKeyPair {
+  readonly publicPem: string;
+  readonly privatePem: string;
+}
+
+/** A new key pair for `alg`, as the PEM texts a deployment would configure. */
+async function pemKeyPair(alg: "RS256" | "ES256"): Promise<PemKeyPair> {
+  const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });
+  return { publicPem: await exportSPKI(publicKey), privatePem: await exportPKCS8(privateKey) };
+}
+
 describe("with a public key (RS256 / ES256)", () => {
-  let rsaPublicPem: string;
-  let rsaPrivatePem: string;
-  let ecPublicPem: string;
-  let ecPrivatePem: string;
+  let rsa: PemKeyPair;
+  let ec: PemKeyPair;
 
   beforeAll(async () => {
-    const rsa = await generateKeyPair("RS256", { extractable: true });
-    rsaPublicPem = await exportSPKI(rsa.publicKey);
-    rsaPrivatePem = await exportPKCS8(rsa.privateKey);
-    const ec = await generateKeyPair("ES256", { extractable: true });
-    ecPublicPem = await exportSPKI(ec.publicKey);
-    ecPrivatePem = await exportPKCS8(ec.privateKey);
+    [rsa, ec] = await Promise.all([pemKeyPair("RS256"), pemKeyPair("ES256")]);
   });
 
   it("accepts RS256 tokens signed with the matching private key", async () => {
-    const issuer = createTokenIssuer({ privateKey: rsaPrivatePem, ttlMs: 60_000, issuer: "parley", audience: "parley-api" });
+    const issuer = createTokenIssuer({ privateKey: rsa.privatePem, ttlMs: 60_000, issuer: "parley", audience: "parley-api" });
     expect(issuer.algorithm).toBe("RS256");
-    const verifier = createTokenVerifier({ publicKey: rsaPublicPem, issuer: "parley", audience: "parley-api" });
+    const verifier = createTokenVerifier({ publicKey: rsa.publicPem, issuer: "parley", audience: "parley-api" });
     expect(verifier.algorithms).toEqual(["RS256"]);
     const { token, claims: issued } = await issuer.issue({ sub: "u-2", role: "doctor" });
     await expect(verifier.verify(token)).resolves.toEqual(issued);
   });
 
   it("accepts ES256 with a P-256 key, and refuses a token from another key", async () => {
-    const verifier = createTokenVerifier({ publicKey: ecPublicPem });
+    const verifier = createTokenVerifier({ publicKey: ec.publicPem });
     expect(verifier.algorithms).toEqual(["ES256"]);
-    const { token } = await createTokenIssuer({ privateKey: ecPrivatePem, ttlMs: 60_000 }).issue({ sub: "u-3", role: "patient" });
+    const { token } = await createTokenIssuer({ privateKey: ec.privatePem, ttlMs: 60_000 }).issue({ sub: "u-3", role: "patient" });
     await expect(verifier.verify(token)).resolves.toMatchObject({ sub: "u-3", role: "patient" });
     const other = await generateKeyPair("ES256");
     expect(await refusal(verifier, await sign(claims(), other.privateKey, { alg: "ES256" }))).toBe("invalid_signature");
   });
 
   it("refuses an HS256 token signed with the public key as the secret (algorithm confusion)", async () => {
-    const verifier = createTokenVerifier({ publicKey: rsaPublicPem });
-    const confused = await sign(claims({ role: "admin" }), encoder.encode(rsaPublicPem), { alg: "HS256" });
+    const verifier = createTokenVerifier({ publicKey: rsa.publicPem });
+    const confused = await sign(claims({ role: "admin" }), encoder.encode(rsa.publicPem), { alg: "HS256" });
     expect(await refusal(verifier, confused)).toBe("algorithm_not_allowed");
-    expect(() => createTokenVerifier({ publicKey: rsaPublicPem, algorithms: ["HS256"] })).toThrow(AuthConfigError);
-    expect(() => createTokenVerifier({ publicKey: rsaPublicPem, algorithms: ["ES256"] })).toThrow(AuthConfigError);
+    expect(() => createTokenVerifier({ publicKey: rsa.publicPem, algorithms: ["HS256"] })).toThrow(AuthConfigError);
+    expect(() => createTokenVerifier({ publicKey: rsa.publicPem, algorithms: ["ES256"] })).toThrow(AuthConfigError);
   });
 
   it('refuses alg "none" and a token signed for the other asymmetric algorithm', async () => {
-    const verifier = createTokenVerifier({ publicKey: rsaPublicPem });
+    const verifier = createTokenVerifier({ publicKey: rsa.publicPem });
     expect(await refusal(verifier, `${base64url({ alg: "none" })}.${base64url(claims())}.`)).toBe("algorithm_not_allowed");
-    const { token } = await createTokenIssuer({ privateKey: ecPrivatePem, ttlMs: 60_000 }).issue({ sub: "u-3", role: "patient" });
+    const { token } = await createTokenIssuer({ privateKey: ec.privatePem, ttlMs: 60_000 }).issue({ sub: "u-3", role: "patient" });
     expect(await refusal(verifier, token)).toBe("algorithm_not_allowed");
   });
 });

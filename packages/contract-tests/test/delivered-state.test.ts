@@ -1,27 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startCluster, type Cluster } from "./support/cluster";
+import { describe, expect, it } from "vitest";
+import { useCluster } from "./support/cluster-suite";
 import { ackFrame, conversationWithParticipants, deliveredAck, errorFrame, messagesDeliveredFrame, participantWithMarks } from "./support/contract";
-import { Rest, shape, type User } from "./support/rest";
-import { OpenSockets, type Frame, type WsClient } from "@parley/testing/ws-client";
+import { shape } from "./support/rest";
+import type { Frame, WsClient } from "@parley/testing/ws-client";
 
 // The "Additions" of the contract: delivered state (mark_delivered, messages_delivered, delivered_seq/last_read_seq).
-let cluster: Cluster;
-let rest: Rest;
-const sockets = new OpenSockets();
-
-beforeAll(async () => {
-  cluster = await startCluster();
-  rest = new Rest(cluster.api.url);
-});
-
-afterAll(async () => {
-  await sockets.closeAll();
-  await cluster.close();
-});
-
-async function connect(user: User, n = 0): Promise<WsClient> {
-  return sockets.connect(cluster.wsUrl(n), user.token);
-}
+const { rest, connect } = useCluster();
 
 const deliveredEvents = (socket: WsClient, conversationId: string) =>
   socket.events().filter((frame: Frame) => frame.type === "messages_delivered" && frame.conversation_id === conversationId);

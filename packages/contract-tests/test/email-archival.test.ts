@@ -1,36 +1,29 @@
 import { randomBytes } from "node:crypto";
 import { waitFor } from "@parley/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startCluster, type Cluster } from "./support/cluster";
+import { useCluster } from "./support/cluster-suite";
 import { conversation, conversationUpdatedFrame, message, page } from "./support/contract";
-import { Rest, shape, type User } from "./support/rest";
+import { shape, type User } from "./support/rest";
 import { SmtpInbox } from "@parley/testing/smtp-inbox";
-import { OpenSockets, type WsClient } from "@parley/testing/ws-client";
 
 // The E-mail and Archival sections: the API, one edge and the worker (sending to an SMTP server in this process).
 const APP_URL = "https://app.contract.test";
 const ARCHIVE_AFTER_MS = 3_000;
 
-let cluster: Cluster;
-let rest: Rest;
 let inbox: SmtpInbox;
-const sockets = new OpenSockets();
 
 beforeAll(async () => {
   inbox = await SmtpInbox.start();
-  cluster = await startCluster({
-    edges: 1,
-    api: { EMAIL_DELAY: "1s", PUBLIC_APP_URL: APP_URL },
-    worker: { SMTP_URL: inbox.url, EMAIL_DELAY: "1s", PUBLIC_APP_URL: APP_URL, ARCHIVE_AFTER: `${ARCHIVE_AFTER_MS}ms`, ARCHIVE_CRON: "* * * * * *" },
-  });
-  rest = new Rest(cluster.api.url);
 });
-
 afterAll(async () => {
-  await sockets.closeAll();
-  await cluster.close();
   await inbox.close();
 });
+const suite = useCluster(() => ({
+  edges: 1,
+  api: { EMAIL_DELAY: "1s", PUBLIC_APP_URL: APP_URL },
+  worker: { SMTP_URL: inbox.url, EMAIL_DELAY: "1s", PUBLIC_APP_URL: APP_URL, ARCHIVE_AFTER: `${ARCHIVE_AFTER_MS}ms`, ARCHIVE_CRON: "* * * * * *" },
+}));
+const { rest, connect } = suite;
 
 const CONFIRM_SUBJECT = "Confirm your e-mail address";
 
@@ -56,13 +49,9 @@ async function registerWithEmail(): Promise<User & { email: string }> {
   return { ...user, email };
 }
 
-async function connect(user: User): Promise<WsClient> {
-  return sockets.connect(cluster.wsUrl(0), user.token);
-}
-
 /** Completed runs of a worker queue, from the worker's own /metrics. */
 async function completedRuns(queue: string): Promise<number> {
-  const text = await (await fetch(`${cluster.worker?.url ?? ""}/metrics`)).text();
+  const text = await (await fetch(`${suite.cluster.worker?.url ?? ""}/metrics`)).text();
   const line = text.split("\n").find((l) => l.startsWith(`parley_jobs_completed_total{`) && l.includes(`queue="${queue}"`));
   return Number(line?.split(" ").at(-1) ?? 0);
 }
@@ -182,7 +171,7 @@ describe("archival", () => {
 
 describe("running", () => {
   it("the worker answers /healthz, /readyz and /metrics too", async () => {
-    const worker = cluster.worker;
+    const worker = suite.cluster.worker;
     if (worker === undefined) throw new Error("no worker");
     for (const path of ["/healthz", "/readyz", "/metrics"]) expect((await fetch(`${worker.url}${path}`)).status, path).toBe(200);
   });

@@ -1,17 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
-import {
-  attachment,
-  conversation,
-  message,
-  page,
-  readAnswer,
-  unreadSummary,
-} from "./support/contract";
+import { attachment, conversation, message, page, readAnswer, unreadSummary } from "./support/contract";
 import type { Reply, User } from "./support/rest";
 import { expectBadField, expectError, MESSAGE_RATE_LIMIT, messagesOf, useRestCluster } from "./support/rest-suite";
 import { shape } from "./support/rest";
-
 
 // The REST rows of the contract against a real API process (no edges needed here).
 const rest = useRestCluster();

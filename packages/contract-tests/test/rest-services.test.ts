@@ -1,13 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import {
-  conversation,
-  conversationWithParticipants,
-  message,
-  page,
-  presence,
-  stats,
-} from "./support/contract";
+import { conversation, conversationWithParticipants, message, page, presence, stats } from "./support/contract";
 import { expectBadField, expectError, idp, messagesOf, useRestCluster } from "./support/rest-suite";
 import { shape } from "./support/rest";
 import { serviceToken, signToken } from "./support/tokens";

@@ -1,13 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
-import {
-  authAnswer,
-  conversation,
-  conversationWithParticipants,
-  page,
-  participant,
-  user,
-} from "./support/contract";
+import { authAnswer, conversation, conversationWithParticipants, page, participant, user } from "./support/contract";
 import type { User } from "./support/rest";
 import { AUDIENCE, expectBadField, expectError, idp, ISSUER, messagesOf, useRestCluster } from "./support/rest-suite";
 import { shape } from "./support/rest";

@@ -1,35 +1,23 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startCluster, type Cluster } from "./support/cluster";
+import { beforeAll, describe, expect, it } from "vitest";
+import { useCluster } from "./support/cluster-suite";
 import { conversation, errorBody, page } from "./support/contract";
-import { Rest, shape, type User } from "./support/rest";
+import { shape, type User } from "./support/rest";
 import { serviceToken, signToken } from "./support/tokens";
-import { OpenSockets, refusalOf, type Frame, type WsClient } from "@parley/testing/ws-client";
+import { refusalOf, type Frame } from "@parley/testing/ws-client";
 
 // The trust-and-safety additions of the shared PROTOCOL.md, against the real API and two edges (clinic preset).
-let cluster: Cluster;
-let rest: Rest;
+const suite = useCluster({ edges: 2, api: { PARLEY_POLICY: "clinic" } });
+const { rest, connect } = suite;
 let service: string;
-const sockets = new OpenSockets();
 
 beforeAll(async () => {
-  cluster = await startCluster({ edges: 2, api: { PARLEY_POLICY: "clinic" } });
-  rest = new Rest(cluster.api.url);
   service = await serviceToken();
-});
-
-afterAll(async () => {
-  await sockets.closeAll();
-  await cluster.close();
 });
 
 const closedConversation = conversation.extend({ closed: z.boolean() });
 const code = (body: unknown) => shape(errorBody, body).error.code;
-
-async function connect(user: User, edge: number): Promise<WsClient> {
-  return sockets.connect(cluster.wsUrl(edge), user.token);
-}
 
 /** A user of a role nobody self-registers (doctor, admin): provisioned from an identity provider's token. */
 async function provisioned(role: string): Promise<User> {
@@ -104,7 +92,7 @@ describe("suspension", () => {
     const me = await rest.get("/v1/users/me", patient.token);
     expect(me.status).toBe(401);
     expect(code(me.body)).toBe("account_suspended");
-    expect((await refusalOf(cluster.wsUrl(0), { token: patient.token }))?.status).toBe(401);
+    expect((await refusalOf(suite.cluster.wsUrl(0), { token: patient.token }))?.status).toBe(401);
   });
 });
 

@@ -1,6 +1,6 @@
 import { waitFor } from "@parley/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startCluster, type Cluster } from "./support/cluster";
+import { describe, expect, it } from "vitest";
+import { useCluster } from "./support/cluster-suite";
 import {
   ackFrame,
   connectedFrame,
@@ -15,31 +15,15 @@ import {
   typingFrame,
   unreadCountFrame,
 } from "./support/contract";
-import { Rest, shape, type User } from "./support/rest";
+import { shape } from "./support/rest";
 import { serviceToken } from "./support/tokens";
-import { OpenSockets, WsClient, type Frame } from "@parley/testing/ws-client";
+import { WsClient, type Frame } from "@parley/testing/ws-client";
 
 // The Delivery section of the contract against the API and two edges, all real processes.
 const MESSAGE_RATE_LIMIT = 20;
 
-let cluster: Cluster;
-let rest: Rest;
-const sockets = new OpenSockets();
-
-beforeAll(async () => {
-  cluster = await startCluster({ api: { MESSAGE_RATE_LIMIT: String(MESSAGE_RATE_LIMIT) }, edge: { DRAIN_SPREAD_MS: "300ms" } });
-  rest = new Rest(cluster.api.url);
-});
-
-afterAll(async () => {
-  await sockets.closeAll();
-  await cluster.close();
-});
-
-/** A socket authenticated at the handshake on edge `n`, closed after the file. */
-async function connect(user: User, n = 0): Promise<WsClient> {
-  return sockets.connect(cluster.wsUrl(n), user.token);
-}
+const suite = useCluster({ api: { MESSAGE_RATE_LIMIT: String(MESSAGE_RATE_LIMIT) }, edge: { DRAIN_SPREAD_MS: "300ms" } });
+const { rest, sockets, connect } = suite;
 
 const isEvent = (type: string, conversationId: string) => (frame: Frame) => frame.type === type && frame.conversation_id === conversationId;
 
@@ -137,7 +121,7 @@ describe("delivery", () => {
     await rest.post(`/v1/conversations/${conversationId}/read`, cy.token, { up_to_seq: 1 });
     await witness.next((f) => f.type === "messages_read" && f.conversation_id === conversationId);
 
-    const resumed = await WsClient.connect(cluster.wsUrl(1), cy.token);
+    const resumed = await WsClient.connect(suite.cluster.wsUrl(1), cy.token);
     sockets.track(resumed);
     const ack = shape(ackFrame, await resumed.request({ type: "resume", since }));
     await rest.send(ada, conversationId, "m4 live");

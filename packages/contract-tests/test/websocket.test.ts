@@ -1,40 +1,22 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startCluster, type Cluster } from "./support/cluster";
-import {
-  ackFrame,
-  connectedFrame,
-  errorFrame,
-  message,
-} from "./support/contract";
-import { Rest, shape, type User } from "./support/rest";
+import { beforeAll, describe, expect, it } from "vitest";
+import { useCluster } from "./support/cluster-suite";
+import { ackFrame, connectedFrame, errorFrame, message } from "./support/contract";
+import { shape } from "./support/rest";
 import { serviceToken, signToken } from "./support/tokens";
-import { OpenSockets, refusalOf, WsClient, type Frame } from "@parley/testing/ws-client";
+import { refusalOf, WsClient, type Frame } from "@parley/testing/ws-client";
 
 // The WebSocket and Delivery sections of the contract against the API and two edges, all real processes.
 const MESSAGE_RATE_LIMIT = 20;
 
-let cluster: Cluster;
-let rest: Rest;
-const sockets = new OpenSockets();
+const suite = useCluster({ api: { MESSAGE_RATE_LIMIT: String(MESSAGE_RATE_LIMIT) }, edge: { DRAIN_SPREAD_MS: "300ms" } });
+const { rest, sockets, connect } = suite;
 /** Opened without a token when the cluster started: the auth deadline runs while the other tests do. */
 let silent: WsClient | undefined;
 
 beforeAll(async () => {
-  cluster = await startCluster({ api: { MESSAGE_RATE_LIMIT: String(MESSAGE_RATE_LIMIT) }, edge: { DRAIN_SPREAD_MS: "300ms" } });
-  rest = new Rest(cluster.api.url);
-  silent = await WsClient.open(cluster.wsUrl(0));
+  silent = await WsClient.open(suite.cluster.wsUrl(0));
 });
-
-afterAll(async () => {
-  await sockets.closeAll();
-  await cluster.close();
-});
-
-/** A socket authenticated at the handshake on edge `n`, closed after the file. */
-async function connect(user: User, n = 0): Promise<WsClient> {
-  return sockets.connect(cluster.wsUrl(n), user.token);
-}
 
 const isEvent = (type: string, conversationId: string) => (frame: Frame) => frame.type === type && frame.conversation_id === conversationId;
 
@@ -45,7 +27,7 @@ describe("connecting", () => {
     const connected = shape(connectedFrame, byHeader.of("connected")[0]);
     expect(connected.user_id).toBe(user.id);
 
-    const byQuery = await WsClient.open(cluster.wsUrl(1), { token: user.token, tokenInQuery: true });
+    const byQuery = await WsClient.open(suite.cluster.wsUrl(1), { token: user.token, tokenInQuery: true });
     sockets.track(byQuery);
     const second = shape(connectedFrame, await byQuery.next((f) => f.type === "connected"));
     expect(second.user_id).toBe(user.id);
@@ -58,7 +40,7 @@ describe("connecting", () => {
     const expired = await signToken({ sub: user.id, role: "user" }, { expiresInSec: -120 });
     const foreign = await signToken({ sub: user.id, role: "user" }, { secret: "a-different-secret-that-is-long-enough-xyz" });
     for (const options of [{ token: "garbage" }, { token: "garbage", tokenInQuery: true }, { token: expired }, { token: foreign, tokenInQuery: true }]) {
-      const refusal = await refusalOf(cluster.wsUrl(1), options);
+      const refusal = await refusalOf(suite.cluster.wsUrl(1), options);
       expect(refusal?.status, JSON.stringify(options)).toBe(401);
     }
   });
@@ -66,19 +48,19 @@ describe("connecting", () => {
   it("refuses a token revoked by logout, on every edge", async () => {
     const user = await rest.register();
     expect((await rest.post("/v1/auth/logout", user.token)).status).toBe(204);
-    for (const n of [0, 1]) expect((await refusalOf(cluster.wsUrl(n), { token: user.token }))?.status).toBe(401);
+    for (const n of [0, 1]) expect((await refusalOf(suite.cluster.wsUrl(n), { token: user.token }))?.status).toBe(401);
   });
 
   it("closes 4001 the open sockets of a token revoked by logout", async () => {
     const user = await rest.register();
-    const open = await WsClient.connect(cluster.wsUrl(1), user.token);
+    const open = await WsClient.connect(suite.cluster.wsUrl(1), user.token);
     expect((await rest.post("/v1/auth/logout", user.token)).status).toBe(204);
     expect((await open.closed).code).toBe(4001);
   });
 
   it("provisions an identity provider's unknown sub on its first connection, so others can reach it", async () => {
     const sub = `idp-${randomUUID()}`;
-    const socket = await WsClient.connect(cluster.wsUrl(0), await signToken({ sub, role: "user", name: "Only Ever On The Socket" }));
+    const socket = await WsClient.connect(suite.cluster.wsUrl(0), await signToken({ sub, role: "user", name: "Only Ever On The Socket" }));
     sockets.track(socket);
     const other = await rest.register();
     const opened = await rest.post("/v1/conversations", other.token, { type: "direct", participant_ids: [sub] });
@@ -90,7 +72,7 @@ describe("connecting", () => {
 
   it("accepts a first {type: auth} frame, answers connected, and acks the frame's id", async () => {
     const user = await rest.register();
-    const client = await WsClient.open(cluster.wsUrl(1));
+    const client = await WsClient.open(suite.cluster.wsUrl(1));
     sockets.track(client);
     client.send({ type: "auth", token: user.token, id: "login-1" });
     shape(connectedFrame, await client.next((f) => f.type === "connected"));
@@ -99,7 +81,7 @@ describe("connecting", () => {
   });
 
   it("answers a bad auth frame with an error echoing its id, then closes 4001", async () => {
-    const client = await WsClient.open(cluster.wsUrl(0));
+    const client = await WsClient.open(suite.cluster.wsUrl(0));
     client.send({ type: "auth", token: "garbage", id: "bad-login" });
     const error = shape(errorFrame, await client.next((f) => f.type === "error"));
     expect(error).toMatchObject({ id: "bad-login" });
@@ -110,15 +92,15 @@ describe("connecting", () => {
     const user = await rest.register();
     const open: WsClient[] = [];
     for (let i = 0; i < 5; i++) open.push(await connect(user, i % 2));
-    const extra = await WsClient.open(cluster.wsUrl(1), { token: user.token });
+    const extra = await WsClient.open(suite.cluster.wsUrl(1), { token: user.token });
     expect((await extra.closed).code).toBe(4010);
     for (const client of open) expect((await client.request({ type: "ping" })).type).toBe("pong");
   });
 
   it("refuses service tokens (they act through REST only): before the upgrade, or 4003 after an auth frame", async () => {
-    const refusal = await refusalOf(cluster.wsUrl(0), { token: await serviceToken() });
+    const refusal = await refusalOf(suite.cluster.wsUrl(0), { token: await serviceToken() });
     expect(refusal?.status).toBeGreaterThanOrEqual(400);
-    const client = await WsClient.open(cluster.wsUrl(0));
+    const client = await WsClient.open(suite.cluster.wsUrl(0));
     client.send({ type: "auth", token: await serviceToken(), id: "svc" });
     expect(shape(errorFrame, await client.next((f) => f.type === "error"))).toMatchObject({ id: "svc" });
     expect((await client.closed).code).toBe(4003);
@@ -195,7 +177,7 @@ describe("running", () => {
     const onDrained = await connect(bob, 1);
     await rest.send(ada, conversationId, "before the drain");
     const last = await onDrained.next(isEvent("unread_count", conversationId));
-    const edge = cluster.edges[1];
+    const edge = suite.cluster.edges[1];
     if (edge === undefined) throw new Error("no second edge");
     // Every node answers the operations endpoints before this one goes.
     await expectOperationsEndpoints();
@@ -212,7 +194,7 @@ describe("running", () => {
 });
 
 async function expectOperationsEndpoints(): Promise<void> {
-  for (const node of cluster.nodes) {
+  for (const node of suite.cluster.nodes) {
     for (const path of ["/healthz", "/readyz"]) expect((await fetch(`${node.url}${path}`)).status, `${node.name} ${path}`).toBe(200);
     // The worker has one port; the API and edges keep /metrics off their public port, on OPS_PORT.
     const worker = node.name.startsWith("worker");
