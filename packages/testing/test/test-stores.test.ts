@@ -33,4 +33,23 @@ describe("a test file's stores", () => {
     expect(await admin`SELECT datname FROM pg_database WHERE datname = ${stores.database.name}`).toEqual([]);
     await admin.end();
   });
+
+  it("stop resources started together at the same time, and the others alone around them", async () => {
+    const stores = await TestStores.create("stores", {});
+    const log: string[] = [];
+    const running = new Set<string>();
+    const stop = (name: string) => async () => {
+      running.add(name);
+      log.push(`${name} starts stopping with ${[...running].sort().join(",")} stopping`);
+      await new Promise((resolve) => setImmediate(resolve));
+      running.delete(name);
+    };
+    stores.started("client", (name) => stop(name)());
+    stores.started("api", (name) => stop(name)(), { together: true });
+    stores.started("edge", (name) => stop(name)(), { together: true });
+    stores.started("probe", (name) => stop(name)());
+
+    await stores.close();
+    expect(log).toEqual(["probe starts stopping with probe stopping", "edge starts stopping with edge stopping", "api starts stopping with api,edge stopping", "client starts stopping with client stopping"]);
+  });
 });

@@ -110,12 +110,12 @@ export class TestCluster extends StoresHarness {
     if (config.INTERNAL_SECRET !== undefined && config.INTERNAL_SECRET === this.apiSecret) {
       await waitFor(() => node.internalChannelOpen, { timeout: 5_000, message: "the internal channel opens" });
     }
-    return this.stores.started({ node, port, url: `ws://127.0.0.1:${port}/v1/ws`, httpUrl: `http://127.0.0.1:${port}`, opsUrl: `http://127.0.0.1:${opsPort}` }, (edge) => edge.node.close());
+    return this.stores.started({ node, port, url: `ws://127.0.0.1:${port}/v1/ws`, httpUrl: `http://127.0.0.1:${port}`, opsUrl: `http://127.0.0.1:${opsPort}` }, (edge) => edge.node.close(), { together: true });
   }
 
   /** An edge as a real child process (for SIGTERM / SIGKILL). */
   async startEdgeProcess(name: string, overrides: Record<string, string> = {}): Promise<AppProcess & { wsUrl: string }> {
-    const process = this.stores.started(await startAppProcess({ cwd: EDGE_DIR, name, env: this.edgeEnv({ NODE_ID: name, ...overrides }) }), (started) => started.stop("SIGKILL"));
+    const process = this.stores.started(await startAppProcess({ cwd: EDGE_DIR, name, env: this.edgeEnv({ NODE_ID: name, ...overrides }) }), (started) => started.stop("SIGKILL"), { together: true });
     return Object.assign(process, { wsUrl: `ws://127.0.0.1:${process.port}/v1/ws` });
   }
 

@@ -71,7 +71,7 @@ export class WorkerHarness extends StoresHarness {
   /** A started worker node (several may run at once); e-mail retries back off from 50 ms. */
   async startNode(options: WorkerNodeOptions = {}, env: Record<string, string> = {}): Promise<WorkerNode> {
     const config = this.configWith(env);
-    const node = this.stores.started(createWorkerNode(config, { logger: testLogger("worker-test"), emailRetryBaseMs: 50, port: 0, ...options }), (started) => started.close());
+    const node = this.stores.started(createWorkerNode(config, { logger: testLogger("worker-test"), emailRetryBaseMs: 50, port: 0, ...options }), (started) => started.close(), { together: true });
     await node.start();
     return node;
   }
