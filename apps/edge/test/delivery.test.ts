@@ -241,7 +241,11 @@ describe("delivery across edges", () => {
       redis.disconnect();
     }
     expect(await malformed()).toBe(before + 3);
-    expect(reader.frames.filter((frame) => frame.type !== "pong" && frame.type !== "connected" && frame.type !== "ack").map((frame) => frame.type)).toEqual(["unread_count"]);
+    // Nothing of the three payloads (all at pos 1-0) reached the socket, and what came after them did. Other events for
+    // bob may arrive meanwhile (a conversation_updated of an earlier test in this file was seen under load).
+    const delivered = reader.frames.filter((frame) => frame.type !== "pong" && frame.type !== "connected" && frame.type !== "ack");
+    expect(delivered.filter((frame) => frame.type === "new_message" || ("pos" in frame && frame.pos === "1-0"))).toEqual([]);
+    expect(delivered.filter((frame) => frame.type === "unread_count")).toEqual([expect.objectContaining({ unread_count: 9 })]);
   });
 
   it("answers resume_too_old when the stream was trimmed past the position", async () => {
